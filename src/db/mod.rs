@@ -1,0 +1,200 @@
+//! Everything that differs between databases sits behind [`Dialect`] (SQL text)
+//! and [`Database`] (I/O). The pipeline only talks to these two traits.
+
+mod sqlite;
+mod url;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use crate::schema::{ColumnType, TableDef, TableInfo};
+use crate::value::{Row, Value};
+
+pub use url::{Backend, DbUrl};
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("cannot open {url}: {reason}")]
+    Connect { url: String, reason: String },
+    #[error("{context}: {source}")]
+    Sql {
+        context: String,
+        #[source]
+        source: sqlx::Error,
+    },
+    #[error("{0}")]
+    Unsupported(String),
+}
+
+impl DbError {
+    pub fn sql(context: impl Into<String>) -> impl FnOnce(sqlx::Error) -> DbError {
+        let context = context.into();
+        move |source| DbError::Sql { context, source }
+    }
+}
+
+/// One SQL statement with its bind values, already quoted by the dialect.
+#[derive(Debug, Clone)]
+pub struct Statement {
+    pub sql: String,
+    pub params: Vec<Value>,
+}
+
+impl Statement {
+    pub fn new(sql: impl Into<String>, params: Vec<Value>) -> Self {
+        Self {
+            sql: sql.into(),
+            params,
+        }
+    }
+}
+
+/// SQL text generation for one database: quoting, type names, DDL.
+pub trait Dialect: Send + Sync {
+    fn backend(&self) -> Backend;
+
+    /// Quote an identifier that came from a project file or a catalog.
+    fn quote_ident(&self, ident: &str) -> String;
+
+    /// The bind placeholder for the `n`th parameter (1-based).
+    fn placeholder(&self, n: usize) -> String;
+
+    /// Most bind parameters one statement may carry.
+    fn max_bind_params(&self) -> usize;
+
+    fn type_name(&self, column_type: ColumnType) -> String;
+
+    /// Our reading of a native type name from the catalog.
+    fn parse_native_type(&self, native: &str) -> ColumnType;
+
+    /// Column definition of an auto-incrementing integer primary key.
+    fn serial_primary_key(&self) -> &'static str;
+
+    /// `CREATE TABLE` for a table flightdeck creates.
+    fn create_table(&self, def: &TableDef) -> String {
+        let mut cols: Vec<String> = def
+            .columns
+            .iter()
+            .map(|c| {
+                let null = if c.nullable { "" } else { " NOT NULL" };
+                format!(
+                    "{} {}{}",
+                    self.quote_ident(&c.name),
+                    self.type_name(c.column_type),
+                    null
+                )
+            })
+            .collect();
+        if !def.primary_key.is_empty() {
+            let pk: Vec<String> = def.primary_key.iter().map(|c| self.quote_ident(c)).collect();
+            cols.push(format!("PRIMARY KEY ({})", pk.join(", ")));
+        }
+        format!(
+            "CREATE TABLE {} (\n  {}\n)",
+            self.quote_ident(&def.name),
+            cols.join(",\n  ")
+        )
+    }
+
+    fn drop_table(&self, name: &str) -> String {
+        format!("DROP TABLE {}", self.quote_ident(name))
+    }
+
+    /// Keyset page: rows after `after` (or from the start), in key order.
+    fn select_page(&self, table: &str, columns: &[String], key: &str, after: bool) -> String {
+        let cols: Vec<String> = columns.iter().map(|c| self.quote_ident(c)).collect();
+        let key = self.quote_ident(key);
+        let filter = if after {
+            format!(" WHERE {key} > {}", self.placeholder(1))
+        } else {
+            String::new()
+        };
+        let limit = self.placeholder(if after { 2 } else { 1 });
+        format!(
+            "SELECT {} FROM {}{filter} ORDER BY {key} LIMIT {limit}",
+            cols.join(", "),
+            self.quote_ident(table)
+        )
+    }
+
+    /// Multi-row INSERT statements for `rows`, split to respect the bind limit.
+    fn insert_rows(&self, table: &str, columns: &[String], rows: Vec<Row>) -> Vec<Statement> {
+        if rows.is_empty() || columns.is_empty() {
+            return Vec::new();
+        }
+        let per_stmt = (self.max_bind_params() / columns.len()).clamp(1, 1000);
+        let head = format!(
+            "INSERT INTO {} ({}) VALUES ",
+            self.quote_ident(table),
+            columns
+                .iter()
+                .map(|c| self.quote_ident(c))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        let mut out = Vec::new();
+        let mut rows = rows.into_iter().peekable();
+        while rows.peek().is_some() {
+            let chunk: Vec<Row> = rows.by_ref().take(per_stmt).collect();
+            let mut sql = String::with_capacity(head.len() + chunk.len() * columns.len() * 4);
+            sql.push_str(&head);
+            let mut params = Vec::with_capacity(chunk.len() * columns.len());
+            let mut n = 0;
+            for (i, row) in chunk.into_iter().enumerate() {
+                if i > 0 {
+                    sql.push_str(", ");
+                }
+                sql.push('(');
+                for (j, v) in row.into_iter().enumerate() {
+                    if j > 0 {
+                        sql.push_str(", ");
+                    }
+                    n += 1;
+                    sql.push_str(&self.placeholder(n));
+                    params.push(v);
+                }
+                sql.push(')');
+            }
+            out.push(Statement::new(sql, params));
+        }
+        out
+    }
+}
+
+/// A live connection pool to one database.
+#[async_trait]
+pub trait Database: Send + Sync {
+    fn dialect(&self) -> &dyn Dialect;
+
+    /// The URL with its password redacted.
+    fn display_url(&self) -> String;
+
+    /// Names of the user tables.
+    async fn list_tables(&self) -> Result<Vec<String>, DbError>;
+
+    /// Columns of one table, or `None` if it does not exist.
+    async fn table_info(&self, table: &str) -> Result<Option<TableInfo>, DbError>;
+
+    async fn query(&self, sql: &str, params: &[Value]) -> Result<Vec<Row>, DbError>;
+
+    async fn execute(&self, sql: &str, params: &[Value]) -> Result<u64, DbError>;
+
+    /// Runs all statements in one transaction: all or nothing.
+    async fn transaction(&self, statements: Vec<Statement>) -> Result<(), DbError>;
+
+    async fn close(&self);
+}
+
+pub type Db = Arc<dyn Database>;
+
+/// Opens a pool for `url`. A SQLite source must exist; a SQLite target is created.
+pub async fn connect(url: &DbUrl, create: bool) -> Result<Db, DbError> {
+    match url.backend() {
+        Backend::Sqlite => Ok(Arc::new(sqlite::SqliteDb::connect(url, create).await?)),
+        other => Err(DbError::Unsupported(format!(
+            "{other} is not supported yet by this build ({}); use sqlite://",
+            url.redacted()
+        ))),
+    }
+}

@@ -1,0 +1,282 @@
+//! SQLite: the embedded default for demos and tests.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::sqlite::{
+    SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
+};
+use sqlx::{Arguments, AssertSqlSafe, Row as _, SqlitePool, TypeInfo, ValueRef};
+
+use super::{Backend, Database, DbError, DbUrl, Dialect, Statement};
+use crate::schema::{ColumnInfo, ColumnType, TableInfo};
+use crate::value::{Row, Value};
+
+pub struct SqliteDialect;
+
+impl Dialect for SqliteDialect {
+    fn backend(&self) -> Backend {
+        Backend::Sqlite
+    }
+
+    fn quote_ident(&self, ident: &str) -> String {
+        format!("\"{}\"", ident.replace('"', "\"\""))
+    }
+
+    fn placeholder(&self, n: usize) -> String {
+        format!("?{n}")
+    }
+
+    fn max_bind_params(&self) -> usize {
+        32_766
+    }
+
+    fn type_name(&self, t: ColumnType) -> String {
+        match t {
+            ColumnType::Bool => "BOOLEAN".into(),
+            ColumnType::SmallInt => "SMALLINT".into(),
+            ColumnType::Int => "INTEGER".into(),
+            ColumnType::BigInt => "BIGINT".into(),
+            ColumnType::Float => "FLOAT".into(),
+            ColumnType::Double => "DOUBLE".into(),
+            ColumnType::Decimal(p, s) => format!("DECIMAL({p},{s})"),
+            ColumnType::Text => "TEXT".into(),
+            ColumnType::Varchar(n) => format!("VARCHAR({n})"),
+            ColumnType::Bytes => "BLOB".into(),
+            ColumnType::Uuid => "UUID".into(),
+            ColumnType::Date => "DATE".into(),
+            ColumnType::DateTime => "DATETIME".into(),
+            ColumnType::Timestamp => "TIMESTAMP".into(),
+            ColumnType::Json => "JSON".into(),
+        }
+    }
+
+    fn parse_native_type(&self, native: &str) -> ColumnType {
+        let upper = native.trim().to_ascii_uppercase();
+        if let Ok(t) = ColumnType::from_str(&upper) {
+            return t;
+        }
+        // SQLite's affinity rules, in their documented order.
+        if upper.contains("INT") {
+            ColumnType::BigInt
+        } else if upper.contains("CHAR") || upper.contains("CLOB") || upper.contains("TEXT") {
+            ColumnType::Text
+        } else if upper.contains("BLOB") || upper.is_empty() {
+            ColumnType::Bytes
+        } else if upper.contains("REAL") || upper.contains("FLOA") || upper.contains("DOUB") {
+            ColumnType::Double
+        } else if upper.contains("BOOL") {
+            ColumnType::Bool
+        } else if upper.contains("TIMESTAMP") {
+            ColumnType::Timestamp
+        } else if upper.contains("DATETIME") {
+            ColumnType::DateTime
+        } else if upper.contains("DATE") {
+            ColumnType::Date
+        } else {
+            ColumnType::Double
+        }
+    }
+
+    fn serial_primary_key(&self) -> &'static str {
+        "INTEGER PRIMARY KEY AUTOINCREMENT"
+    }
+}
+
+pub struct SqliteDb {
+    pool: SqlitePool,
+    url: DbUrl,
+}
+
+impl SqliteDb {
+    pub async fn connect(url: &DbUrl, create: bool) -> Result<Self, DbError> {
+        let path = url.sqlite_path().expect("sqlite URL has a path");
+        if !create && !path.exists() {
+            return Err(DbError::Connect {
+                url: url.redacted(),
+                reason: "no such file".into(),
+            });
+        }
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(create)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(false);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await
+            .map_err(|e| DbError::Connect {
+                url: url.redacted(),
+                reason: e.to_string(),
+            })?;
+        Ok(Self {
+            pool,
+            url: url.clone(),
+        })
+    }
+}
+
+fn bind_all(params: &[Value]) -> Result<SqliteArguments, DbError> {
+    let mut args = SqliteArguments::default();
+    for p in params {
+        let r = match p {
+            Value::Null => args.add(Option::<i64>::None),
+            Value::Bool(b) => args.add(*b as i64),
+            Value::Int(i) => args.add(*i),
+            Value::Float(f) => args.add(*f),
+            Value::Text(s) => args.add(s.clone()),
+            Value::Bytes(b) => args.add(b.clone()),
+            Value::Uuid(u) => args.add(u.hyphenated().to_string()),
+            Value::Date(_) | Value::DateTime(_) | Value::Timestamp(_) => args.add(p.render()),
+        };
+        r.map_err(|e| DbError::Unsupported(format!("cannot bind {p:?}: {e}")))?;
+    }
+    Ok(args)
+}
+
+fn decode_row(row: &SqliteRow) -> Result<Row, sqlx::Error> {
+    let mut out = Vec::with_capacity(row.len());
+    for i in 0..row.len() {
+        let raw = row.try_get_raw(i)?;
+        let v = if raw.is_null() {
+            Value::Null
+        } else {
+            match raw.type_info().name() {
+                "INTEGER" | "BOOLEAN" => Value::Int(row.try_get_unchecked::<i64, _>(i)?),
+                "REAL" => Value::Float(row.try_get_unchecked::<f64, _>(i)?),
+                "BLOB" => Value::Bytes(row.try_get_unchecked::<Vec<u8>, _>(i)?),
+                _ => match row.try_get_unchecked::<String, _>(i) {
+                    Ok(s) => Value::Text(s),
+                    // Text that is not valid UTF-8: keep the bytes, never drop them.
+                    Err(_) => Value::Bytes(row.try_get_unchecked::<Vec<u8>, _>(i)?),
+                },
+            }
+        };
+        out.push(v);
+    }
+    Ok(out)
+}
+
+fn head(sql: &str) -> String {
+    let one_line: String = sql.split_whitespace().collect::<Vec<_>>().join(" ");
+    if one_line.chars().count() > 80 {
+        format!("{}…", one_line.chars().take(80).collect::<String>())
+    } else {
+        one_line
+    }
+}
+
+#[async_trait]
+impl Database for SqliteDb {
+    fn dialect(&self) -> &dyn Dialect {
+        &SqliteDialect
+    }
+
+    fn display_url(&self) -> String {
+        self.url.redacted()
+    }
+
+    async fn list_tables(&self) -> Result<Vec<String>, DbError> {
+        let rows = self
+            .query(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name",
+                &[],
+            )
+            .await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|r| r.into_iter().next().and_then(|v| v.as_text().map(|s| s.into_owned())))
+            .collect())
+    }
+
+    async fn table_info(&self, table: &str) -> Result<Option<TableInfo>, DbError> {
+        let rows = self
+            .query(
+                "SELECT name, type, \"notnull\", pk FROM pragma_table_info(?1) ORDER BY cid",
+                &[Value::Text(table.to_string())],
+            )
+            .await?;
+        if rows.is_empty() {
+            return Ok(None);
+        }
+        let columns = rows
+            .into_iter()
+            .map(|r| {
+                let native = r[1].as_text().unwrap_or_default().into_owned();
+                ColumnInfo {
+                    name: r[0].as_text().unwrap_or_default().into_owned(),
+                    column_type: SqliteDialect.parse_native_type(&native),
+                    native_type: native,
+                    nullable: r[2].as_i64() == Some(0),
+                    primary_key: r[3].as_i64().unwrap_or(0) > 0,
+                }
+            })
+            .collect();
+        Ok(Some(TableInfo {
+            name: table.to_string(),
+            columns,
+        }))
+    }
+
+    async fn query(&self, sql: &str, params: &[Value]) -> Result<Vec<Row>, DbError> {
+        let args = bind_all(params)?;
+        let rows = sqlx::query_with(AssertSqlSafe(sql.to_string()), args)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(DbError::sql(head(sql)))?;
+        rows.iter()
+            .map(decode_row)
+            .collect::<Result<_, _>>()
+            .map_err(DbError::sql(head(sql)))
+    }
+
+    async fn execute(&self, sql: &str, params: &[Value]) -> Result<u64, DbError> {
+        let args = bind_all(params)?;
+        let done = sqlx::query_with(AssertSqlSafe(sql.to_string()), args)
+            .execute(&self.pool)
+            .await
+            .map_err(DbError::sql(head(sql)))?;
+        Ok(done.rows_affected())
+    }
+
+    async fn transaction(&self, statements: Vec<Statement>) -> Result<(), DbError> {
+        let mut tx = self.pool.begin().await.map_err(DbError::sql("BEGIN"))?;
+        for st in statements {
+            let args = bind_all(&st.params)?;
+            sqlx::query_with(AssertSqlSafe(st.sql.clone()), args)
+                .execute(&mut *tx)
+                .await
+                .map_err(DbError::sql(head(&st.sql)))?;
+        }
+        tx.commit().await.map_err(DbError::sql("COMMIT"))?;
+        Ok(())
+    }
+
+    async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quotes_identifiers_safely() {
+        assert_eq!(SqliteDialect.quote_ident("a\"b"), "\"a\"\"b\"");
+    }
+
+    #[test]
+    fn insert_rows_respects_bind_limit() {
+        let rows: Vec<Row> = (0..2500).map(|i| vec![Value::Int(i), Value::Null]).collect();
+        let st = SqliteDialect.insert_rows("t", &["a".into(), "b".into()], rows);
+        assert_eq!(st.len(), 3);
+        assert_eq!(st.iter().map(|s| s.params.len()).sum::<usize>(), 5000);
+        assert!(st[0].sql.starts_with("INSERT INTO \"t\" (\"a\", \"b\") VALUES (?1, ?2), (?3, ?4)"));
+    }
+}

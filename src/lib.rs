@@ -1,0 +1,9 @@
+//! flightdeck: a terminal cockpit for data migrations.
+//!
+//! The binary in `main.rs` only parses arguments and calls in here.
+
+pub mod db;
+pub mod project;
+pub mod schema;
+pub mod transform;
+pub mod value;

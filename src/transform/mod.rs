@@ -1,0 +1,70 @@
+//! Transformation rules (SPEC §2), compiled once per table and applied row by row.
+//!
+//! INTERFACE CONTRACT (used by project loading and the pipeline; keep these
+//! signatures): see `compile_table`, `CompiledTable::transform_row`.
+
+use std::path::Path;
+
+use chrono_tz::Tz;
+use uuid::Uuid;
+
+use crate::project::error::{Locator, ProjectError};
+use crate::project::model::TableMapping;
+use crate::schema::{ColumnDef, TableInfo};
+use crate::value::Row;
+
+/// The rule names the project file accepts.
+pub const RULES: &[&str] = &[
+    "copy",
+    "cast",
+    "deterministic_key",
+    "foreign_key",
+    "lookup",
+    "canonicalize",
+    "value_map",
+    "rewrite",
+    "to_utc",
+    "template",
+    "scale",
+];
+
+/// What compiling a table needs besides its mapping.
+pub struct CompileContext<'a> {
+    pub locator: &'a Locator,
+    /// Folder of the project file: lookup CSVs and dictionaries are relative to it.
+    pub project_dir: &'a Path,
+    pub key_namespace: Uuid,
+    /// `[source].timezone`, the default of `to_utc`.
+    pub source_timezone: Tz,
+    /// All table mappings of the project, for `foreign_key` references.
+    pub tables: &'a [TableMapping],
+    /// The live source table, when connected; `None` for static checks only
+    /// (types of copied columns are then unknown and default to text).
+    pub source_table: Option<&'a TableInfo>,
+}
+
+/// A foreign key produced by a `foreign_key` rule, checked by the loader
+/// against the parent's target table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ForeignKeyCheck {
+    /// Index of the column in the target row.
+    pub column: usize,
+    pub parent_table: String,
+    pub parent_key: String,
+    pub on_orphan: OrphanPolicy,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OrphanPolicy {
+    Keep,
+    Null,
+    Quarantine,
+}
+
+/// Why a row could not be transformed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RowFailure {
+    pub rule: String,
+    pub column: String,
+    pub reason: String,
+}
