@@ -1,0 +1,116 @@
+//! What a running migration reports, and how it is steered. The cockpit and the
+//! headless runner both consume these; the pipeline throttles them at the source.
+
+use serde::Serialize;
+use tokio::sync::watch;
+use uuid::Uuid;
+
+/// One table of the plan, in the order it will run.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct TablePlan {
+    pub source: String,
+    pub target: String,
+    /// Rows in the source table when the run started.
+    pub source_rows: u64,
+    /// Rows already done by an earlier, interrupted run of the same project.
+    pub already_read: u64,
+}
+
+/// A before/after pair of one row, for the Mapping view.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct SampleRow {
+    /// (source column, value) as read.
+    pub before: Vec<(String, String)>,
+    /// (target column, value) as written, or empty if quarantined.
+    pub after: Vec<(String, String)>,
+    /// Why the row was quarantined, if it was.
+    pub quarantined: Option<String>,
+}
+
+/// Counters of one table, cumulative for the run (resumed rows included).
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct TableProgress {
+    pub read: u64,
+    pub written: u64,
+    pub quarantined: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunState {
+    Ready,
+    Running,
+    Paused,
+    Completed,
+    Cancelled,
+    Failed,
+}
+
+/// Messages from the pipeline. Progress is throttled to a few per second.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RunEvent {
+    Started {
+        run_id: Uuid,
+        tables: Vec<TablePlan>,
+        /// True when this run picks up an interrupted one.
+        resumed: bool,
+    },
+    TableStarted {
+        table: usize,
+    },
+    /// One or more batches committed since the last report.
+    Progress {
+        table: usize,
+        progress: TableProgress,
+        /// Current batch size chosen by the feedback loop.
+        batch_size: usize,
+        /// Rows per second over the last interval.
+        rows_per_s: f64,
+        sample: Option<SampleRow>,
+    },
+    TableFinished {
+        table: usize,
+        progress: TableProgress,
+    },
+    /// An event appended to the event log (id, kind, one-line summary).
+    Logged {
+        id: i64,
+        kind: String,
+        summary: String,
+    },
+    StateChanged(RunState),
+    Finished(crate::pipeline::RunSummary),
+    Failed {
+        error: String,
+    },
+}
+
+/// What the operator asks of a running pipeline; it obeys at a batch boundary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Command {
+    Run,
+    Pause,
+    Cancel,
+}
+
+/// Steering handle for a run: cheap to clone, never blocks.
+#[derive(Debug, Clone)]
+pub struct RunControl {
+    tx: watch::Sender<Command>,
+}
+
+impl RunControl {
+    pub fn new() -> (Self, watch::Receiver<Command>) {
+        let (tx, rx) = watch::channel(Command::Run);
+        (Self { tx }, rx)
+    }
+    pub fn pause(&self) {
+        self.tx.send_replace(Command::Pause);
+    }
+    pub fn resume(&self) {
+        self.tx.send_replace(Command::Run);
+    }
+    pub fn cancel(&self) {
+        self.tx.send_replace(Command::Cancel);
+    }
+}

@@ -1,0 +1,27 @@
+//! Extract → (profile tap) → transform → load, over bounded channels.
+
+pub mod events;
+
+use serde::Serialize;
+
+pub use events::{Command, RunControl, RunEvent, RunState, TablePlan, TableProgress};
+
+/// Per table totals of a finished run, as printed by `run --headless`.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct TableSummary {
+    pub source: String,
+    pub target: String,
+    pub read: u64,
+    pub written: u64,
+    pub quarantined: u64,
+    pub rows_per_s: f64,
+}
+
+/// The JSON object `run --headless` prints on stdout.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct RunSummary {
+    pub status: RunState,
+    pub run_id: String,
+    pub elapsed_s: f64,
+    pub tables: Vec<TableSummary>,
+}
