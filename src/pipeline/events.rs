@@ -114,3 +114,11 @@ impl RunControl {
         self.tx.send_replace(Command::Cancel);
     }
 }
+
+/// A started run: steer it with `control`, watch it through `events`.
+/// The channel closes after `Finished` or `Failed`.
+#[derive(Debug)]
+pub struct RunHandle {
+    pub control: RunControl,
+    pub events: tokio::sync::mpsc::Receiver<RunEvent>,
+}

@@ -4,7 +4,9 @@ pub mod events;
 
 use serde::Serialize;
 
-pub use events::{Command, RunControl, RunEvent, RunState, TablePlan, TableProgress};
+pub use events::{
+    Command, RunControl, RunEvent, RunHandle, RunState, SampleRow, TablePlan, TableProgress,
+};
 
 /// Per table totals of a finished run, as printed by `run --headless`.
 #[derive(Debug, Clone, Serialize, PartialEq)]
