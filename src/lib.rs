@@ -2,10 +2,14 @@
 //!
 //! The binary in `main.rs` only parses arguments and calls in here.
 
+pub mod cli;
 pub mod db;
 pub mod eventlog;
+pub mod logging;
+pub mod paths;
 pub mod pipeline;
 pub mod project;
+pub mod sample;
 pub mod schema;
 pub mod transform;
 pub mod value;

@@ -36,3 +36,5 @@ pub struct EventRecord {
     /// Statements that undo this event, in order; empty when nothing to undo.
     pub inverse: Vec<String>,
 }
+
+pub mod store;

@@ -1,12 +1,14 @@
 //! Extract → (profile tap) → transform → load, over bounded channels.
 
 pub mod events;
+mod run;
 
 use serde::Serialize;
 
 pub use events::{
     Command, RunControl, RunEvent, RunHandle, RunState, SampleRow, TablePlan, TableProgress,
 };
+pub use run::{Prepared, RunError, RunOptions, prepare, raw_row, spawn};
 
 /// Per table totals of a finished run, as printed by `run --headless`.
 #[derive(Debug, Clone, Serialize, PartialEq)]

@@ -68,3 +68,117 @@ pub struct RowFailure {
     pub column: String,
     pub reason: String,
 }
+
+// ---- LEAD STUB: replaced by the real rule catalogue on merge ----
+use crate::schema::{ColumnType, TableDef};
+use crate::value::Value;
+
+pub const DEFAULT_NAMESPACE: Uuid = Uuid::from_u128(0x6c1f_8a0e_3d4b_4e5f_9a7b_2c1d_0e9f_8a7b);
+
+pub fn deterministic_uuid(namespace: Uuid, source_table: &str, key: &Value) -> Uuid {
+    Uuid::new_v5(
+        &namespace,
+        format!("{source_table}:{}", key.render()).as_bytes(),
+    )
+}
+
+pub fn parse_timezone(
+    name: &crate::project::model::S<String>,
+    locator: &Locator,
+) -> Result<Tz, ProjectError> {
+    name.get_ref().parse().map_err(|_| {
+        locator.at(
+            name.span(),
+            format!("unknown time zone \"{}\"", name.get_ref()),
+        )
+    })
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct TransformStats {
+    pub rows: u64,
+}
+
+impl TransformStats {
+    pub fn merge(&mut self, _other: &Self) {}
+}
+
+#[derive(Debug, Clone)]
+pub struct CompiledTable {
+    source: String,
+    target: String,
+    key: String,
+    target_key: String,
+    source_columns: Vec<String>,
+    target_columns: Vec<ColumnDef>,
+    fks: Vec<ForeignKeyCheck>,
+}
+
+pub fn compile_table(
+    mapping: &TableMapping,
+    _ctx: &CompileContext,
+) -> Result<CompiledTable, ProjectError> {
+    let mut source_columns = vec![mapping.key.get_ref().clone()];
+    let mut target_columns = Vec::new();
+    for f in &mapping.fields {
+        if let Some(s) = &f.source
+            && !source_columns.contains(s.get_ref())
+        {
+            source_columns.push(s.get_ref().clone());
+        }
+        target_columns.push(ColumnDef {
+            name: f.target.get_ref().clone(),
+            column_type: ColumnType::Text,
+            nullable: f.target.get_ref() != mapping.target_key.get_ref(),
+        });
+    }
+    Ok(CompiledTable {
+        source: mapping.source.get_ref().clone(),
+        target: mapping.target.get_ref().clone(),
+        key: mapping.key.get_ref().clone(),
+        target_key: mapping.target_key.get_ref().clone(),
+        source_columns,
+        target_columns,
+        fks: Vec::new(),
+    })
+}
+
+impl CompiledTable {
+    pub fn source_table(&self) -> &str {
+        &self.source
+    }
+    pub fn target_table(&self) -> &str {
+        &self.target
+    }
+    pub fn key_column(&self) -> &str {
+        &self.key
+    }
+    pub fn source_columns(&self) -> &[String] {
+        &self.source_columns
+    }
+    pub fn target_columns(&self) -> &[ColumnDef] {
+        &self.target_columns
+    }
+    pub fn target_key(&self) -> &str {
+        &self.target_key
+    }
+    pub fn target_def(&self) -> TableDef {
+        TableDef {
+            name: self.target.clone(),
+            columns: self.target_columns.clone(),
+            primary_key: vec![self.target_key.clone()],
+        }
+    }
+    pub fn foreign_keys(&self) -> &[ForeignKeyCheck] {
+        &self.fks
+    }
+    pub fn transform_row(&self, row: &Row, _stats: &mut TransformStats) -> Result<Row, RowFailure> {
+        Ok(row
+            .iter()
+            .skip(1)
+            .cloned()
+            .chain(std::iter::once(row[0].clone()))
+            .take(self.target_columns.len())
+            .collect())
+    }
+}

@@ -1,0 +1,512 @@
+//! flightdeck's own tables in the target: runs, events, checkpoints, quarantine.
+//! All carry the `flightdeck_` prefix; all SQL goes through the dialect.
+
+use chrono::{DateTime, Utc};
+use serde_json::json;
+use uuid::Uuid;
+
+use super::EventRecord;
+use crate::db::{Database, DbError, Dialect, Statement};
+use crate::schema::{ColumnDef, ColumnType, TableDef};
+use crate::value::Value;
+
+pub const RUNS: &str = "flightdeck_runs";
+pub const EVENTS: &str = "flightdeck_events";
+pub const CHECKPOINTS: &str = "flightdeck_checkpoints";
+pub const QUARANTINE: &str = "flightdeck_quarantine";
+
+fn col(name: &str, t: ColumnType, nullable: bool) -> ColumnDef {
+    ColumnDef {
+        name: name.into(),
+        column_type: t,
+        nullable,
+    }
+}
+
+fn create_if_missing(d: &dyn Dialect, def: &TableDef) -> String {
+    d.create_table(def)
+        .replacen("CREATE TABLE", "CREATE TABLE IF NOT EXISTS", 1)
+}
+
+/// DDL for the tool's tables; `IF NOT EXISTS`, so safe on every run.
+pub fn schema_statements(d: &dyn Dialect) -> Vec<String> {
+    use ColumnType::*;
+    let text = |n: &str| col(n, Text, true);
+    let key = |n: &str| col(n, Varchar(191), false);
+    let runs = TableDef {
+        name: RUNS.into(),
+        columns: vec![
+            key("run_id"),
+            col("project", Text, false),
+            col("fingerprint", Text, false),
+            col("status", Varchar(32), false),
+            col("started_at", Text, false),
+            text("finished_at"),
+            text("host"),
+            col("pid", BigInt, true),
+        ],
+        primary_key: vec!["run_id".into()],
+    };
+    let checkpoints = TableDef {
+        name: CHECKPOINTS.into(),
+        columns: vec![
+            key("run_id"),
+            key("source_table"),
+            col("batch_no", BigInt, false),
+            text("last_key"),
+            col("rows_read", BigInt, false),
+            col("rows_written", BigInt, false),
+            col("rows_quarantined", BigInt, false),
+            col("done", Int, false),
+            col("updated_at", Text, false),
+        ],
+        primary_key: vec!["run_id".into(), "source_table".into()],
+    };
+    let events = format!(
+        "CREATE TABLE IF NOT EXISTS {} (\n  {} {},\n  {} {} NOT NULL,\n  {} {} NOT NULL,\n  {} {} NOT NULL,\n  {} {},\n  {} {} NOT NULL,\n  {} {} NOT NULL,\n  {} {} NOT NULL\n)",
+        d.quote_ident(EVENTS),
+        d.quote_ident("id"),
+        d.serial_primary_key(),
+        d.quote_ident("run_id"),
+        d.type_name(Varchar(64)),
+        d.quote_ident("at"),
+        d.type_name(Text),
+        d.quote_ident("kind"),
+        d.type_name(Varchar(64)),
+        d.quote_ident("table_name"),
+        d.type_name(Text),
+        d.quote_ident("summary"),
+        d.type_name(Text),
+        d.quote_ident("detail"),
+        d.type_name(Text),
+        d.quote_ident("inverse"),
+        d.type_name(Text),
+    );
+    let quarantine = format!(
+        "CREATE TABLE IF NOT EXISTS {} (\n  {} {},\n  {} {} NOT NULL,\n  {} {} NOT NULL,\n  {} {} NOT NULL,\n  {} {},\n  {} {},\n  {} {},\n  {} {} NOT NULL,\n  {} {} NOT NULL,\n  {} {} NOT NULL\n)",
+        d.quote_ident(QUARANTINE),
+        d.quote_ident("id"),
+        d.serial_primary_key(),
+        d.quote_ident("run_id"),
+        d.type_name(Varchar(64)),
+        d.quote_ident("source_table"),
+        d.type_name(Varchar(191)),
+        d.quote_ident("batch_no"),
+        d.type_name(BigInt),
+        d.quote_ident("source_key"),
+        d.type_name(Text),
+        d.quote_ident("rule"),
+        d.type_name(Text),
+        d.quote_ident("column_name"),
+        d.type_name(Text),
+        d.quote_ident("reason"),
+        d.type_name(Text),
+        d.quote_ident("raw_row"),
+        d.type_name(Text),
+        d.quote_ident("at"),
+        d.type_name(Text),
+    );
+    vec![
+        create_if_missing(d, &runs),
+        events,
+        create_if_missing(d, &checkpoints),
+        quarantine,
+    ]
+}
+
+pub async fn ensure_schema(db: &dyn Database) -> Result<(), DbError> {
+    let statements = schema_statements(db.dialect())
+        .into_iter()
+        .map(|s| Statement::new(s, vec![]))
+        .collect();
+    db.transaction(statements).await
+}
+
+/// Placeholders `p(1), p(2), …` joined by commas.
+fn placeholders(d: &dyn Dialect, from: usize, n: usize) -> String {
+    (from..from + n)
+        .map(|i| d.placeholder(i))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn now_text() -> String {
+    Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}
+
+/// An event to append, inside the same transaction as what it records.
+#[derive(Debug, Clone)]
+pub struct NewEvent<'a> {
+    pub run_id: Uuid,
+    pub kind: &'a str,
+    pub table: Option<&'a str>,
+    pub summary: String,
+    pub detail: serde_json::Value,
+    pub inverse: Vec<String>,
+}
+
+pub fn event_statement(d: &dyn Dialect, e: &NewEvent<'_>) -> Statement {
+    let cols = [
+        "run_id",
+        "at",
+        "kind",
+        "table_name",
+        "summary",
+        "detail",
+        "inverse",
+    ];
+    let sql = format!(
+        "INSERT INTO {} ({}) VALUES ({})",
+        d.quote_ident(EVENTS),
+        cols.iter()
+            .map(|c| d.quote_ident(c))
+            .collect::<Vec<_>>()
+            .join(", "),
+        placeholders(d, 1, cols.len())
+    );
+    Statement::new(
+        sql,
+        vec![
+            Value::Text(e.run_id.to_string()),
+            Value::Text(now_text()),
+            Value::Text(e.kind.to_string()),
+            e.table.map(str::to_string).into(),
+            Value::Text(e.summary.clone()),
+            Value::Text(e.detail.to_string()),
+            Value::Text(json!(e.inverse).to_string()),
+        ],
+    )
+}
+
+/// Events newest first; `run` narrows to one run.
+pub async fn read_events(
+    db: &dyn Database,
+    run: Option<Uuid>,
+    limit: usize,
+) -> Result<Vec<EventRecord>, DbError> {
+    let d = db.dialect();
+    let q = |c: &str| d.quote_ident(c);
+    let filter = if run.is_some() {
+        format!(" WHERE {} = {}", q("run_id"), d.placeholder(1))
+    } else {
+        String::new()
+    };
+    let sql = format!(
+        "SELECT {}, {}, {}, {}, {}, {}, {}, {} FROM {}{filter} ORDER BY {} DESC LIMIT {}",
+        q("id"),
+        q("run_id"),
+        q("at"),
+        q("kind"),
+        q("table_name"),
+        q("summary"),
+        q("detail"),
+        q("inverse"),
+        q(EVENTS),
+        q("id"),
+        limit
+    );
+    let params: Vec<Value> = run
+        .map(|r| Value::Text(r.to_string()))
+        .into_iter()
+        .collect();
+    let rows = db.query(&sql, &params).await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            let text = |i: usize| r[i].as_text().map(|s| s.into_owned()).unwrap_or_default();
+            EventRecord {
+                id: r[0].as_i64().unwrap_or_default(),
+                run_id: Uuid::parse_str(&text(1)).unwrap_or_default(),
+                at: DateTime::parse_from_rfc3339(&text(2))
+                    .map(|t| t.with_timezone(&Utc))
+                    .unwrap_or_default(),
+                kind: text(3),
+                table: r[4].as_text().map(|s| s.into_owned()),
+                summary: text(5),
+                detail: serde_json::from_str(&text(6)).unwrap_or_default(),
+                inverse: serde_json::from_str(&text(7)).unwrap_or_default(),
+            }
+        })
+        .collect())
+}
+
+/// A run as recorded in `flightdeck_runs`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunRecord {
+    pub run_id: Uuid,
+    pub project: String,
+    pub fingerprint: String,
+    pub status: String,
+    pub started_at: String,
+}
+
+pub async fn latest_run(db: &dyn Database, project: &str) -> Result<Option<RunRecord>, DbError> {
+    let d = db.dialect();
+    let q = |c: &str| d.quote_ident(c);
+    let sql = format!(
+        "SELECT {}, {}, {}, {}, {} FROM {} WHERE {} = {} ORDER BY {} DESC LIMIT 1",
+        q("run_id"),
+        q("project"),
+        q("fingerprint"),
+        q("status"),
+        q("started_at"),
+        q(RUNS),
+        q("project"),
+        d.placeholder(1),
+        q("started_at"),
+    );
+    let rows = db.query(&sql, &[Value::Text(project.into())]).await?;
+    Ok(rows.into_iter().next().map(|r| {
+        let text = |i: usize| r[i].as_text().map(|s| s.into_owned()).unwrap_or_default();
+        RunRecord {
+            run_id: Uuid::parse_str(&text(0)).unwrap_or_default(),
+            project: text(1),
+            fingerprint: text(2),
+            status: text(3),
+            started_at: text(4),
+        }
+    }))
+}
+
+pub fn insert_run(d: &dyn Dialect, run: &RunRecord) -> Statement {
+    let cols = [
+        "run_id",
+        "project",
+        "fingerprint",
+        "status",
+        "started_at",
+        "host",
+        "pid",
+    ];
+    Statement::new(
+        format!(
+            "INSERT INTO {} ({}) VALUES ({})",
+            d.quote_ident(RUNS),
+            cols.iter()
+                .map(|c| d.quote_ident(c))
+                .collect::<Vec<_>>()
+                .join(", "),
+            placeholders(d, 1, cols.len())
+        ),
+        vec![
+            Value::Text(run.run_id.to_string()),
+            Value::Text(run.project.clone()),
+            Value::Text(run.fingerprint.clone()),
+            Value::Text(run.status.clone()),
+            Value::Text(run.started_at.clone()),
+            Value::Text(hostname()),
+            Value::Int(std::process::id() as i64),
+        ],
+    )
+}
+
+pub fn set_run_status(d: &dyn Dialect, run_id: Uuid, status: &str, finished: bool) -> Statement {
+    let q = |c: &str| d.quote_ident(c);
+    let finished_at: Value = if finished {
+        Value::Text(now_text())
+    } else {
+        Value::Null
+    };
+    Statement::new(
+        format!(
+            "UPDATE {} SET {} = {}, {} = {}, {} = {} WHERE {} = {}",
+            q(RUNS),
+            q("status"),
+            d.placeholder(1),
+            q("finished_at"),
+            d.placeholder(2),
+            q("pid"),
+            d.placeholder(3),
+            q("run_id"),
+            d.placeholder(4)
+        ),
+        vec![
+            Value::Text(status.into()),
+            finished_at,
+            Value::Int(std::process::id() as i64),
+            Value::Text(run_id.to_string()),
+        ],
+    )
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/etc/hostname")
+        .map(|s| s.trim().to_string())
+        .ok()
+        .filter(|s| !s.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// Where a table's extraction stands, committed with each batch.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Checkpoint {
+    pub batch_no: i64,
+    /// JSON of the last source key committed.
+    pub last_key: Option<serde_json::Value>,
+    pub read: u64,
+    pub written: u64,
+    pub quarantined: u64,
+    pub done: bool,
+}
+
+pub async fn read_checkpoints(
+    db: &dyn Database,
+    run_id: Uuid,
+) -> Result<std::collections::HashMap<String, Checkpoint>, DbError> {
+    let d = db.dialect();
+    let q = |c: &str| d.quote_ident(c);
+    let sql = format!(
+        "SELECT {}, {}, {}, {}, {}, {}, {} FROM {} WHERE {} = {}",
+        q("source_table"),
+        q("batch_no"),
+        q("last_key"),
+        q("rows_read"),
+        q("rows_written"),
+        q("rows_quarantined"),
+        q("done"),
+        q(CHECKPOINTS),
+        q("run_id"),
+        d.placeholder(1)
+    );
+    let rows = db.query(&sql, &[Value::Text(run_id.to_string())]).await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            let n = |i: usize| r[i].as_i64().unwrap_or(0);
+            (
+                r[0].as_text().map(|s| s.into_owned()).unwrap_or_default(),
+                Checkpoint {
+                    batch_no: n(1),
+                    last_key: r[2].as_text().and_then(|s| serde_json::from_str(&s).ok()),
+                    read: n(3) as u64,
+                    written: n(4) as u64,
+                    quarantined: n(5) as u64,
+                    done: n(6) != 0,
+                },
+            )
+        })
+        .collect())
+}
+
+/// Replaces the table's checkpoint (delete + insert: portable, and inside the
+/// batch's transaction).
+pub fn checkpoint_statements(
+    d: &dyn Dialect,
+    run_id: Uuid,
+    source_table: &str,
+    cp: &Checkpoint,
+) -> [Statement; 2] {
+    let q = |c: &str| d.quote_ident(c);
+    let del = Statement::new(
+        format!(
+            "DELETE FROM {} WHERE {} = {} AND {} = {}",
+            q(CHECKPOINTS),
+            q("run_id"),
+            d.placeholder(1),
+            q("source_table"),
+            d.placeholder(2)
+        ),
+        vec![
+            Value::Text(run_id.to_string()),
+            Value::Text(source_table.into()),
+        ],
+    );
+    let cols = [
+        "run_id",
+        "source_table",
+        "batch_no",
+        "last_key",
+        "rows_read",
+        "rows_written",
+        "rows_quarantined",
+        "done",
+        "updated_at",
+    ];
+    let ins = Statement::new(
+        format!(
+            "INSERT INTO {} ({}) VALUES ({})",
+            q(CHECKPOINTS),
+            cols.iter().map(|c| q(c)).collect::<Vec<_>>().join(", "),
+            placeholders(d, 1, cols.len())
+        ),
+        vec![
+            Value::Text(run_id.to_string()),
+            Value::Text(source_table.into()),
+            Value::Int(cp.batch_no),
+            cp.last_key.as_ref().map(|k| k.to_string()).into(),
+            Value::Int(cp.read as i64),
+            Value::Int(cp.written as i64),
+            Value::Int(cp.quarantined as i64),
+            Value::Int(cp.done as i64),
+            Value::Text(now_text()),
+        ],
+    );
+    [del, ins]
+}
+
+/// A row that could not be migrated, with why.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QuarantinedRow {
+    pub source_key: String,
+    pub rule: String,
+    pub column: String,
+    pub reason: String,
+    /// The source row as JSON (column → value).
+    pub raw_row: serde_json::Value,
+}
+
+pub fn quarantine_statements(
+    d: &dyn Dialect,
+    run_id: Uuid,
+    source_table: &str,
+    batch_no: i64,
+    rows: &[QuarantinedRow],
+) -> Vec<Statement> {
+    if rows.is_empty() {
+        return Vec::new();
+    }
+    let cols: Vec<String> = [
+        "run_id",
+        "source_table",
+        "batch_no",
+        "source_key",
+        "rule",
+        "column_name",
+        "reason",
+        "raw_row",
+        "at",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let at = now_text();
+    let values = rows
+        .iter()
+        .map(|r| {
+            vec![
+                Value::Text(run_id.to_string()),
+                Value::Text(source_table.into()),
+                Value::Int(batch_no),
+                Value::Text(r.source_key.clone()),
+                Value::Text(r.rule.clone()),
+                Value::Text(r.column.clone()),
+                Value::Text(r.reason.clone()),
+                Value::Text(r.raw_row.to_string()),
+                Value::Text(at.clone()),
+            ]
+        })
+        .collect();
+    d.insert_rows(QUARANTINE, &cols, values)
+}
+
+/// SQL literal for an inverse statement stored as text.
+pub fn literal(v: &Value) -> String {
+    match v {
+        Value::Null => "NULL".into(),
+        Value::Int(i) => i.to_string(),
+        Value::Float(f) => f.to_string(),
+        Value::Bool(b) => (*b as i64).to_string(),
+        other => format!("'{}'", other.render().replace('\'', "''")),
+    }
+}

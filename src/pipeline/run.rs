@@ -1,0 +1,895 @@
+//! One migration run: tables in foreign-key order, each streamed through
+//! extract → transform → load tasks joined by bounded channels.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use tokio::sync::{mpsc, watch};
+use uuid::Uuid;
+
+use super::events::{
+    Command, RunControl, RunEvent, RunHandle, RunState, SampleRow, TablePlan, TableProgress,
+};
+use super::{RunSummary, TableSummary};
+use crate::db::{self, Db, DbError, Statement};
+use crate::eventlog::kind;
+use crate::eventlog::store::{self, Checkpoint, NewEvent, QuarantinedRow, RunRecord};
+use crate::project::{CompileError, Project, error::ProjectError};
+use crate::transform::{CompiledTable, OrphanPolicy, TransformStats};
+use crate::value::{Row, Value};
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("{0}")]
+    Project(#[from] ProjectError),
+    #[error("{0}")]
+    Db(#[from] DbError),
+    /// The run cannot go on as asked; the message says why and what to do.
+    #[error("{0}")]
+    Refused(String),
+}
+
+impl From<CompileError> for RunError {
+    fn from(e: CompileError) -> Self {
+        match e {
+            CompileError::Project(p) => RunError::Project(p),
+            CompileError::Db(d) => RunError::Db(d),
+        }
+    }
+}
+
+impl RunError {
+    /// Exit code per SPEC §11: 2 for the project file, 3 for database/runtime.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            RunError::Project(_) => 2,
+            RunError::Db(_) | RunError::Refused(_) => 3,
+        }
+    }
+}
+
+/// Knobs of one run that are not in the project file.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Upper bound on rows per second, so an audience can follow the demo.
+    pub pace: Option<f64>,
+}
+
+/// A project whose source is reachable and whose tables compiled against it.
+pub struct Prepared {
+    pub project: Arc<Project>,
+    pub source: Db,
+    pub target: Db,
+    pub tables: Vec<CompiledTable>,
+}
+
+/// Connects and compiles; writes nothing (a SQLite target file is created
+/// only when `open_target` is true).
+pub async fn prepare(project: Arc<Project>, open_target: bool) -> Result<Prepared, RunError> {
+    let source = db::connect(&project.source_url, false).await.map_err(|e| {
+        RunError::Project(
+            project
+                .locator
+                .at(
+                    project.file.source.url.span(),
+                    format!("source database: {e}"),
+                )
+                .with_hint("check [source] url and that the database is reachable"),
+        )
+    })?;
+    let tables = project.compile(source.as_ref()).await?;
+    let target = if open_target {
+        db::connect(&project.target_url, true).await?
+    } else {
+        source.clone()
+    };
+    Ok(Prepared {
+        project,
+        source,
+        target,
+        tables,
+    })
+}
+
+/// Starts the run on the tokio runtime; steer and watch it through the handle.
+pub fn spawn(prepared: Prepared, options: RunOptions) -> RunHandle {
+    let (control, commands) = RunControl::new();
+    let (tx, events) = mpsc::channel(256);
+    tokio::spawn(async move {
+        let reporter = Reporter { tx: tx.clone() };
+        match execute(prepared, options, commands, &reporter).await {
+            Ok(summary) => reporter.send(RunEvent::Finished(summary)).await,
+            Err(e) => {
+                tracing::error!(error = %e, "run failed");
+                reporter
+                    .send(RunEvent::StateChanged(RunState::Failed))
+                    .await;
+                reporter
+                    .send(RunEvent::Failed {
+                        error: e.to_string(),
+                    })
+                    .await;
+            }
+        }
+    });
+    RunHandle { control, events }
+}
+
+struct Reporter {
+    tx: mpsc::Sender<RunEvent>,
+}
+
+impl Reporter {
+    async fn send(&self, e: RunEvent) {
+        // A closed receiver means nobody watches; the run goes on regardless.
+        let _ = self.tx.send(e).await;
+    }
+}
+
+/// Rows read from the source, in key order.
+struct SourceBatch {
+    rows: Vec<Row>,
+}
+
+/// Rows ready to load, with what could not be transformed.
+struct LoadBatch {
+    rows: Vec<Row>,
+    quarantined: Vec<QuarantinedRow>,
+    /// Source rows each loaded row came from, for FK quarantine.
+    origins: Vec<Row>,
+    first_key: Value,
+    last_key: Value,
+    read: u64,
+    sample: Option<SampleRow>,
+}
+
+async fn execute(
+    p: Prepared,
+    options: RunOptions,
+    mut commands: watch::Receiver<Command>,
+    reporter: &Reporter,
+) -> Result<RunSummary, RunError> {
+    let started = Instant::now();
+    let target = p.target.clone();
+    let d = target.dialect();
+    store::ensure_schema(target.as_ref()).await?;
+
+    let project = &p.project;
+    let latest = store::latest_run(target.as_ref(), project.name()).await?;
+    let (run_id, resumed) = match latest {
+        Some(r) if r.status != "rolled_back" => {
+            if r.fingerprint != project.fingerprint && r.status != "completed" {
+                return Err(RunError::Refused(format!(
+                    "run {} of \"{}\" was interrupted, and the project changed since in a way that affects rows already written (mappings, rules, keys or their files); roll it back with `flightdeck rollback` or restore the project file",
+                    r.run_id,
+                    project.name()
+                )));
+            }
+            if r.status != "completed" {
+                target
+                    .transaction(vec![
+                        store::set_run_status(d, r.run_id, "running", false),
+                        store::event_statement(
+                            d,
+                            &NewEvent {
+                                run_id: r.run_id,
+                                kind: kind::RUN_RESUMED,
+                                table: None,
+                                summary: format!("run resumed after status {}", r.status),
+                                detail: json!({"previous_status": r.status}),
+                                inverse: vec![],
+                            },
+                        ),
+                    ])
+                    .await?;
+            }
+            (r.run_id, true)
+        }
+        _ => {
+            let run_id = Uuid::new_v4();
+            let record = RunRecord {
+                run_id,
+                project: project.name().to_string(),
+                fingerprint: project.fingerprint.clone(),
+                status: "running".into(),
+                started_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+            };
+            target
+                .transaction(vec![
+                    store::insert_run(d, &record),
+                    store::event_statement(
+                        d,
+                        &NewEvent {
+                            run_id,
+                            kind: kind::RUN_STARTED,
+                            table: None,
+                            summary: format!(
+                                "run started: {} → {}",
+                                project.source_url.redacted(),
+                                project.target_url.redacted()
+                            ),
+                            detail: json!({
+                                "project": project.name(),
+                                "fingerprint": project.fingerprint,
+                                "source": project.source_url.redacted(),
+                                "target": project.target_url.redacted(),
+                            }),
+                            inverse: vec![],
+                        },
+                    ),
+                ])
+                .await?;
+            (run_id, false)
+        }
+    };
+    tracing::info!(%run_id, resumed, "run started");
+
+    let checkpoints = store::read_checkpoints(target.as_ref(), run_id).await?;
+    let mut plans = Vec::new();
+    for t in &p.tables {
+        let sql = format!(
+            "SELECT COUNT(*) FROM {}",
+            p.source.dialect().quote_ident(t.source_table())
+        );
+        let n = p.source.query(&sql, &[]).await?;
+        let cp = checkpoints.get(t.source_table());
+        plans.push(TablePlan {
+            source: t.source_table().into(),
+            target: t.target_table().into(),
+            source_rows: n.first().and_then(|r| r[0].as_i64()).unwrap_or(0) as u64,
+            already_read: cp.map_or(0, |c| c.read),
+        });
+    }
+    reporter
+        .send(RunEvent::Started {
+            run_id,
+            tables: plans,
+            resumed,
+        })
+        .await;
+    reporter
+        .send(RunEvent::StateChanged(RunState::Running))
+        .await;
+
+    let ctx = RunContext {
+        run_id,
+        source: p.source.clone(),
+        target: target.clone(),
+        pipeline: project.file.pipeline.clone(),
+        pace: options.pace,
+    };
+    let mut summaries = Vec::new();
+    for (i, table) in p.tables.iter().enumerate() {
+        let cp = checkpoints
+            .get(table.source_table())
+            .cloned()
+            .unwrap_or_default();
+        reporter.send(RunEvent::TableStarted { table: i }).await;
+        let outcome = run_table(&ctx, i, table, cp, &p.tables, &mut commands, reporter).await?;
+        summaries.push(outcome.summary);
+        if outcome.cancelled {
+            target
+                .transaction(vec![
+                    store::set_run_status(d, run_id, "cancelled", false),
+                    store::event_statement(
+                        d,
+                        &NewEvent {
+                            run_id,
+                            kind: kind::RUN_CANCELLED,
+                            table: None,
+                            summary: "run stopped by the operator at a batch boundary".into(),
+                            detail: json!({}),
+                            inverse: vec![],
+                        },
+                    ),
+                ])
+                .await?;
+            reporter
+                .send(RunEvent::StateChanged(RunState::Cancelled))
+                .await;
+            return Ok(RunSummary {
+                status: RunState::Cancelled,
+                run_id: run_id.to_string(),
+                elapsed_s: started.elapsed().as_secs_f64(),
+                tables: summaries,
+            });
+        }
+    }
+    target
+        .transaction(vec![
+            store::set_run_status(d, run_id, "completed", true),
+            store::event_statement(
+                d,
+                &NewEvent {
+                    run_id,
+                    kind: kind::RUN_FINISHED,
+                    table: None,
+                    summary: format!(
+                        "run completed: {} rows written, {} quarantined",
+                        summaries.iter().map(|s| s.written).sum::<u64>(),
+                        summaries.iter().map(|s| s.quarantined).sum::<u64>()
+                    ),
+                    detail: json!({ "tables": summaries }),
+                    inverse: vec![],
+                },
+            ),
+        ])
+        .await?;
+    reporter
+        .send(RunEvent::StateChanged(RunState::Completed))
+        .await;
+    Ok(RunSummary {
+        status: RunState::Completed,
+        run_id: run_id.to_string(),
+        elapsed_s: started.elapsed().as_secs_f64(),
+        tables: summaries,
+    })
+}
+
+struct RunContext {
+    run_id: Uuid,
+    source: Db,
+    target: Db,
+    pipeline: crate::project::model::PipelineSection,
+    pace: Option<f64>,
+}
+
+struct TableOutcome {
+    summary: TableSummary,
+    cancelled: bool,
+}
+
+/// Creates the target table (logged with its inverse) unless it exists.
+async fn ensure_target_table(ctx: &RunContext, table: &CompiledTable) -> Result<(), RunError> {
+    let t = &ctx.target;
+    if t.table_info(table.target_table()).await?.is_some() {
+        return Ok(());
+    }
+    let d = t.dialect();
+    let def = table.target_def();
+    let create = d.create_table(&def);
+    t.transaction(vec![
+        Statement::new(create.clone(), vec![]),
+        store::event_statement(
+            d,
+            &NewEvent {
+                run_id: ctx.run_id,
+                kind: kind::TABLE_CREATED,
+                table: Some(table.target_table()),
+                summary: format!(
+                    "created table {} ({} columns)",
+                    table.target_table(),
+                    def.columns.len()
+                ),
+                detail: json!({ "ddl": create }),
+                inverse: vec![d.drop_table(table.target_table())],
+            },
+        ),
+    ])
+    .await?;
+    Ok(())
+}
+
+async fn run_table(
+    ctx: &RunContext,
+    index: usize,
+    table: &CompiledTable,
+    mut cp: Checkpoint,
+    all: &[CompiledTable],
+    commands: &mut watch::Receiver<Command>,
+    reporter: &Reporter,
+) -> Result<TableOutcome, RunError> {
+    let summary = |cp: &Checkpoint, rate: f64| TableSummary {
+        source: table.source_table().into(),
+        target: table.target_table().into(),
+        read: cp.read,
+        written: cp.written,
+        quarantined: cp.quarantined,
+        rows_per_s: rate,
+    };
+    if cp.done {
+        reporter
+            .send(RunEvent::TableFinished {
+                table: index,
+                progress: progress_of(&cp),
+            })
+            .await;
+        return Ok(TableOutcome {
+            summary: summary(&cp, 0.0),
+            cancelled: false,
+        });
+    }
+    ensure_target_table(ctx, table).await?;
+
+    let batch_size = Arc::new(AtomicUsize::new(ctx.pipeline.batch_size));
+    let cap = ctx.pipeline.channel_capacity;
+    let (src_tx, src_rx) = mpsc::channel::<Result<SourceBatch, DbError>>(cap);
+    let (load_tx, mut load_rx) = mpsc::channel::<Result<LoadBatch, DbError>>(cap);
+
+    let after = cp.last_key.as_ref().map(key_from_json);
+    let extract = tokio::spawn(extract(
+        ctx.source.clone(),
+        table.source_table().to_string(),
+        table.source_columns().to_vec(),
+        table.key_column().to_string(),
+        after,
+        batch_size.clone(),
+        src_tx,
+    ));
+    let transform = tokio::task::spawn_blocking({
+        let table = table.clone();
+        move || transform_stage(table, src_rx, load_tx)
+    });
+
+    let d = ctx.target.dialect();
+    let target_cols: Vec<String> = table
+        .target_columns()
+        .iter()
+        .map(|c| c.name.clone())
+        .collect();
+    let key_idx = target_cols
+        .iter()
+        .position(|c| c == table.target_key())
+        .unwrap_or(0);
+    let started = Instant::now();
+    let mut rows_this_run = 0u64;
+    let mut last_report = Instant::now() - Duration::from_secs(1);
+    let mut pending_sample = None;
+    let mut cancelled = false;
+
+    while let Some(batch) = load_rx.recv().await {
+        let mut batch = batch?;
+        // Batch boundary: obey pause and cancel before committing more.
+        if wait_while_paused(commands, reporter).await == Command::Cancel {
+            cancelled = true;
+            break;
+        }
+        fk_checks(ctx, table, all, &mut batch).await?;
+
+        let batch_no = cp.batch_no + 1;
+        let n_written = batch.rows.len() as u64;
+        let n_quarantined = batch.quarantined.len() as u64;
+        let keys: Vec<String> = batch
+            .rows
+            .iter()
+            .map(|r| store::literal(&r[key_idx]))
+            .collect();
+        let mut inverse = Vec::new();
+        if !keys.is_empty() {
+            inverse.push(format!(
+                "DELETE FROM {} WHERE {} IN ({})",
+                d.quote_ident(table.target_table()),
+                d.quote_ident(table.target_key()),
+                keys.join(", ")
+            ));
+        }
+        if n_quarantined > 0 {
+            inverse.push(format!(
+                "DELETE FROM {} WHERE {} = {} AND {} = {} AND {} = {}",
+                d.quote_ident(store::QUARANTINE),
+                d.quote_ident("run_id"),
+                store::literal(&Value::Text(ctx.run_id.to_string())),
+                d.quote_ident("source_table"),
+                store::literal(&Value::Text(table.source_table().into())),
+                d.quote_ident("batch_no"),
+                batch_no
+            ));
+        }
+        let next = Checkpoint {
+            batch_no,
+            last_key: Some(batch.last_key.to_json()),
+            read: cp.read + batch.read,
+            written: cp.written + n_written,
+            quarantined: cp.quarantined + n_quarantined,
+            done: false,
+        };
+        let event = NewEvent {
+            run_id: ctx.run_id,
+            kind: kind::BATCH_COMMITTED,
+            table: Some(table.target_table()),
+            summary: format!(
+                "batch {batch_no} of {}: keys {}..{}, {n_written} rows, {n_quarantined} quarantined",
+                table.target_table(),
+                batch.first_key.render(),
+                batch.last_key.render()
+            ),
+            detail: json!({
+                "batch": batch_no,
+                "source_table": table.source_table(),
+                "first_key": batch.first_key.to_json(),
+                "last_key": batch.last_key.to_json(),
+                "read": batch.read,
+                "written": n_written,
+                "quarantined": n_quarantined,
+            }),
+            inverse,
+        };
+        let mut statements = d.insert_rows(table.target_table(), &target_cols, batch.rows);
+        statements.extend(store::quarantine_statements(
+            d,
+            ctx.run_id,
+            table.source_table(),
+            batch_no,
+            &batch.quarantined,
+        ));
+        statements.push(store::event_statement(d, &event));
+        statements.extend(store::checkpoint_statements(
+            d,
+            ctx.run_id,
+            table.source_table(),
+            &next,
+        ));
+
+        let t0 = Instant::now();
+        ctx.target.transaction(statements).await?;
+        adapt_batch_size(
+            &batch_size,
+            &ctx.pipeline,
+            batch.read as usize,
+            t0.elapsed(),
+        );
+        cp = next;
+        rows_this_run += batch.read;
+        if batch.sample.is_some() {
+            pending_sample = batch.sample;
+        }
+
+        if let Some(pace) = ctx.pace.filter(|p| *p > 0.0) {
+            let due = Duration::from_secs_f64(rows_this_run as f64 / pace);
+            if let Some(wait) = due.checked_sub(started.elapsed()) {
+                tokio::time::sleep(wait).await;
+            }
+        }
+        if last_report.elapsed() >= Duration::from_millis(200) {
+            last_report = Instant::now();
+            reporter
+                .send(RunEvent::Progress {
+                    table: index,
+                    progress: progress_of(&cp),
+                    batch_size: batch_size.load(Ordering::Relaxed),
+                    rows_per_s: rate(rows_this_run, started),
+                    sample: pending_sample.take(),
+                })
+                .await;
+            reporter
+                .send(RunEvent::Logged {
+                    id: 0,
+                    kind: kind::BATCH_COMMITTED.into(),
+                    summary: event.summary.clone(),
+                })
+                .await;
+        }
+    }
+    drop(load_rx);
+    if !cancelled {
+        // A stage that ended early reports through its join handle.
+        extract
+            .await
+            .map_err(|e| RunError::Refused(format!("extract task failed: {e}")))??;
+        transform
+            .await
+            .map_err(|e| RunError::Refused(format!("transform task failed: {e}")))?;
+        cp.done = true;
+        ctx.target
+            .transaction(
+                store::checkpoint_statements(d, ctx.run_id, table.source_table(), &cp).into(),
+            )
+            .await?;
+    }
+    let r = rate(rows_this_run, started);
+    reporter
+        .send(RunEvent::Progress {
+            table: index,
+            progress: progress_of(&cp),
+            batch_size: batch_size.load(Ordering::Relaxed),
+            rows_per_s: r,
+            sample: pending_sample.take(),
+        })
+        .await;
+    if !cancelled {
+        reporter
+            .send(RunEvent::TableFinished {
+                table: index,
+                progress: progress_of(&cp),
+            })
+            .await;
+    }
+    Ok(TableOutcome {
+        summary: summary(&cp, r),
+        cancelled,
+    })
+}
+
+fn rate(rows: u64, since: Instant) -> f64 {
+    let s = since.elapsed().as_secs_f64();
+    if s > 0.0 { rows as f64 / s } else { 0.0 }
+}
+
+fn progress_of(cp: &Checkpoint) -> TableProgress {
+    TableProgress {
+        read: cp.read,
+        written: cp.written,
+        quarantined: cp.quarantined,
+    }
+}
+
+/// Blocks while paused; returns the command in force when it may go on.
+async fn wait_while_paused(
+    commands: &mut watch::Receiver<Command>,
+    reporter: &Reporter,
+) -> Command {
+    let mut announced = false;
+    loop {
+        let c = *commands.borrow_and_update();
+        match c {
+            Command::Pause => {
+                if !announced {
+                    announced = true;
+                    reporter
+                        .send(RunEvent::StateChanged(RunState::Paused))
+                        .await;
+                }
+                if commands.changed().await.is_err() {
+                    return Command::Cancel;
+                }
+            }
+            other => {
+                if announced && other == Command::Run {
+                    reporter
+                        .send(RunEvent::StateChanged(RunState::Running))
+                        .await;
+                }
+                return other;
+            }
+        }
+    }
+}
+
+/// The feedback loop: aim for commits of about a quarter second.
+fn adapt_batch_size(
+    size: &AtomicUsize,
+    cfg: &crate::project::model::PipelineSection,
+    rows: usize,
+    took: Duration,
+) {
+    if !cfg.adaptive || rows == 0 {
+        return;
+    }
+    let target = Duration::from_millis(250).as_secs_f64();
+    let per_row = took.as_secs_f64().max(1e-6) / rows as f64;
+    let ideal = (target / per_row) as usize;
+    let current = size.load(Ordering::Relaxed);
+    // Move halfway to the ideal, so one slow commit does not halve throughput.
+    let next = ((current + ideal) / 2).clamp(cfg.min_batch, cfg.max_batch);
+    size.store(next, Ordering::Relaxed);
+}
+
+fn key_from_json(v: &serde_json::Value) -> Value {
+    match v {
+        serde_json::Value::Number(n) => n
+            .as_i64()
+            .map(Value::Int)
+            .unwrap_or_else(|| Value::Float(n.as_f64().unwrap_or(0.0))),
+        serde_json::Value::String(s) => Value::Text(s.clone()),
+        serde_json::Value::Null => Value::Null,
+        other => Value::Text(other.to_string()),
+    }
+}
+
+async fn extract(
+    source: Db,
+    table: String,
+    columns: Vec<String>,
+    key: String,
+    mut after: Option<Value>,
+    batch_size: Arc<AtomicUsize>,
+    tx: mpsc::Sender<Result<SourceBatch, DbError>>,
+) -> Result<(), DbError> {
+    let d = source.dialect();
+    let first = d.select_page(&table, &columns, &key, false);
+    let next = d.select_page(&table, &columns, &key, true);
+    loop {
+        let limit = Value::Int(batch_size.load(Ordering::Relaxed) as i64);
+        let rows = match &after {
+            None => source.query(&first, &[limit]).await,
+            Some(k) => source.query(&next, &[k.clone(), limit]).await,
+        };
+        let rows = match rows {
+            Ok(r) => r,
+            Err(e) => {
+                let msg = e.to_string();
+                let _ = tx.send(Err(e)).await;
+                return Err(DbError::Unsupported(msg));
+            }
+        };
+        let Some(last) = rows.last() else {
+            return Ok(());
+        };
+        after = Some(last[0].clone());
+        if tx.send(Ok(SourceBatch { rows })).await.is_err() {
+            // The loader stopped (cancel or failure): nothing more to read.
+            return Ok(());
+        }
+    }
+}
+
+fn transform_stage(
+    table: CompiledTable,
+    mut rx: mpsc::Receiver<Result<SourceBatch, DbError>>,
+    tx: mpsc::Sender<Result<LoadBatch, DbError>>,
+) -> TransformStats {
+    let mut stats = TransformStats::default();
+    let cols = table.source_columns().to_vec();
+    let target_cols: Vec<String> = table
+        .target_columns()
+        .iter()
+        .map(|c| c.name.clone())
+        .collect();
+    while let Some(batch) = rx.blocking_recv() {
+        let batch = match batch {
+            Ok(b) => b,
+            Err(e) => {
+                let _ = tx.blocking_send(Err(e));
+                break;
+            }
+        };
+        let read = batch.rows.len() as u64;
+        let first_key = batch
+            .rows
+            .first()
+            .map(|r| r[0].clone())
+            .unwrap_or(Value::Null);
+        let last_key = batch
+            .rows
+            .last()
+            .map(|r| r[0].clone())
+            .unwrap_or(Value::Null);
+        let mut rows = Vec::with_capacity(batch.rows.len());
+        let mut origins = Vec::with_capacity(batch.rows.len());
+        let mut quarantined = Vec::new();
+        let mut sample = None;
+        for src in batch.rows {
+            match table.transform_row(&src, &mut stats) {
+                Ok(out) => {
+                    if sample.is_none() {
+                        sample = Some(SampleRow {
+                            before: pairs(&cols, &src),
+                            after: pairs(&target_cols, &out),
+                            quarantined: None,
+                        });
+                    }
+                    rows.push(out);
+                    origins.push(src);
+                }
+                Err(f) => quarantined.push(QuarantinedRow {
+                    source_key: src[0].render(),
+                    rule: f.rule,
+                    column: f.column,
+                    reason: f.reason,
+                    raw_row: raw_row(&cols, &src),
+                }),
+            }
+        }
+        let out = LoadBatch {
+            rows,
+            quarantined,
+            origins,
+            first_key,
+            last_key,
+            read,
+            sample,
+        };
+        if tx.blocking_send(Ok(out)).is_err() {
+            break;
+        }
+    }
+    stats
+}
+
+fn pairs(cols: &[String], row: &Row) -> Vec<(String, String)> {
+    cols.iter()
+        .zip(row)
+        .map(|(c, v)| {
+            let mut s = v.render();
+            if s.chars().count() > 60 {
+                s = format!("{}…", s.chars().take(60).collect::<String>());
+            }
+            (c.clone(), s)
+        })
+        .collect()
+}
+
+/// The source row as JSON; byte strings as hex so nothing is lost.
+pub fn raw_row(cols: &[String], row: &Row) -> serde_json::Value {
+    let map = cols
+        .iter()
+        .zip(row)
+        .map(|(c, v)| {
+            let j = match v {
+                Value::Bytes(b) => {
+                    json!({ "hex": b.iter().map(|x| format!("{x:02x}")).collect::<String>() })
+                }
+                other => other.to_json(),
+            };
+            (c.clone(), j)
+        })
+        .collect();
+    serde_json::Value::Object(map)
+}
+
+/// Looks up the batch's foreign keys in the parents' target tables and applies
+/// each column's orphan policy.
+async fn fk_checks(
+    ctx: &RunContext,
+    table: &CompiledTable,
+    all: &[CompiledTable],
+    batch: &mut LoadBatch,
+) -> Result<(), RunError> {
+    let d = ctx.target.dialect();
+    for fk in table.foreign_keys() {
+        let mut wanted: Vec<Value> = Vec::new();
+        let mut seen = HashSet::new();
+        for r in &batch.rows {
+            let v = &r[fk.column];
+            if !v.is_null() && seen.insert(v.render()) {
+                wanted.push(v.clone());
+            }
+        }
+        if wanted.is_empty() || fk.on_orphan == OrphanPolicy::Keep {
+            continue;
+        }
+        // Self-references resolve within the table being loaded.
+        let _ = all;
+        let mut found = HashSet::new();
+        let per_query = d.max_bind_params().min(1000);
+        for chunk in wanted.chunks(per_query) {
+            let marks: Vec<String> = (1..=chunk.len()).map(|i| d.placeholder(i)).collect();
+            let sql = format!(
+                "SELECT {k} FROM {t} WHERE {k} IN ({})",
+                marks.join(", "),
+                k = d.quote_ident(&fk.parent_key),
+                t = d.quote_ident(&fk.parent_table),
+            );
+            for r in ctx.target.query(&sql, chunk).await? {
+                found.insert(r[0].render());
+            }
+        }
+        let column = table.target_columns()[fk.column].name.clone();
+        let mut kept_rows = Vec::with_capacity(batch.rows.len());
+        let mut kept_origins = Vec::with_capacity(batch.rows.len());
+        let cols = table.source_columns();
+        for (mut row, origin) in batch.rows.drain(..).zip(batch.origins.drain(..)) {
+            let v = &row[fk.column];
+            if v.is_null() || found.contains(&v.render()) {
+                kept_rows.push(row);
+                kept_origins.push(origin);
+                continue;
+            }
+            match fk.on_orphan {
+                OrphanPolicy::Null | OrphanPolicy::Keep => {
+                    row[fk.column] = Value::Null;
+                    kept_rows.push(row);
+                    kept_origins.push(origin);
+                }
+                OrphanPolicy::Quarantine => batch.quarantined.push(QuarantinedRow {
+                    source_key: origin[0].render(),
+                    rule: "foreign_key".into(),
+                    column: column.clone(),
+                    reason: format!(
+                        "orphan: no row in {} with {} = {}",
+                        fk.parent_table,
+                        fk.parent_key,
+                        v.render()
+                    ),
+                    raw_row: raw_row(cols, &origin),
+                }),
+            }
+        }
+        batch.rows = kept_rows;
+        batch.origins = kept_origins;
+    }
+    Ok(())
+}
