@@ -76,10 +76,7 @@ impl DbUrl {
     }
 
     pub fn redacted(&self) -> String {
-        match &self.sqlite_path {
-            Some(p) => format!("sqlite://{}", p.display()),
-            None => redact(&self.url),
-        }
+        redact(&self.url)
     }
 }
 

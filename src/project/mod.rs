@@ -219,13 +219,16 @@ fn toml_error(locator: &Locator, e: &toml::de::Error) -> ProjectError {
         let key = rest.split('`').next().unwrap_or(rest);
         return err(format!("missing key \"{key}\""));
     }
-    if msg.starts_with("invalid type:") {
-        return err(format!(
-            "wrong type: {}",
-            msg.trim_start_matches("invalid type:")
-                .trim()
-                .replace('`', "\"")
-        ));
+    if let Some(rest) = msg.strip_prefix("invalid type: ") {
+        let (found, expected) = rest.split_once(", expected ").unwrap_or((rest, "another type"));
+        let expected = match expected {
+            "usize" | "u64" | "u32" | "u16" | "u8" => "a non-negative integer",
+            "i64" | "i32" => "an integer",
+            "f64" | "f32" => "a number",
+            "a boolean" | "bool" => "true or false",
+            other => other,
+        };
+        return err(format!("wrong type: found {found}, expected {expected}").replace('`', "\""));
     }
     err(msg.replace('`', "\""))
 }

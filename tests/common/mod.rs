@@ -1,0 +1,104 @@
+//! Helpers shared by the integration tests: the real binary, sample folders,
+//! and reading target tables back.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use flightdeck::db::{self, Db, DbUrl};
+use flightdeck::value::Value;
+
+pub fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_flightdeck"))
+}
+
+/// The binary with its logs and data kept inside `home`.
+pub fn flightdeck(home: &Path) -> Command {
+    let mut c = Command::new(bin());
+    c.env("XDG_STATE_HOME", home.join("state"))
+        .env("XDG_DATA_HOME", home.join("data"))
+        .env("XDG_CONFIG_HOME", home.join("config"))
+        .env("NO_COLOR", "1")
+        .env_remove("FLIGHTDECK_LOG");
+    c
+}
+
+pub fn run_ok(cmd: &mut Command) -> Output {
+    let out = cmd.output().expect("spawn flightdeck");
+    assert!(
+        out.status.success(),
+        "command failed ({:?}):\nstdout: {}\nstderr: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// `flightdeck sample ai-research --into DIR --rows N`.
+pub fn sample(dir: &Path, rows: u64) {
+    run_ok(
+        flightdeck(dir)
+            .args(["sample", "ai-research", "--into"])
+            .arg(dir)
+            .args(["--rows", &rows.to_string(), "--seed", "7"]),
+    );
+}
+
+pub async fn open_sqlite(path: &Path) -> Db {
+    let url = DbUrl::parse(&format!("sqlite://{}", path.display()), Path::new("/")).unwrap();
+    db::connect(&url, false).await.expect("open sqlite")
+}
+
+pub async fn query(db: &Db, sql: &str) -> Vec<Vec<Value>> {
+    db.query(sql, &[]).await.unwrap_or_else(|e| panic!("{sql}: {e}"))
+}
+
+pub async fn count(db: &Db, table: &str) -> i64 {
+    query(db, &format!("SELECT COUNT(*) FROM \"{table}\""))
+        .await
+        .first()
+        .and_then(|r| r[0].as_i64())
+        .unwrap_or(-1)
+}
+
+/// Row count and an order-independent hash of every user table (those without
+/// the flightdeck_ prefix), by name.
+pub async fn content_fingerprint(db: &Db) -> Vec<(String, i64, u64)> {
+    use std::hash::{DefaultHasher, Hash, Hasher};
+    let mut out = Vec::new();
+    for t in db.list_tables().await.unwrap() {
+        if t.starts_with("flightdeck_") {
+            continue;
+        }
+        let rows = query(db, &format!("SELECT * FROM \"{t}\"")).await;
+        let mut acc = 0u64;
+        for r in &rows {
+            let mut h = DefaultHasher::new();
+            for v in r {
+                v.render().hash(&mut h);
+                std::mem::discriminant(v).hash(&mut h);
+            }
+            acc = acc.wrapping_add(h.finish());
+        }
+        out.push((t, rows.len() as i64, acc));
+    }
+    out
+}
+
+/// Quarantined rows as (source table, source key, rule, reason), sorted.
+pub async fn quarantine(db: &Db) -> Vec<(String, String, String, String)> {
+    let mut rows: Vec<_> = query(
+        db,
+        "SELECT source_table, source_key, rule, reason FROM flightdeck_quarantine",
+    )
+    .await
+    .into_iter()
+    .map(|r| {
+        let t = |i: usize| r[i].render();
+        (t(0), t(1), t(2), t(3))
+    })
+    .collect();
+    rows.sort();
+    rows
+}
