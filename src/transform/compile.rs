@@ -6,6 +6,7 @@ use std::ops::Range;
 use regex::Regex;
 
 use super::canon::Canonicalizer;
+use super::convert::convert;
 use super::rules::{Lookup, Piece, Rule, ValueMap, parse_template};
 use super::table::{CompiledField, CompiledTable, ERROR_POLICIES, ErrorPolicy};
 use super::time::{GAP_POLICIES, GapPolicy, OVERLAP_POLICIES, OverlapPolicy, parse_timezone};
@@ -14,6 +15,7 @@ use super::{CompileContext, ForeignKeyCheck, OrphanPolicy, RULES};
 use crate::project::error::{ProjectError, hint_for};
 use crate::project::model::{FieldMapping, S, TableMapping};
 use crate::schema::{ColumnDef, ColumnType};
+use crate::value::Value;
 
 const DEFAULT_THRESHOLD: f64 = 0.85;
 const ORPHAN_POLICIES: &[&str] = &["keep", "null", "quarantine"];
@@ -332,6 +334,25 @@ impl Compiler<'_> {
                     ),
                 ));
             }
+        }
+
+        if let Some(default) = &f.default {
+            // a default that cannot be stored would fail every row that needs it
+            convert(
+                Value::Text(default.get_ref().clone()),
+                column_type,
+                self.ctx.source_timezone,
+            )
+            .map_err(|e| {
+                self.err(
+                    default.span(),
+                    format!(
+                        "default \"{}\" does not fit column \"{}\": {e}",
+                        default.get_ref(),
+                        f.target.get_ref()
+                    ),
+                )
+            })?;
         }
 
         let def = ColumnDef {

@@ -928,3 +928,14 @@ proptest! {
         prop_assert_ne!(&other[0], &datasets.transform_row(&vec![Value::Int(n)], &mut stats).unwrap()[0]);
     }
 }
+
+#[test]
+fn a_default_must_fit_the_column_type() {
+    let err = compile_error(
+        "[[fields]]\nsource = \"owner_id\"\ntarget = \"owner\"\ntype = \"uuid\"\nrule = \"lookup\"\nlookup = \"owners.csv\"\nlookup_key = \"legacy_id\"\nlookup_value = \"user_uuid\"\ndefault = \"unassigned\"\n",
+    );
+    assert_eq!(
+        err,
+        r#"project.toml:19:11: default "unassigned" does not fit column "owner": cannot read "unassigned" as uuid"#
+    );
+}
