@@ -2,6 +2,10 @@
 //!
 //! INTERFACE CONTRACT (used by project loading and the pipeline; keep these
 //! signatures): see `compile_table`, `CompiledTable::transform_row`.
+//!
+//! `compile` checks a `[[tables]]` entry and builds each rule once (`rules`);
+//! `table` runs them per row. `when`, `time`, `canon`, `convert` and `keys`
+//! hold the pieces that rules share.
 
 mod canon;
 mod compile;

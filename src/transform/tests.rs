@@ -217,6 +217,12 @@ nullable = false
 }
 
 #[test]
+fn a_compiled_table_can_be_shared_between_tasks() {
+    fn shareable<T: Send + Sync>(_: &T) {}
+    shareable(&compile(""));
+}
+
+#[test]
 fn without_a_live_source_copied_columns_are_text() {
     let dir = project_dir();
     let t = compile_in(
