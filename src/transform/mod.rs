@@ -2,16 +2,38 @@
 //!
 //! INTERFACE CONTRACT (used by project loading and the pipeline; keep these
 //! signatures): see `compile_table`, `CompiledTable::transform_row`.
+//!
+//! `compile` checks a `[[tables]]` entry and builds each rule once (`rules`);
+//! `table` runs them per row. `when`, `time`, `canon`, `convert` and `keys`
+//! hold the pieces that rules share.
+
+mod canon;
+mod compile;
+mod convert;
+mod keys;
+mod rules;
+mod stats;
+mod table;
+mod time;
+mod when;
+
+#[cfg(test)]
+mod tests;
 
 use std::path::Path;
 
 use chrono_tz::Tz;
 use uuid::Uuid;
 
-use crate::project::error::{Locator, ProjectError};
+use crate::project::error::Locator;
 use crate::project::model::TableMapping;
-use crate::schema::{ColumnDef, TableInfo};
-use crate::value::Row;
+use crate::schema::TableInfo;
+
+pub use compile::compile_table;
+pub use keys::{DEFAULT_NAMESPACE, deterministic_uuid};
+pub use stats::{ColumnStats, MAX_UNMATCHED_PER_COLUMN, TransformStats};
+pub use table::{CompiledTable, ErrorPolicy};
+pub use time::{GapPolicy, OverlapPolicy, parse_timezone};
 
 /// The rule names the project file accepts.
 pub const RULES: &[&str] = &[
