@@ -7,7 +7,9 @@ mod common;
 use std::path::Path;
 
 fn fixtures(kind: &str) -> Vec<std::path::PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/projects").join(kind);
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/projects")
+        .join(kind);
     let mut files: Vec<_> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -76,7 +78,10 @@ fn valid_projects_pass_check_without_writing() {
         );
         let stdout = String::from_utf8_lossy(&out.stdout);
         assert!(stdout.contains("nothing was written"), "{name}: {stdout}");
-        assert!(!ws.path().join("platform.db").exists(), "{name}: check wrote the target");
+        assert!(
+            !ws.path().join("platform.db").exists(),
+            "{name}: check wrote the target"
+        );
     }
 }
 
@@ -84,9 +89,17 @@ fn valid_projects_pass_check_without_writing() {
 fn the_sample_project_passes_check() {
     let dir = tempfile::tempdir().unwrap();
     common::sample(dir.path(), 40);
-    let out = common::run_ok(common::flightdeck(dir.path()).arg("check").arg(dir.path().join("project.toml")));
+    let out = common::run_ok(
+        common::flightdeck(dir.path())
+            .arg("check")
+            .arg(dir.path().join("project.toml")),
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
-    for t in ["datasets → data_sources", "models → ml_models", "metrics → model_performance"] {
+    for t in [
+        "datasets → data_sources",
+        "models → ml_models",
+        "metrics → model_performance",
+    ] {
         assert!(stdout.contains(t), "plan lacks {t}: {stdout}");
     }
     // Parents come before children in the plan.

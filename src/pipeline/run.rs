@@ -63,7 +63,7 @@ pub struct Prepared {
     pub project: Arc<Project>,
     pub source: Db,
     pub target: Db,
-    pub tables: Vec<CompiledTable>,
+    pub tables: Vec<Arc<CompiledTable>>,
 }
 
 /// Connects and compiles; writes nothing (a SQLite target file is created
@@ -80,7 +80,12 @@ pub async fn prepare(project: Arc<Project>, open_target: bool) -> Result<Prepare
                 .with_hint("check [source] url and that the database is reachable"),
         )
     })?;
-    let tables = project.compile(source.as_ref()).await?;
+    let tables = project
+        .compile(source.as_ref())
+        .await?
+        .into_iter()
+        .map(Arc::new)
+        .collect();
     let target = if open_target {
         db::connect(&project.target_url, true).await?
     } else {
@@ -376,9 +381,9 @@ async fn ensure_target_table(ctx: &RunContext, table: &CompiledTable) -> Result<
 async fn run_table(
     ctx: &RunContext,
     index: usize,
-    table: &CompiledTable,
+    table: &Arc<CompiledTable>,
     mut cp: Checkpoint,
-    all: &[CompiledTable],
+    all: &[Arc<CompiledTable>],
     commands: &mut watch::Receiver<Command>,
     reporter: &Reporter,
 ) -> Result<TableOutcome, RunError> {
@@ -717,7 +722,7 @@ async fn extract(
 }
 
 fn transform_stage(
-    table: CompiledTable,
+    table: Arc<CompiledTable>,
     mut rx: mpsc::Receiver<Result<SourceBatch, DbError>>,
     tx: mpsc::Sender<Result<LoadBatch, DbError>>,
 ) -> TransformStats {
@@ -825,7 +830,7 @@ pub fn raw_row(cols: &[String], row: &Row) -> serde_json::Value {
 async fn fk_checks(
     ctx: &RunContext,
     table: &CompiledTable,
-    all: &[CompiledTable],
+    all: &[Arc<CompiledTable>],
     batch: &mut LoadBatch,
 ) -> Result<(), RunError> {
     let d = ctx.target.dialect();

@@ -220,7 +220,9 @@ fn toml_error(locator: &Locator, e: &toml::de::Error) -> ProjectError {
         return err(format!("missing key \"{key}\""));
     }
     if let Some(rest) = msg.strip_prefix("invalid type: ") {
-        let (found, expected) = rest.split_once(", expected ").unwrap_or((rest, "another type"));
+        let (found, expected) = rest
+            .split_once(", expected ")
+            .unwrap_or((rest, "another type"));
         let expected = match expected {
             "usize" | "u64" | "u32" | "u16" | "u8" => "a non-negative integer",
             "i64" | "i32" => "an integer",

@@ -51,7 +51,9 @@ pub async fn open_sqlite(path: &Path) -> Db {
 }
 
 pub async fn query(db: &Db, sql: &str) -> Vec<Vec<Value>> {
-    db.query(sql, &[]).await.unwrap_or_else(|e| panic!("{sql}: {e}"))
+    db.query(sql, &[])
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
 }
 
 pub async fn count(db: &Db, table: &str) -> i64 {
