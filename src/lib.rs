@@ -6,6 +6,7 @@ pub mod db;
 pub mod eventlog;
 pub mod pipeline;
 pub mod project;
+pub mod sample;
 pub mod schema;
 pub mod transform;
 pub mod value;
