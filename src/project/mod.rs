@@ -446,7 +446,7 @@ fn foreign_key_order(
                     tables[cycle[0]].source.span(),
                     format!("foreign-key cycle between tables: {}", path.join(" -> ")),
                 )
-                .with_hint("break the cycle: make one reference `on_orphan = \"keep\"` without `references`, or remove a depends_on")
+                .with_hint("break it: remove one depends_on entry or foreign_key reference in the cycle")
         })?;
     }
     Ok(out)
