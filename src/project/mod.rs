@@ -440,13 +440,18 @@ fn foreign_key_order(
     let mut out = Vec::new();
     for i in 0..tables.len() {
         visit(i, &deps, &mut marks, &mut Vec::new(), &mut out).map_err(|cycle| {
-            let path: Vec<&str> = cycle.iter().map(|&c| tables[c].source.get_ref().as_str()).collect();
+            let path: Vec<&str> = cycle
+                .iter()
+                .map(|&c| tables[c].source.get_ref().as_str())
+                .collect();
             locator
                 .at(
                     tables[cycle[0]].source.span(),
                     format!("foreign-key cycle between tables: {}", path.join(" -> ")),
                 )
-                .with_hint("break it: remove one depends_on entry or foreign_key reference in the cycle")
+                .with_hint(
+                    "break it: remove one depends_on entry or foreign_key reference in the cycle",
+                )
         })?;
     }
     Ok(out)
