@@ -7,5 +7,7 @@ pub mod eventlog;
 pub mod pipeline;
 pub mod project;
 pub mod schema;
+pub mod timeline;
 pub mod transform;
+pub mod tui;
 pub mod value;
