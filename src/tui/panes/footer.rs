@@ -46,6 +46,7 @@ fn hint(app: &App, action: Action) -> &'static str {
         Action::Help => "help",
         Action::Quit => "quit",
         Action::Confirm => "yes",
+        Action::Back if matches!(app.layers.last(), Some(Layer::ConfirmQuit)) => "no",
         Action::Back => "back",
         _ => action.name(),
     }
@@ -64,6 +65,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
         spans.push(Span::styled("  enter keep · esc clear", theme.muted()));
     }
     let first = |a: Action| app.keymap.keys_for(a).first().map(|k| k.to_string());
+    let mut items: Vec<(Action, String)> = Vec::new();
     for action in footer_actions(app) {
         // Pairs share one hint ("j/k move") to keep the footer within 80 columns.
         let label = match action {
@@ -81,9 +83,32 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
             }
             _ => first(action).unwrap_or_default(),
         };
-        if label.is_empty() {
-            continue;
+        if !label.is_empty() {
+            items.push((action, label));
         }
+    }
+    // Least needed first: dropped until the footer fits the terminal.
+    const EXPENDABLE: [Action; 4] = [
+        Action::NextView,
+        Action::PageDown,
+        Action::Filter,
+        Action::Down,
+    ];
+    let used: usize = spans.iter().map(|s| s.width()).sum::<usize>()
+        + app.notice.as_ref().map_or(0, |n| n.chars().count() + 2);
+    let width_of = |items: &[(Action, String)]| -> usize {
+        items
+            .iter()
+            .map(|(a, l)| l.chars().count() + hint(app, *a).len() + 3)
+            .sum()
+    };
+    for drop in EXPENDABLE {
+        if used + width_of(&items) <= usize::from(area.width) {
+            break;
+        }
+        items.retain(|(a, _)| *a != drop);
+    }
+    for (action, label) in items {
         spans.push(Span::styled(label, theme.key()));
         spans.push(Span::styled(
             format!(" {}  ", hint(app, action)),

@@ -28,10 +28,10 @@ fn render_tables(frame: &mut Frame, area: Rect, app: &App) {
     let inner = block.inner(area);
     frame.render_widget(block, area);
     let width = usize::from(inner.width);
-    let name_w = (width / 3).clamp(10, 40);
-    // name, bar, " 100%", counts, quarantine, state
-    let counts_w = 23;
-    let tail_w = 5 + counts_w + 10 + 8;
+    let name_w = (width / 4).clamp(12, 40);
+    let counts_w = 15;
+    // " 100%", " counts", " q 12,345 ", " running"
+    let tail_w = 5 + 1 + counts_w + 10 + 8;
     let bar_w = width.saturating_sub(name_w + tail_w + 2).max(4);
     let run = &app.run;
     let mut lines = Vec::new();
@@ -93,7 +93,7 @@ fn render_tables(frame: &mut Frame, area: Rect, app: &App) {
         ));
         spans.push(Span::styled(format!(" {counts:>counts_w$}"), theme.text()));
         spans.push(Span::styled(
-            format!(" q {:<7}", thousands(progress.quarantined)),
+            format!(" q {:<7}", fit(&thousands(progress.quarantined), 7)),
             quarantine_style,
         ));
         spans.push(Span::styled(format!(" {state}"), style));

@@ -90,9 +90,14 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     };
     put(0, &first.format("%b %d").to_string());
     let end_label = plan.end().format("%b %d").to_string();
-    put(chart_w.saturating_sub(end_label.len()), &end_label);
-    if let Some(col) = today_col {
-        put(col.min(chart_w.saturating_sub(6)), "▼today");
+    let end_at = chart_w.saturating_sub(end_label.len());
+    let today_at = today_col.map(|col| col.min(chart_w.saturating_sub(6)));
+    // The end date gives way to the today label when they would overlap.
+    if today_at.is_none_or(|t| t + 7 <= end_at) {
+        put(end_at, &end_label);
+    }
+    if let Some(at) = today_at {
+        put(at, "▼today");
     }
     lines.push(Line::from(vec![
         Span::styled(
@@ -164,7 +169,7 @@ fn summary_line(app: &App, first: NaiveDate) -> Line<'static> {
     Line::from(vec![
         Span::styled(format!(" today {}{where_today}", app.today), theme.today()),
         Span::styled(
-            "   ▶ execution phase follows the run   █ working day  · weekend/holiday",
+            "  ▶ tied to the run  █ working day  · weekend/holiday",
             theme.muted(),
         ),
     ])
