@@ -245,6 +245,9 @@ impl App {
     fn on_run_event(&mut self, event: RunEvent) -> Vec<Cmd> {
         let logged = matches!(event, RunEvent::Logged { .. });
         let ends = matches!(event, RunEvent::Finished(_) | RunEvent::Failed { .. });
+        if matches!(event, RunEvent::Started { .. }) && !self.stopping {
+            self.notice = None;
+        }
         self.run.apply(event, self.now);
         if ends && self.stopping {
             self.should_quit = true;

@@ -224,6 +224,8 @@ impl RunModel {
     fn change_state(&mut self, state: RunState) {
         match state {
             RunState::Paused => {
+                // Nothing flows while paused; the last interval's rate would mislead.
+                self.rows_per_s = 0.0;
                 let text = if self.pause_requested {
                     PAUSED_ALERT
                 } else {
