@@ -327,6 +327,14 @@ mod tests {
     }
 
     #[test]
+    fn stripping_colours_keeps_modifiers() {
+        let dark = Theme::built_in("dark").unwrap();
+        let stripped = dark.clone().without_colors();
+        assert!(stripped.colors().is_empty());
+        assert_eq!(stripped.danger().add_modifier, dark.danger().add_modifier);
+    }
+
+    #[test]
     fn unknown_theme_is_an_error() {
         assert!(matches!(
             Theme::load_from("neon", None),
