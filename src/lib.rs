@@ -11,5 +11,7 @@ pub mod pipeline;
 pub mod project;
 pub mod sample;
 pub mod schema;
+pub mod timeline;
 pub mod transform;
+pub mod tui;
 pub mod value;
