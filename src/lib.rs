@@ -3,6 +3,7 @@
 //! The binary in `main.rs` only parses arguments and calls in here.
 
 pub mod cli;
+pub mod cockpit;
 pub mod db;
 pub mod eventlog;
 pub mod logging;
