@@ -87,11 +87,7 @@ pub trait Dialect: Send + Sync {
             })
             .collect();
         if !def.primary_key.is_empty() {
-            let pk: Vec<String> = def
-                .primary_key
-                .iter()
-                .map(|c| self.quote_ident(c))
-                .collect();
+            let pk: Vec<String> = def.primary_key.iter().map(|c| self.quote_ident(c)).collect();
             cols.push(format!("PRIMARY KEY ({})", pk.join(", ")));
         }
         format!(
