@@ -164,7 +164,14 @@ mod tests {
 
     #[test]
     fn parses_and_prints_round_trip() {
-        for s in ["bool", "int", "varchar(64)", "decimal(10,2)", "uuid", "timestamp"] {
+        for s in [
+            "bool",
+            "int",
+            "varchar(64)",
+            "decimal(10,2)",
+            "uuid",
+            "timestamp",
+        ] {
             let t: ColumnType = s.parse().unwrap();
             assert_eq!(t.to_string(), s);
         }

@@ -57,7 +57,8 @@ pub trait Dialect: Send + Sync {
     /// Quote an identifier that came from a project file or a catalog.
     fn quote_ident(&self, ident: &str) -> String;
 
-    /// The bind placeholder for the `n`th parameter (1-based).
+    /// The bind placeholder for the `n`th parameter (1-based). Statements use
+    /// their placeholders in order, so positional `?` is a valid answer.
     fn placeholder(&self, n: usize) -> String;
 
     /// Most bind parameters one statement may carry.
@@ -87,7 +88,11 @@ pub trait Dialect: Send + Sync {
             })
             .collect();
         if !def.primary_key.is_empty() {
-            let pk: Vec<String> = def.primary_key.iter().map(|c| self.quote_ident(c)).collect();
+            let pk: Vec<String> = def
+                .primary_key
+                .iter()
+                .map(|c| self.quote_ident(c))
+                .collect();
             cols.push(format!("PRIMARY KEY ({})", pk.join(", ")));
         }
         format!(

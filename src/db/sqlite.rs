@@ -26,7 +26,10 @@ impl Dialect for SqliteDialect {
     }
 
     fn placeholder(&self, n: usize) -> String {
-        format!("?{n}")
+        // Anonymous `?`: sqlx looks numbered ones up by name, which is quadratic
+        // in the parameter count of a multi-row INSERT.
+        let _ = n;
+        "?".into()
     }
 
     fn max_bind_params(&self) -> usize {
@@ -190,7 +193,11 @@ impl Database for SqliteDb {
             .await?;
         Ok(rows
             .into_iter()
-            .filter_map(|r| r.into_iter().next().and_then(|v| v.as_text().map(|s| s.into_owned())))
+            .filter_map(|r| {
+                r.into_iter()
+                    .next()
+                    .and_then(|v| v.as_text().map(|s| s.into_owned()))
+            })
             .collect())
     }
 
@@ -273,10 +280,16 @@ mod tests {
 
     #[test]
     fn insert_rows_respects_bind_limit() {
-        let rows: Vec<Row> = (0..2500).map(|i| vec![Value::Int(i), Value::Null]).collect();
+        let rows: Vec<Row> = (0..2500)
+            .map(|i| vec![Value::Int(i), Value::Null])
+            .collect();
         let st = SqliteDialect.insert_rows("t", &["a".into(), "b".into()], rows);
         assert_eq!(st.len(), 3);
         assert_eq!(st.iter().map(|s| s.params.len()).sum::<usize>(), 5000);
-        assert!(st[0].sql.starts_with("INSERT INTO \"t\" (\"a\", \"b\") VALUES (?1, ?2), (?3, ?4)"));
+        assert!(
+            st[0]
+                .sql
+                .starts_with("INSERT INTO \"t\" (\"a\", \"b\") VALUES (?, ?), (?, ?)")
+        );
     }
 }
