@@ -12,4 +12,5 @@ pub mod project;
 pub mod sample;
 pub mod schema;
 pub mod transform;
+pub mod validate;
 pub mod value;
