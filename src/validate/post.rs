@@ -183,6 +183,11 @@ async fn key_uniqueness(db: &dyn Database, table: &CompiledTable) -> CheckResult
 fn types(db: &dyn Database, table: &CompiledTable, info: &crate::schema::TableInfo) -> CheckResult {
     let mut c = new(format!("{}: column types", table.target_table()), table);
     let d = db.dialect();
+    // Types come from the dialect's catalog introspection, not a query of ours.
+    c.sql.push(format!(
+        "-- catalog: columns of {}",
+        d.quote_ident(table.target_table())
+    ));
     let mut missing = 0;
     let mut differ = 0;
     for def in table.target_columns() {
