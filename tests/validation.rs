@@ -116,6 +116,14 @@ async fn post_checks_pass_on_a_clean_run_and_catch_a_tampered_target() {
 
     // Tamper: lose a row, change a field, break a foreign key.
     let target = common::open_sqlite(&dir.path().join("platform.db")).await;
+    // Jobs of the model deleted below dangle too, and must be counted.
+    let jobs_of_lost_model = common::query(
+        &target,
+        "SELECT COUNT(*) FROM training_jobs WHERE model_uuid = (SELECT model_uuid FROM ml_models ORDER BY original_source_id LIMIT 1)",
+    )
+    .await[0][0]
+        .as_i64()
+        .unwrap();
     for sql in [
         "DELETE FROM ml_models WHERE original_source_id = (SELECT MIN(original_source_id) FROM ml_models)",
         "UPDATE data_sources SET name = name || ' (edited)' WHERE original_source_id = 3",
@@ -157,8 +165,14 @@ async fn post_checks_pass_on_a_clean_run_and_catch_a_tampered_target() {
         "training_jobs: model_uuid resolves in ml_models.model_uuid",
     );
     assert_eq!(fk.status, CheckStatus::Failed);
-    assert_eq!(fk.counts["offending"], 1);
-    assert!(fk.examples[0].contains("model_uuid=00000000-0000-0000-0000-00000000beef"));
+    assert_eq!(fk.counts["offending"], 1 + jobs_of_lost_model);
+    assert!(
+        fk.examples
+            .iter()
+            .any(|e| e.contains("model_uuid=00000000-0000-0000-0000-00000000beef")),
+        "{:?}",
+        fk.examples
+    );
     let m = find(&checks, "Primary metric is a fraction");
     assert_eq!(m.status, CheckStatus::Failed);
     assert_eq!(m.examples.len(), 1);
