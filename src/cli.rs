@@ -86,10 +86,29 @@ pub enum Cmd {
         /// Slow the run down to at most this many rows per second.
         #[arg(long)]
         pace: Option<f64>,
+        /// Take over the target's lock when the process holding it is gone.
+        #[arg(long)]
+        take_over: bool,
     },
-    /// Parse the project, connect to the source, check tables and columns, and
-    /// print the plan. Writes nothing.
+    /// Parse the project, connect to the source, run the pre-migration checks
+    /// and print the plan. Writes nothing.
     Check { project: PathBuf },
+    /// Undo the latest run (or everything after --to EVENT) from the event log.
+    Rollback {
+        project: PathBuf,
+        /// Keep this event and everything before it; undo what came after.
+        #[arg(long)]
+        to: Option<i64>,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        yes: bool,
+        /// Take over the target's lock when the process holding it is gone.
+        #[arg(long)]
+        take_over: bool,
+        /// Undo at most this many steps per second (demos).
+        #[arg(long)]
+        pace: Option<f64>,
+    },
     /// Print the event log of the project's target, newest first.
     Log {
         project: PathBuf,
@@ -137,9 +156,10 @@ pub async fn dispatch(cli: Cli) -> i32 {
             project,
             headless,
             pace,
+            take_over,
         } => {
             if headless || !crate::cockpit::interactive() {
-                run_headless(&project, RunOptions { pace }).await
+                run_headless(&project, RunOptions { pace, take_over }).await
             } else {
                 let options = crate::cockpit::OpenOptions {
                     autostart: true,
@@ -150,6 +170,13 @@ pub async fn dispatch(cli: Cli) -> i32 {
             }
         }
         Cmd::Check { project } => check(&project).await,
+        Cmd::Rollback {
+            project,
+            to,
+            yes,
+            take_over,
+            pace,
+        } => rollback(&project, to, yes, take_over, pace).await,
         Cmd::Log {
             project,
             json,
@@ -211,7 +238,11 @@ async fn demo(
         if !headless {
             eprintln!("no terminal for the cockpit: running headless");
         }
-        return run_headless(&project_file, RunOptions { pace }).await;
+        let options = RunOptions {
+            pace,
+            ..Default::default()
+        };
+        return run_headless(&project_file, options).await;
     }
     let options = crate::cockpit::OpenOptions {
         read_only: false,
@@ -245,8 +276,17 @@ async fn check(path: &Path) -> i32 {
                     t.target_columns().len()
                 );
             }
-            println!("ok: nothing was written");
-            exit::OK
+            let checks =
+                crate::validate::run_pre(&project, prepared.source.as_ref(), &prepared.tables)
+                    .await;
+            println!("pre-migration checks on the source:");
+            print!("{}", crate::validate::render_text(&checks));
+            println!("nothing was written");
+            if crate::validate::any_failed(&checks) {
+                exit::VALIDATION
+            } else {
+                exit::OK
+            }
         }
         Err(e) => {
             eprintln!("{e}");
@@ -269,6 +309,11 @@ pub async fn run_headless(path: &Path, options: RunOptions) -> i32 {
             return e.exit_code();
         }
     };
+    let checked = (
+        prepared.source.clone(),
+        prepared.target.clone(),
+        prepared.tables.clone(),
+    );
     let mut handle = pipeline::spawn(prepared, options);
     let progress = Progress::new();
     let mut summary: Option<RunSummary> = None;
@@ -294,17 +339,175 @@ pub async fn run_headless(path: &Path, options: RunOptions) -> i32 {
     }
     progress.finish();
     if let Some(s) = summary {
-        println!("{}", serde_json::to_string(&s).unwrap_or_default());
-        return match s.status {
+        let mut json = serde_json::to_value(&s).unwrap_or_default();
+        let mut code = match s.status {
             RunState::Completed => exit::OK,
             _ => exit::RUNTIME,
         };
+        if s.status == RunState::Completed {
+            let (source, target, tables) = checked;
+            let checks = post_checks(&project, &source, &target, &tables, &s.run_id).await;
+            if crate::validate::any_failed(&checks) {
+                eprint!("{}", crate::validate::render_text(&checks));
+                code = exit::VALIDATION;
+            }
+            json["validation"] = serde_json::to_value(&checks).unwrap_or_default();
+        }
+        println!("{json}");
+        return code;
     }
     eprintln!(
         "flightdeck: {}",
         failure.unwrap_or_else(|| "the run ended without a summary".into())
     );
     exit::RUNTIME
+}
+
+/// Post-migration checks of a completed run, recorded in the event log.
+async fn post_checks(
+    project: &Project,
+    source: &crate::db::Db,
+    target: &crate::db::Db,
+    tables: &[Arc<crate::transform::CompiledTable>],
+    run_id: &str,
+) -> Vec<crate::validate::CheckResult> {
+    use crate::eventlog::{kind, store};
+    use crate::validate::CheckStatus;
+    let run_id = uuid::Uuid::parse_str(run_id).unwrap_or_default();
+    let options = crate::validate::PostOptions {
+        run_id: Some(run_id),
+        ..Default::default()
+    };
+    let checks =
+        crate::validate::run_post(project, source.as_ref(), target.as_ref(), tables, &options)
+            .await;
+    let n = |st: CheckStatus| checks.iter().filter(|c| c.status == st).count();
+    let event = store::NewEvent {
+        run_id,
+        kind: kind::VALIDATION,
+        table: None,
+        summary: format!(
+            "post-migration checks: {} passed, {} warnings, {} failed",
+            n(CheckStatus::Passed),
+            n(CheckStatus::Warning),
+            n(CheckStatus::Failed)
+        ),
+        detail: serde_json::json!({ "checks": checks }),
+        inverse: vec![],
+    };
+    let d = target.dialect();
+    if let Err(e) = target
+        .transaction(vec![store::event_statement(d, &event)])
+        .await
+    {
+        tracing::warn!(error = %e, "could not log the validation");
+    }
+    checks
+}
+
+/// `flightdeck rollback`: lock, plan, confirm, undo with progress, unlock.
+async fn rollback(
+    path: &Path,
+    to: Option<i64>,
+    yes: bool,
+    take_over: bool,
+    pace: Option<f64>,
+) -> i32 {
+    use crate::eventlog::{lock, rollback, store};
+    use std::io::{BufRead, IsTerminal, Write};
+    let project = match load(path) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    if let Some(p) = project.target_url.sqlite_path()
+        && !p.exists()
+    {
+        println!("nothing to roll back: {} does not exist", p.display());
+        return exit::OK;
+    }
+    let db = match crate::db::connect(&project.target_url, false).await {
+        Ok(db) => db,
+        Err(e) => {
+            eprintln!("{e}");
+            return exit::RUNTIME;
+        }
+    };
+    if let Err(e) = store::ensure_schema(db.as_ref()).await {
+        eprintln!("{e}");
+        return exit::RUNTIME;
+    }
+    let held = match lock::acquire(db.as_ref(), "rollback", take_over).await {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("flightdeck rollback: {e}");
+            return exit::RUNTIME;
+        }
+    };
+    let code = async {
+        let plan = match rollback::plan(db.as_ref(), to).await {
+            Ok(p) => p,
+            Err(e) => {
+                eprintln!("flightdeck rollback: {e}");
+                return match e {
+                    rollback::RollbackError::NoSuchEvent(_) => exit::USAGE,
+                    _ => exit::RUNTIME,
+                };
+            }
+        };
+        for line in plan.describe() {
+            println!("{line}");
+        }
+        if plan.is_empty() {
+            return exit::OK;
+        }
+        if !yes {
+            if !std::io::stdin().is_terminal() {
+                eprintln!(
+                    "flightdeck rollback: no terminal to confirm on; pass --yes to roll back"
+                );
+                return exit::USAGE;
+            }
+            eprint!("roll back? [y/N] ");
+            let _ = std::io::stderr().flush();
+            let mut answer = String::new();
+            let _ = std::io::stdin().lock().read_line(&mut answer);
+            if !matches!(answer.trim(), "y" | "Y" | "yes") {
+                println!("nothing was undone");
+                return exit::OK;
+            }
+        }
+        let (tx, mut rx) = tokio::sync::mpsc::channel(64);
+        let printer = tokio::spawn(async move {
+            while let Some(p) = rx.recv().await {
+                if let rollback::RollbackProgress::Step {
+                    done,
+                    total,
+                    summary,
+                    ..
+                } = p
+                {
+                    eprintln!("  [{done}/{total}] undid {summary}");
+                }
+            }
+        });
+        let result = rollback::execute(db.as_ref(), &plan, tx, pace).await;
+        let _ = printer.await;
+        match result {
+            Ok(n) => {
+                println!("rolled back: {n} steps undone");
+                exit::OK
+            }
+            Err(e) => {
+                eprintln!("flightdeck rollback: {e}");
+                exit::RUNTIME
+            }
+        }
+    }
+    .await;
+    if let Err(e) = held.release(db.as_ref()).await {
+        tracing::warn!(error = %e, "could not release the target lock");
+    }
+    code
 }
 
 /// Resolves on the first SIGINT, SIGTERM or SIGHUP.

@@ -150,7 +150,10 @@ pub async fn open(path: &Path, options: OpenOptions) -> i32 {
     };
     let backend = Arc::new(PipelineBackend {
         prepared,
-        options: RunOptions { pace: options.pace },
+        options: RunOptions {
+            pace: options.pace,
+            ..Default::default()
+        },
     });
     match tui::run(input, backend).await {
         Ok(exit) => {

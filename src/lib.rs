@@ -15,4 +15,5 @@ pub mod schema;
 pub mod timeline;
 pub mod transform;
 pub mod tui;
+pub mod validate;
 pub mod value;

@@ -11,9 +11,10 @@ const ROWS: u64 = 1500;
 const PACE: &str = "12000";
 
 /// A run of the sample project in `dir`, killed after `after` if still going.
+/// `--take-over`: a killed run leaves its lock behind, by design.
 fn run_killed_after(dir: &Path, after: Duration) -> bool {
     let mut child = common::flightdeck(dir)
-        .args(["run", "--headless", "--pace", PACE])
+        .args(["run", "--headless", "--take-over", "--pace", PACE])
         .arg(dir.join("project.toml"))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -34,7 +35,7 @@ fn run_killed_after(dir: &Path, after: Duration) -> bool {
 fn run_to_end(dir: &Path) {
     common::run_ok(
         common::flightdeck(dir)
-            .args(["run", "--headless"])
+            .args(["run", "--headless", "--take-over"])
             .arg(dir.join("project.toml")),
     );
 }

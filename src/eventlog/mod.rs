@@ -17,7 +17,10 @@ pub mod kind {
     pub const DDL_APPLIED: &str = "ddl_applied";
     pub const DECISION: &str = "recommendation_decision";
     pub const VALIDATION: &str = "validation";
+    /// One undo step of a rollback; `detail.undoes` is the event it undid.
     pub const ROLLBACK: &str = "rollback";
+    pub const ROLLBACK_STARTED: &str = "rollback_started";
+    pub const ROLLBACK_FINISHED: &str = "rollback_finished";
 }
 
 /// One entry of the event log.
@@ -37,4 +40,6 @@ pub struct EventRecord {
     pub inverse: Vec<String>,
 }
 
+pub mod lock;
+pub mod rollback;
 pub mod store;

@@ -14,6 +14,7 @@ pub const RUNS: &str = "flightdeck_runs";
 pub const EVENTS: &str = "flightdeck_events";
 pub const CHECKPOINTS: &str = "flightdeck_checkpoints";
 pub const QUARANTINE: &str = "flightdeck_quarantine";
+pub const LOCKS: &str = "flightdeck_locks";
 
 fn col(name: &str, t: ColumnType, nullable: bool) -> ColumnDef {
     ColumnDef {
@@ -44,8 +45,20 @@ pub fn schema_statements(d: &dyn Dialect) -> Vec<String> {
             text("finished_at"),
             text("host"),
             col("pid", BigInt, true),
+            text("fingerprint_material"),
         ],
         primary_key: vec!["run_id".into()],
+    };
+    let locks = TableDef {
+        name: LOCKS.into(),
+        columns: vec![
+            key("name"),
+            col("holder", Text, false),
+            col("host", Text, false),
+            col("pid", BigInt, false),
+            col("started_at", Text, false),
+        ],
+        primary_key: vec!["name".into()],
     };
     let checkpoints = TableDef {
         name: CHECKPOINTS.into(),
@@ -111,6 +124,7 @@ pub fn schema_statements(d: &dyn Dialect) -> Vec<String> {
         events,
         create_if_missing(d, &checkpoints),
         quarantine,
+        create_if_missing(d, &locks),
     ]
 }
 
@@ -119,7 +133,26 @@ pub async fn ensure_schema(db: &dyn Database) -> Result<(), DbError> {
         .into_iter()
         .map(|s| Statement::new(s, vec![]))
         .collect();
-    db.transaction(statements).await
+    db.transaction(statements).await?;
+    // Targets written by an older build lack the column; add it in place.
+    let has_material = db
+        .table_info(RUNS)
+        .await?
+        .is_some_and(|t| t.column("fingerprint_material").is_some());
+    if !has_material {
+        let d = db.dialect();
+        db.execute(
+            &format!(
+                "ALTER TABLE {} ADD COLUMN {} {}",
+                d.quote_ident(RUNS),
+                d.quote_ident("fingerprint_material"),
+                d.type_name(ColumnType::Text)
+            ),
+            &[],
+        )
+        .await?;
+    }
+    Ok(())
 }
 
 /// Placeholders `p(1), p(2), …` joined by commas.
@@ -238,34 +271,68 @@ pub struct RunRecord {
     pub fingerprint: String,
     pub status: String,
     pub started_at: String,
+    /// The normalized project material the fingerprint hashes (JSON), so a
+    /// refused resume can say what changed; `None` for runs of older builds.
+    pub fingerprint_material: Option<String>,
+}
+
+fn run_columns(d: &dyn Dialect) -> String {
+    [
+        "run_id",
+        "project",
+        "fingerprint",
+        "status",
+        "started_at",
+        "fingerprint_material",
+    ]
+    .iter()
+    .map(|c| d.quote_ident(c))
+    .collect::<Vec<_>>()
+    .join(", ")
+}
+
+fn run_from_row(r: &[Value]) -> RunRecord {
+    let text = |i: usize| r[i].as_text().map(|s| s.into_owned()).unwrap_or_default();
+    RunRecord {
+        run_id: Uuid::parse_str(&text(0)).unwrap_or_default(),
+        project: text(1),
+        fingerprint: text(2),
+        status: text(3),
+        started_at: text(4),
+        fingerprint_material: r[5].as_text().map(|s| s.into_owned()),
+    }
+}
+
+/// Every run recorded in the target, oldest first.
+pub async fn list_runs(db: &dyn Database) -> Result<Vec<RunRecord>, DbError> {
+    let d = db.dialect();
+    let sql = format!(
+        "SELECT {} FROM {} ORDER BY {}",
+        run_columns(d),
+        d.quote_ident(RUNS),
+        d.quote_ident("started_at")
+    );
+    Ok(db
+        .query(&sql, &[])
+        .await?
+        .iter()
+        .map(|r| run_from_row(r))
+        .collect())
 }
 
 pub async fn latest_run(db: &dyn Database, project: &str) -> Result<Option<RunRecord>, DbError> {
     let d = db.dialect();
     let q = |c: &str| d.quote_ident(c);
     let sql = format!(
-        "SELECT {}, {}, {}, {}, {} FROM {} WHERE {} = {} ORDER BY {} DESC LIMIT 1",
-        q("run_id"),
-        q("project"),
-        q("fingerprint"),
-        q("status"),
-        q("started_at"),
+        "SELECT {} FROM {} WHERE {} = {} ORDER BY {} DESC LIMIT 1",
+        run_columns(d),
         q(RUNS),
         q("project"),
         d.placeholder(1),
         q("started_at"),
     );
     let rows = db.query(&sql, &[Value::Text(project.into())]).await?;
-    Ok(rows.into_iter().next().map(|r| {
-        let text = |i: usize| r[i].as_text().map(|s| s.into_owned()).unwrap_or_default();
-        RunRecord {
-            run_id: Uuid::parse_str(&text(0)).unwrap_or_default(),
-            project: text(1),
-            fingerprint: text(2),
-            status: text(3),
-            started_at: text(4),
-        }
-    }))
+    Ok(rows.first().map(|r| run_from_row(r)))
 }
 
 pub fn insert_run(d: &dyn Dialect, run: &RunRecord) -> Statement {
@@ -277,6 +344,7 @@ pub fn insert_run(d: &dyn Dialect, run: &RunRecord) -> Statement {
         "started_at",
         "host",
         "pid",
+        "fingerprint_material",
     ];
     Statement::new(
         format!(
@@ -296,6 +364,7 @@ pub fn insert_run(d: &dyn Dialect, run: &RunRecord) -> Statement {
             Value::Text(run.started_at.clone()),
             Value::Text(hostname()),
             Value::Int(std::process::id() as i64),
+            run.fingerprint_material.clone().into(),
         ],
     )
 }
@@ -329,7 +398,8 @@ pub fn set_run_status(d: &dyn Dialect, run_id: Uuid, status: &str, finished: boo
     )
 }
 
-fn hostname() -> String {
+/// This machine's name, as recorded with runs and locks.
+pub fn hostname() -> String {
     std::fs::read_to_string("/etc/hostname")
         .map(|s| s.trim().to_string())
         .ok()
@@ -443,6 +513,25 @@ pub fn checkpoint_statements(
         ],
     );
     [del, ins]
+}
+
+/// Removes a table's checkpoint (its first batch was undone).
+pub fn delete_checkpoint(d: &dyn Dialect, run_id: Uuid, source_table: &str) -> Statement {
+    let [del, _] = checkpoint_statements(d, run_id, source_table, &Checkpoint::default());
+    del
+}
+
+/// Removes every checkpoint of a run (the run was rolled back entirely).
+pub fn delete_run_checkpoints(d: &dyn Dialect, run_id: Uuid) -> Statement {
+    Statement::new(
+        format!(
+            "DELETE FROM {} WHERE {} = {}",
+            d.quote_ident(CHECKPOINTS),
+            d.quote_ident("run_id"),
+            d.placeholder(1)
+        ),
+        vec![Value::Text(run_id.to_string())],
+    )
 }
 
 /// A row that could not be migrated, with why.

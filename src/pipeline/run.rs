@@ -16,6 +16,7 @@ use super::events::{
 use super::{RunSummary, TableSummary};
 use crate::db::{self, Db, DbError, Statement};
 use crate::eventlog::kind;
+use crate::eventlog::lock::{self, LockError};
 use crate::eventlog::store::{self, Checkpoint, NewEvent, QuarantinedRow, RunRecord};
 use crate::project::{CompileError, Project, error::ProjectError};
 use crate::transform::{CompiledTable, OrphanPolicy, TransformStats};
@@ -56,6 +57,8 @@ impl RunError {
 pub struct RunOptions {
     /// Upper bound on rows per second, so an audience can follow the demo.
     pub pace: Option<f64>,
+    /// Take over the target's lock if its holder's process is gone.
+    pub take_over: bool,
 }
 
 /// A project whose source is reachable and whose tables compiled against it.
@@ -152,7 +155,30 @@ struct LoadBatch {
     sample: Option<SampleRow>,
 }
 
+/// One operator at a time: the run holds the target's lock from before it
+/// reads the run state until it stops, however it stops.
 async fn execute(
+    p: Prepared,
+    options: RunOptions,
+    commands: watch::Receiver<Command>,
+    reporter: &Reporter,
+) -> Result<RunSummary, RunError> {
+    let target = p.target.clone();
+    store::ensure_schema(target.as_ref()).await?;
+    let held = lock::acquire(target.as_ref(), "run", options.take_over)
+        .await
+        .map_err(|e| match e {
+            LockError::Db(d) => RunError::Db(d),
+            held => RunError::Refused(held.to_string()),
+        })?;
+    let result = execute_locked(p, options, commands, reporter).await;
+    if let Err(e) = held.release(target.as_ref()).await {
+        tracing::warn!(error = %e, "could not release the target lock");
+    }
+    result
+}
+
+async fn execute_locked(
     p: Prepared,
     options: RunOptions,
     mut commands: watch::Receiver<Command>,
@@ -161,17 +187,21 @@ async fn execute(
     let started = Instant::now();
     let target = p.target.clone();
     let d = target.dialect();
-    store::ensure_schema(target.as_ref()).await?;
 
     let project = &p.project;
     let latest = store::latest_run(target.as_ref(), project.name()).await?;
     let (run_id, resumed) = match latest {
         Some(r) if r.status != "rolled_back" => {
             if r.fingerprint != project.fingerprint && r.status != "completed" {
+                let changes = crate::validate::fingerprint::changes(
+                    r.fingerprint_material.as_deref(),
+                    &project.fingerprint_material,
+                );
                 return Err(RunError::Refused(format!(
-                    "run {} of \"{}\" was interrupted, and the project changed since in a way that affects rows already written (mappings, rules, keys or their files); roll it back with `flightdeck rollback` or restore the project file",
+                    "run {} of \"{}\" was interrupted, and the project changed since in a way that affects rows already written (mappings, rules, keys or their files): {}; roll it back with `flightdeck rollback` or restore the project file",
                     r.run_id,
-                    project.name()
+                    project.name(),
+                    changes.join("; ")
                 )));
             }
             if r.status != "completed" {
@@ -200,6 +230,7 @@ async fn execute(
                 run_id,
                 project: project.name().to_string(),
                 fingerprint: project.fingerprint.clone(),
+                fingerprint_material: Some(project.fingerprint_material.clone()),
                 status: "running".into(),
                 started_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
             };

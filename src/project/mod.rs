@@ -39,6 +39,9 @@ pub struct Project {
     /// Hash of everything that decides what rows are written; a resume with a
     /// different fingerprint would mix two mappings in one target.
     pub fingerprint: String,
+    /// What the fingerprint hashes, as JSON (tables, source, key namespace and a
+    /// hash of each rule file), so a refused resume can name what changed.
+    pub fingerprint_material: String,
 }
 
 impl Project {
@@ -184,6 +187,7 @@ pub fn parse(
         holidays,
         order,
         fingerprint: String::new(),
+        fingerprint_material: String::new(),
     };
     // Static compile: every rule, regex, time zone and type is checked now.
     let mut compiled = Vec::new();
@@ -191,7 +195,7 @@ pub fn parse(
         compiled.push(transform::compile_table(mapping, &project.context(None))?);
     }
     check_validations(&project, &compiled)?;
-    project.fingerprint = fingerprint(text, dir, &project.file);
+    (project.fingerprint, project.fingerprint_material) = fingerprint(text, dir, &project.file);
     Ok(project)
 }
 
@@ -522,8 +526,9 @@ fn check_validations(project: &Project, compiled: &[CompiledTable]) -> Result<()
 }
 
 /// A hash of what decides the written rows: mappings, rules, their files, the
-/// source zone and key namespace. Comments and layout do not count.
-fn fingerprint(text: &str, dir: &Path, file: &ProjectFile) -> String {
+/// source zone and key namespace. Comments and layout do not count. Returns the
+/// hash and the material it covers (JSON).
+fn fingerprint(text: &str, dir: &Path, file: &ProjectFile) -> (String, String) {
     let mut doc: toml::Table = toml::from_str(text).unwrap_or_default();
     let mut material = toml::Table::new();
     for key in ["tables", "source"] {
@@ -540,14 +545,25 @@ fn fingerprint(text: &str, dir: &Path, file: &ProjectFile) -> String {
         src.remove("name");
     }
     let mut canonical = toml::to_string(&material).unwrap_or_default();
+    let mut files = serde_json::Map::new();
     for f in file.tables.iter().flat_map(|t| &t.fields) {
         for p in [&f.lookup, &f.dictionary].into_iter().flatten() {
             if let Ok(content) = std::fs::read(dir.join(p.get_ref())) {
-                canonical.push_str(&String::from_utf8_lossy(&content));
+                let text = String::from_utf8_lossy(&content);
+                canonical.push_str(&text);
+                let hash = Uuid::new_v5(&Uuid::NAMESPACE_OID, text.as_bytes()).to_string();
+                files.insert(p.get_ref().clone(), hash.into());
             }
         }
     }
-    Uuid::new_v5(&Uuid::NAMESPACE_OID, canonical.as_bytes()).to_string()
+    let mut json = serde_json::to_value(&material).unwrap_or_default();
+    if let Some(obj) = json.as_object_mut() {
+        obj.insert("files".into(), files.into());
+    }
+    (
+        Uuid::new_v5(&Uuid::NAMESPACE_OID, canonical.as_bytes()).to_string(),
+        json.to_string(),
+    )
 }
 
 #[cfg(test)]

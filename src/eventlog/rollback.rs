@@ -1,0 +1,494 @@
+//! Rollback from the event log (SPEC §7): every event that changed the target
+//! carries its inverse; undoing them newest first restores the state before
+//! the run, or before a chosen event. Each undo step commits in one
+//! transaction with its own `rollback` event, so a crash mid-way resumes where
+//! it stopped, and a second rollback finds nothing left to do.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::time::Duration;
+
+use serde_json::json;
+use tokio::sync::mpsc;
+use uuid::Uuid;
+
+use super::EventRecord;
+use super::kind;
+use super::store::{self, Checkpoint, NewEvent, RunRecord};
+use crate::db::{Database, DbError, Statement};
+
+/// Status of a run whose every change was undone; the next `run` starts afresh.
+pub const ROLLED_BACK: &str = "rolled_back";
+/// Status of a run undone back to an event inside it; the next `run` resumes it.
+pub const PARTIALLY_ROLLED_BACK: &str = "partially_rolled_back";
+
+#[derive(Debug, thiserror::Error)]
+pub enum RollbackError {
+    #[error("{0}")]
+    Db(#[from] DbError),
+    /// The rollback cannot be done as asked; the message says why.
+    #[error("{0}")]
+    Refused(String),
+    #[error("there is no event {0} in the event log; `flightdeck log` lists them")]
+    NoSuchEvent(i64),
+}
+
+/// One event to undo.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UndoStep {
+    /// The event being undone.
+    pub event_id: i64,
+    pub run_id: Uuid,
+    pub kind: String,
+    pub table: Option<String>,
+    pub summary: String,
+    /// Statements that will run, in order.
+    pub statements: Vec<String>,
+    /// Inverse statements not run, with why (e.g. the table is dropped anyway).
+    pub skipped: Vec<(String, String)>,
+    /// Target rows this step deletes.
+    pub rows: u64,
+    /// Quarantined rows this step deletes.
+    pub quarantined: u64,
+    /// The checkpoint of a source table after this step (batches only):
+    /// `Some(None)` deletes it.
+    pub checkpoint: Option<(String, Option<Checkpoint>)>,
+}
+
+/// How a run ends up after the rollback.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunOutcome {
+    pub run_id: Uuid,
+    pub project: String,
+    /// True when everything the run did is undone (status `rolled_back`).
+    pub full: bool,
+}
+
+/// What a rollback will undo: shown for confirmation, then executed.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct RollbackPlan {
+    /// Undo back to this event (it stays); `None` = the whole latest run.
+    pub to: Option<i64>,
+    /// Newest first.
+    pub steps: Vec<UndoStep>,
+    pub runs: Vec<RunOutcome>,
+}
+
+impl RollbackPlan {
+    /// Nothing to undo and no run to mark: rolling back again is a no-op.
+    pub fn is_empty(&self) -> bool {
+        self.steps.is_empty() && self.runs.is_empty()
+    }
+
+    /// Tables that will be dropped.
+    pub fn tables_dropped(&self) -> Vec<&str> {
+        self.steps
+            .iter()
+            .filter(|s| s.kind == kind::TABLE_CREATED)
+            .filter_map(|s| s.table.as_deref())
+            .collect()
+    }
+
+    /// Rows deleted per target table (batches whose table is dropped count too).
+    pub fn rows_per_table(&self) -> BTreeMap<&str, u64> {
+        let mut out = BTreeMap::new();
+        for s in &self.steps {
+            if s.kind == kind::BATCH_COMMITTED
+                && let Some(t) = &s.table
+            {
+                *out.entry(t.as_str()).or_insert(0) += s.rows;
+            }
+        }
+        out
+    }
+
+    pub fn quarantined(&self) -> u64 {
+        self.steps.iter().map(|s| s.quarantined).sum()
+    }
+
+    /// Schema statements (DROP TABLE, inverse DDL) in the order they will run.
+    pub fn ddl(&self) -> Vec<&str> {
+        self.steps
+            .iter()
+            .filter(|s| s.kind != kind::BATCH_COMMITTED)
+            .flat_map(|s| s.statements.iter().map(String::as_str))
+            .collect()
+    }
+
+    /// The plan in a few lines, for a confirmation prompt.
+    pub fn describe(&self) -> Vec<String> {
+        if self.is_empty() {
+            return vec!["nothing to roll back".into()];
+        }
+        let mut lines = Vec::new();
+        for r in &self.runs {
+            lines.push(format!(
+                "run {} of \"{}\": {}",
+                r.run_id,
+                r.project,
+                if r.full {
+                    "undo everything it did".to_string()
+                } else {
+                    format!("undo back to event {}", self.to.unwrap_or_default())
+                }
+            ));
+        }
+        let batches = self
+            .steps
+            .iter()
+            .filter(|s| s.kind == kind::BATCH_COMMITTED)
+            .count();
+        lines.push(format!(
+            "{} undo steps ({batches} batches), newest first",
+            self.steps.len()
+        ));
+        for (t, n) in self.rows_per_table() {
+            lines.push(format!("  delete {n} rows from {t}"));
+        }
+        if self.quarantined() > 0 {
+            lines.push(format!(
+                "  delete {} quarantined rows from {}",
+                self.quarantined(),
+                store::QUARANTINE
+            ));
+        }
+        for ddl in self.ddl() {
+            lines.push(format!("  {ddl}"));
+        }
+        lines
+    }
+}
+
+/// Progress of [`execute`], for a bar or the cockpit.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RollbackProgress {
+    Started {
+        rollback_id: Uuid,
+        steps: usize,
+    },
+    Step {
+        done: usize,
+        total: usize,
+        event_id: i64,
+        summary: String,
+    },
+    Finished {
+        undone: usize,
+    },
+}
+
+fn detail_u64(e: &EventRecord, key: &str) -> u64 {
+    e.detail[key].as_u64().unwrap_or(0)
+}
+
+/// Event ids already undone by earlier (perhaps interrupted) rollbacks.
+fn undone_ids(events: &[EventRecord]) -> HashSet<i64> {
+    events
+        .iter()
+        .filter(|e| e.kind == kind::ROLLBACK)
+        .filter_map(|e| e.detail["undoes"].as_i64())
+        .collect()
+}
+
+/// Whether an event is an undo of its own (never undone again).
+fn is_rollback_kind(k: &str) -> bool {
+    matches!(
+        k,
+        kind::ROLLBACK | kind::ROLLBACK_STARTED | kind::ROLLBACK_FINISHED
+    )
+}
+
+/// Works out what to undo: the whole latest run, or with `to` everything
+/// after that event (across runs not rolled back yet). Reads only; the
+/// caller has run `store::ensure_schema` and holds the lock.
+pub async fn plan(db: &dyn Database, to: Option<i64>) -> Result<RollbackPlan, RollbackError> {
+    if let Some(t) = to
+        && !event_exists(db, t).await?
+    {
+        return Err(RollbackError::NoSuchEvent(t));
+    }
+    let runs = store::list_runs(db).await?;
+    let chosen: Vec<&RunRecord> = match to {
+        None => match runs.last() {
+            Some(r) if r.status != ROLLED_BACK => vec![r],
+            _ => vec![],
+        },
+        Some(_) => runs.iter().filter(|r| r.status != ROLLED_BACK).collect(),
+    };
+    let mut steps = Vec::new();
+    let mut outcomes = Vec::new();
+    for run in &chosen {
+        let mut events = store::read_events(db, Some(run.run_id), usize::MAX >> 1).await?;
+        events.reverse(); // oldest first
+        let first = events.first().map(|e| e.id).unwrap_or(i64::MAX);
+        let undone = undone_ids(&events);
+        let pending: Vec<&EventRecord> = events
+            .iter()
+            .filter(|e| to.is_none_or(|t| e.id > t))
+            .filter(|e| !e.inverse.is_empty() && !is_rollback_kind(&e.kind))
+            .filter(|e| !undone.contains(&e.id))
+            .collect();
+        let full = to.is_none_or(|t| t < first);
+        if pending.is_empty() && !full {
+            continue;
+        }
+        steps.extend(run_steps(&events, &pending, &undone)?);
+        outcomes.push(RunOutcome {
+            run_id: run.run_id,
+            project: run.project.clone(),
+            full,
+        });
+    }
+    steps.sort_by_key(|s| std::cmp::Reverse(s.event_id));
+    // A table dropped by this plan takes its rows with it.
+    let dropped: HashSet<String> = steps
+        .iter()
+        .filter(|s| s.kind == kind::TABLE_CREATED)
+        .filter_map(|s| s.table.clone())
+        .collect();
+    let d = db.dialect();
+    for s in &mut steps {
+        let Some(table) = s.table.clone().filter(|t| dropped.contains(t)) else {
+            continue;
+        };
+        if s.kind != kind::BATCH_COMMITTED {
+            continue;
+        }
+        let prefix = format!("DELETE FROM {} ", d.quote_ident(&table));
+        let (skip, keep): (Vec<String>, Vec<String>) = s
+            .statements
+            .drain(..)
+            .partition(|st| st.starts_with(&prefix));
+        s.statements = keep;
+        s.skipped.extend(
+            skip.into_iter()
+                .map(|st| (st, format!("table {table} is dropped by this rollback"))),
+        );
+    }
+    Ok(RollbackPlan {
+        to,
+        steps,
+        runs: outcomes,
+    })
+}
+
+/// The undo steps of one run, with the checkpoint each batch undo leaves.
+fn run_steps(
+    events: &[EventRecord],
+    pending: &[&EventRecord],
+    undone: &HashSet<i64>,
+) -> Result<Vec<UndoStep>, RollbackError> {
+    // Batches that stay, per source table, oldest first.
+    let mut batches: HashMap<String, Vec<&EventRecord>> = HashMap::new();
+    for e in events {
+        if e.kind == kind::BATCH_COMMITTED && !undone.contains(&e.id) {
+            let src = e.detail["source_table"].as_str().unwrap_or_default();
+            batches.entry(src.to_string()).or_default().push(e);
+        }
+    }
+    let mut out = Vec::with_capacity(pending.len());
+    for e in pending {
+        if e.detail["inverse_loses_data"].as_bool() == Some(true)
+            && e.detail.get("captured").is_none()
+        {
+            return Err(RollbackError::Refused(format!(
+                "event {} ({}) cannot be undone without losing data: {}; its data was not captured first",
+                e.id,
+                e.summary,
+                e.detail["loss"]
+                    .as_str()
+                    .unwrap_or("the inverse narrows what it restores")
+            )));
+        }
+        let mut step = UndoStep {
+            event_id: e.id,
+            run_id: e.run_id,
+            kind: e.kind.clone(),
+            table: e.table.clone(),
+            summary: e.summary.clone(),
+            statements: e.inverse.clone(),
+            skipped: Vec::new(),
+            rows: 0,
+            quarantined: 0,
+            checkpoint: None,
+        };
+        if e.kind == kind::BATCH_COMMITTED {
+            step.rows = detail_u64(e, "written");
+            step.quarantined = detail_u64(e, "quarantined");
+            let src = e.detail["source_table"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            let before: Vec<&&EventRecord> = batches
+                .get(&src)
+                .map(|v| v.iter().filter(|b| b.id < e.id).collect())
+                .unwrap_or_default();
+            let cp = before.last().map(|last| Checkpoint {
+                batch_no: last.detail["batch"].as_i64().unwrap_or(0),
+                last_key: Some(last.detail["last_key"].clone()),
+                read: before.iter().map(|b| detail_u64(b, "read")).sum(),
+                written: before.iter().map(|b| detail_u64(b, "written")).sum(),
+                quarantined: before.iter().map(|b| detail_u64(b, "quarantined")).sum(),
+                done: false,
+            });
+            step.checkpoint = Some((src, cp));
+        }
+        out.push(step);
+    }
+    Ok(out)
+}
+
+async fn event_exists(db: &dyn Database, id: i64) -> Result<bool, DbError> {
+    let d = db.dialect();
+    let sql = format!(
+        "SELECT COUNT(*) FROM {} WHERE {} = {}",
+        d.quote_ident(store::EVENTS),
+        d.quote_ident("id"),
+        d.placeholder(1)
+    );
+    let rows = db.query(&sql, &[crate::value::Value::Int(id)]).await?;
+    Ok(rows.first().and_then(|r| r[0].as_i64()).unwrap_or(0) > 0)
+}
+
+/// Runs the plan: each step in one transaction with its `rollback` event,
+/// then marks the runs. Steps undone meanwhile (a concurrent or earlier
+/// rollback) are skipped, so a stale plan is safe. `pace` caps steps per
+/// second (demos, and tests that interrupt a rollback).
+pub async fn execute(
+    db: &dyn Database,
+    plan: &RollbackPlan,
+    progress: mpsc::Sender<RollbackProgress>,
+    pace: Option<f64>,
+) -> Result<usize, RollbackError> {
+    let d = db.dialect();
+    let rollback_id = Uuid::new_v4();
+    let send = |p: RollbackProgress| {
+        // Nobody watching is fine: the rollback goes on regardless.
+        let _ = progress.try_send(p);
+    };
+    send(RollbackProgress::Started {
+        rollback_id,
+        steps: plan.steps.len(),
+    });
+    let mut already: HashSet<i64> = HashSet::new();
+    for r in &plan.runs {
+        already.extend(undone_ids(
+            &store::read_events(db, Some(r.run_id), usize::MAX >> 1).await?,
+        ));
+    }
+    if let Some(first) = plan.runs.first() {
+        db.transaction(vec![store::event_statement(
+            d,
+            &NewEvent {
+                run_id: first.run_id,
+                kind: kind::ROLLBACK_STARTED,
+                table: None,
+                summary: format!(
+                    "rollback started: {} steps{}",
+                    plan.steps.len(),
+                    plan.to
+                        .map(|t| format!(", back to event {t}"))
+                        .unwrap_or_default()
+                ),
+                detail: json!({
+                    "rollback_id": rollback_id.to_string(),
+                    "to": plan.to,
+                    "steps": plan.steps.len(),
+                    "runs": plan.runs.iter().map(|r| r.run_id.to_string()).collect::<Vec<_>>(),
+                }),
+                inverse: vec![],
+            },
+        )])
+        .await?;
+    }
+    let total = plan.steps.len();
+    let mut undone = 0;
+    let started = std::time::Instant::now();
+    for (i, step) in plan.steps.iter().enumerate() {
+        if already.contains(&step.event_id) {
+            continue;
+        }
+        let mut statements: Vec<Statement> = step
+            .statements
+            .iter()
+            .map(|s| Statement::new(s.clone(), vec![]))
+            .collect();
+        match &step.checkpoint {
+            Some((src, Some(cp))) => {
+                statements.extend(store::checkpoint_statements(d, step.run_id, src, cp))
+            }
+            Some((src, None)) => statements.push(store::delete_checkpoint(d, step.run_id, src)),
+            None => {}
+        }
+        statements.push(store::event_statement(
+            d,
+            &NewEvent {
+                run_id: step.run_id,
+                kind: kind::ROLLBACK,
+                table: step.table.as_deref(),
+                summary: format!("undid event {}: {}", step.event_id, step.summary),
+                detail: json!({
+                    "rollback_id": rollback_id.to_string(),
+                    "undoes": step.event_id,
+                    "undone_kind": step.kind,
+                    "statements": step.statements,
+                    "skipped": step.skipped.iter().map(|(s, why)| json!({"statement": s, "why": why})).collect::<Vec<_>>(),
+                    "rows": step.rows,
+                    "quarantined": step.quarantined,
+                }),
+                inverse: vec![],
+            },
+        ));
+        db.transaction(statements).await?;
+        undone += 1;
+        send(RollbackProgress::Step {
+            done: i + 1,
+            total,
+            event_id: step.event_id,
+            summary: step.summary.clone(),
+        });
+        if let Some(pace) = pace.filter(|p| *p > 0.0) {
+            let due = Duration::from_secs_f64(undone as f64 / pace);
+            if let Some(wait) = due.checked_sub(started.elapsed()) {
+                tokio::time::sleep(wait).await;
+            }
+        }
+    }
+    for r in &plan.runs {
+        let (status, summary) = if r.full {
+            (
+                ROLLED_BACK,
+                "run rolled back: everything it did is undone".to_string(),
+            )
+        } else {
+            (
+                PARTIALLY_ROLLED_BACK,
+                format!(
+                    "run rolled back to event {}; the next run resumes from there",
+                    plan.to.unwrap_or_default()
+                ),
+            )
+        };
+        let mut statements = vec![store::set_run_status(d, r.run_id, status, r.full)];
+        if r.full {
+            statements.push(store::delete_run_checkpoints(d, r.run_id));
+        }
+        statements.push(store::event_statement(
+            d,
+            &NewEvent {
+                run_id: r.run_id,
+                kind: kind::ROLLBACK_FINISHED,
+                table: None,
+                summary,
+                detail: json!({
+                    "rollback_id": rollback_id.to_string(),
+                    "to": plan.to,
+                    "status": status,
+                }),
+                inverse: vec![],
+            },
+        ));
+        db.transaction(statements).await?;
+    }
+    send(RollbackProgress::Finished { undone });
+    Ok(undone)
+}

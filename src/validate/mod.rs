@@ -1,0 +1,180 @@
+//! Pre-migration checks on the source and post-migration checks on the target
+//! (SPEC §6). Each check reports its status, counts, the SQL it ran and up to
+//! five offending rows; a check whose query fails reports that as a failure
+//! instead of stopping the others. Plain data in, plain data out: the cockpit
+//! and the headless JSON read the same [`CheckResult`]s.
+
+pub mod fingerprint;
+mod post;
+mod pre;
+mod project_rules;
+mod sample;
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use serde::Serialize;
+
+use crate::db::{Database, DbError};
+use crate::value::{Row, Value};
+
+pub use post::{PostOptions, run_post};
+pub use pre::run_pre;
+
+/// Most offending rows a check keeps as examples.
+pub const MAX_EXAMPLES: usize = 5;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    /// On the source, before anything is written.
+    Pre,
+    /// On the target, after the run.
+    Post,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckStatus {
+    Passed,
+    /// Rows will be (or were) quarantined or defaulted; nothing is wrong with
+    /// the migration itself.
+    Warning,
+    /// Nothing to check (an empty table, a missing prerequisite).
+    Skipped,
+    Failed,
+}
+
+/// The outcome of one check.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CheckResult {
+    pub name: String,
+    pub phase: Phase,
+    /// The table checked (source table before, target table after).
+    pub table: Option<String>,
+    pub status: CheckStatus,
+    /// One line of evidence: "0 NULLs in 12000 rows".
+    pub message: String,
+    /// Named numbers: rows, offending, elapsed_ms, …
+    pub counts: BTreeMap<String, i64>,
+    /// The SQL the check ran, in order.
+    pub sql: Vec<String>,
+    /// Up to [`MAX_EXAMPLES`] offending rows, rendered.
+    pub examples: Vec<String>,
+}
+
+impl CheckResult {
+    fn new(name: impl Into<String>, phase: Phase, table: Option<&str>) -> Self {
+        Self {
+            name: name.into(),
+            phase,
+            table: table.map(str::to_string),
+            status: CheckStatus::Passed,
+            message: String::new(),
+            counts: BTreeMap::new(),
+            sql: Vec::new(),
+            examples: Vec::new(),
+        }
+    }
+
+    fn count(&mut self, key: &str, n: i64) -> &mut Self {
+        self.counts.insert(key.into(), n);
+        self
+    }
+
+    /// `Warning`/`Failed` when `offending > 0`, else `Passed`, with a message.
+    fn judge(&mut self, offending: i64, bad: CheckStatus, message: String) {
+        self.count("offending", offending);
+        self.status = if offending > 0 {
+            bad
+        } else {
+            CheckStatus::Passed
+        };
+        self.message = message;
+    }
+
+    /// A check that could not run is a failed check, with the reason.
+    fn failed(mut self, e: &DbError) -> Self {
+        self.status = CheckStatus::Failed;
+        self.message = format!("could not run: {e}");
+        self
+    }
+}
+
+/// The worst status of a list: what the command's exit code follows.
+pub fn any_failed(results: &[CheckResult]) -> bool {
+    results.iter().any(|r| r.status == CheckStatus::Failed)
+}
+
+/// One line per check, for the terminal.
+pub fn render_text(results: &[CheckResult]) -> String {
+    let mut out = String::new();
+    for r in results {
+        let status = match r.status {
+            CheckStatus::Passed => "ok  ",
+            CheckStatus::Warning => "warn",
+            CheckStatus::Skipped => "skip",
+            CheckStatus::Failed => "FAIL",
+        };
+        out.push_str(&format!("  [{status}] {}: {}\n", r.name, r.message));
+        if r.status != CheckStatus::Passed {
+            for e in &r.examples {
+                out.push_str(&format!("           e.g. {e}\n"));
+            }
+        }
+    }
+    out
+}
+
+/// Runs `sql` for one number (a COUNT).
+async fn scalar(
+    db: &dyn Database,
+    sql: String,
+    params: &[Value],
+    check: &mut CheckResult,
+) -> Result<i64, DbError> {
+    let rows = db.query(&sql, params).await;
+    check.sql.push(sql);
+    Ok(rows?.first().and_then(|r| r.first()?.as_i64()).unwrap_or(0))
+}
+
+/// Runs `sql` and keeps its rows as examples.
+async fn examples(
+    db: &dyn Database,
+    sql: String,
+    params: &[Value],
+    columns: &[&str],
+    check: &mut CheckResult,
+) -> Result<(), DbError> {
+    let rows = db.query(&sql, params).await;
+    check.sql.push(sql);
+    check.examples = rows?
+        .iter()
+        .take(MAX_EXAMPLES)
+        .map(|r| render_row(columns, r))
+        .collect();
+    Ok(())
+}
+
+/// `col=value, …`; long values shortened, so a report stays readable.
+pub fn render_row(columns: &[&str], row: &Row) -> String {
+    row.iter()
+        .enumerate()
+        .map(|(i, v)| {
+            let mut s = v.render();
+            if s.chars().count() > 80 {
+                s = format!("{}…", s.chars().take(80).collect::<String>());
+            }
+            match columns.get(i) {
+                Some(c) => format!("{c}={s}"),
+                None => s,
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Milliseconds since `t`, for timed checks.
+fn elapsed_ms(t: Instant) -> i64 {
+    t.elapsed().as_millis() as i64
+}

@@ -1,0 +1,283 @@
+//! Checks on the target after a run: counts reconcile with the source and the
+//! quarantine, keys are unique, columns have their types, foreign keys
+//! resolve, a random sample re-transforms to what landed, and the project's
+//! own `[[validations]]` hold.
+
+use std::sync::Arc;
+
+use uuid::Uuid;
+
+use super::{CheckResult, CheckStatus, Phase, examples, scalar};
+use crate::db::{Database, DbError};
+use crate::eventlog::store::QUARANTINE;
+use crate::project::Project;
+use crate::transform::{CompiledTable, OrphanPolicy};
+use crate::value::Value;
+
+/// Knobs of the post-migration checks.
+#[derive(Debug, Clone)]
+pub struct PostOptions {
+    /// Source rows per table re-read and re-transformed.
+    pub sample: usize,
+    /// Seed of the sample, so a failing check can be reproduced.
+    pub seed: u64,
+    /// Count only this run's quarantine (a target may hold older runs').
+    pub run_id: Option<Uuid>,
+}
+
+impl Default for PostOptions {
+    fn default() -> Self {
+        Self {
+            sample: 50,
+            seed: 0x5eed,
+            run_id: None,
+        }
+    }
+}
+
+/// All post-migration checks, table by table, then the project's own.
+pub async fn run_post(
+    project: &Project,
+    source: &dyn Database,
+    target: &dyn Database,
+    tables: &[Arc<CompiledTable>],
+    options: &PostOptions,
+) -> Vec<CheckResult> {
+    let mut out = Vec::new();
+    for table in tables {
+        let Some(info) = target.table_info(table.target_table()).await.ok().flatten() else {
+            let mut c = new(format!("{}: exists", table.target_table()), table);
+            c.status = CheckStatus::Failed;
+            c.message = format!("target table {} does not exist", table.target_table());
+            out.push(c);
+            continue;
+        };
+        out.push(reconcile(source, target, table, options).await);
+        out.push(key_uniqueness(target, table).await);
+        out.push(types(target, table, &info));
+        out.extend(foreign_keys(target, table).await);
+        out.push(super::sample::compare(source, target, table, options).await);
+    }
+    out.extend(super::project_rules::run(project, target, tables).await);
+    out
+}
+
+fn new(name: String, table: &CompiledTable) -> CheckResult {
+    CheckResult::new(name, Phase::Post, Some(table.target_table()))
+}
+
+/// source = target + quarantine, per table.
+async fn reconcile(
+    source: &dyn Database,
+    target: &dyn Database,
+    table: &CompiledTable,
+    options: &PostOptions,
+) -> CheckResult {
+    let mut c = new(
+        format!("{}: source = target + quarantine", table.target_table()),
+        table,
+    );
+    let run = async {
+        let s = source.dialect();
+        let src = scalar(
+            source,
+            format!(
+                "SELECT COUNT(*) FROM {}",
+                s.quote_ident(table.source_table())
+            ),
+            &[],
+            &mut c,
+        )
+        .await?;
+        let d = target.dialect();
+        let tgt = scalar(
+            target,
+            format!(
+                "SELECT COUNT(*) FROM {}",
+                d.quote_ident(table.target_table())
+            ),
+            &[],
+            &mut c,
+        )
+        .await?;
+        let mut sql = format!(
+            "SELECT COUNT(*) FROM {} WHERE {} = {}",
+            d.quote_ident(QUARANTINE),
+            d.quote_ident("source_table"),
+            d.placeholder(1)
+        );
+        let mut params = vec![Value::Text(table.source_table().into())];
+        if let Some(run) = options.run_id {
+            sql.push_str(&format!(
+                " AND {} = {}",
+                d.quote_ident("run_id"),
+                d.placeholder(2)
+            ));
+            params.push(Value::Text(run.to_string()));
+        }
+        let q = scalar(target, sql, &params, &mut c).await?;
+        c.count("source", src)
+            .count("target", tgt)
+            .count("quarantine", q);
+        let diff = src - tgt - q;
+        c.judge(
+            diff.abs(),
+            CheckStatus::Failed,
+            format!(
+                "{src} source rows, {tgt} in the target, {q} quarantined{}",
+                match diff {
+                    0 => String::new(),
+                    d if d > 0 => format!(": {d} rows missing"),
+                    d => format!(": {} rows too many", -d),
+                }
+            ),
+        );
+        Ok::<_, DbError>(())
+    };
+    match run.await {
+        Ok(()) => c,
+        Err(e) => c.failed(&e),
+    }
+}
+
+async fn key_uniqueness(db: &dyn Database, table: &CompiledTable) -> CheckResult {
+    let mut c = new(format!("{}: key uniqueness", table.target_table()), table);
+    let d = db.dialect();
+    let (t, k) = (
+        d.quote_ident(table.target_table()),
+        d.quote_ident(table.target_key()),
+    );
+    let groups = format!("SELECT {k}, COUNT(*) FROM {t} GROUP BY {k} HAVING COUNT(*) > 1");
+    let run = async {
+        let n = scalar(
+            db,
+            format!("SELECT COUNT(*) FROM ({groups}) {}", d.quote_ident("dup")),
+            &[],
+            &mut c,
+        )
+        .await?;
+        if n > 0 {
+            examples(
+                db,
+                format!("{groups} LIMIT 5"),
+                &[],
+                &[table.target_key(), "copies"],
+                &mut c,
+            )
+            .await?;
+        }
+        c.judge(
+            n,
+            CheckStatus::Failed,
+            format!("{n} duplicated values of {}", table.target_key()),
+        );
+        Ok::<_, DbError>(())
+    };
+    match run.await {
+        Ok(()) => c,
+        Err(e) => c.failed(&e),
+    }
+}
+
+/// Every mapped column is there, with the type the mapping resolved.
+fn types(db: &dyn Database, table: &CompiledTable, info: &crate::schema::TableInfo) -> CheckResult {
+    let mut c = new(format!("{}: column types", table.target_table()), table);
+    let d = db.dialect();
+    // Types come from the dialect's catalog introspection, not a query of ours.
+    c.sql.push(format!(
+        "-- catalog: columns of {}",
+        d.quote_ident(table.target_table())
+    ));
+    let mut missing = 0;
+    let mut differ = 0;
+    for def in table.target_columns() {
+        match info.column(&def.name) {
+            None => {
+                missing += 1;
+                c.examples.push(format!("{}: missing", def.name));
+            }
+            Some(col) if d.parse_native_type(&col.native_type) != def.column_type => {
+                differ += 1;
+                c.examples.push(format!(
+                    "{}: {} where the mapping says {}",
+                    def.name, col.native_type, def.column_type
+                ));
+            }
+            Some(_) => {}
+        }
+    }
+    c.examples.truncate(super::MAX_EXAMPLES);
+    c.count("columns", table.target_columns().len() as i64)
+        .count("missing", missing)
+        .count("different_type", differ);
+    c.status = if missing > 0 {
+        CheckStatus::Failed
+    } else if differ > 0 {
+        // An accepted evolution (a narrower type) changes types on purpose.
+        CheckStatus::Warning
+    } else {
+        CheckStatus::Passed
+    };
+    c.message = format!(
+        "{} columns: {missing} missing, {differ} with another type",
+        table.target_columns().len()
+    );
+    c
+}
+
+async fn foreign_keys(db: &dyn Database, table: &CompiledTable) -> Vec<CheckResult> {
+    let d = db.dialect();
+    let mut out = Vec::new();
+    for fk in table.foreign_keys() {
+        let col = &table.target_columns()[fk.column].name;
+        let mut c = new(
+            format!(
+                "{}: {col} resolves in {}.{}",
+                table.target_table(),
+                fk.parent_table,
+                fk.parent_key
+            ),
+            table,
+        );
+        let orphans = format!(
+            "FROM {t} {c} WHERE {c}.{col} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM {pt} {p} WHERE {p}.{pk} = {c}.{col})",
+            t = d.quote_ident(table.target_table()),
+            c = d.quote_ident("c"),
+            p = d.quote_ident("p"),
+            col = d.quote_ident(col),
+            pt = d.quote_ident(&fk.parent_table),
+            pk = d.quote_ident(&fk.parent_key),
+        );
+        let run = async {
+            let n = scalar(db, format!("SELECT COUNT(*) {orphans}"), &[], &mut c).await?;
+            if n > 0 {
+                examples(
+                    db,
+                    format!(
+                        "SELECT {c}.{k}, {c}.{col} {orphans} LIMIT 5",
+                        c = d.quote_ident("c"),
+                        k = d.quote_ident(table.target_key()),
+                        col = d.quote_ident(col),
+                    ),
+                    &[],
+                    &[table.target_key(), col],
+                    &mut c,
+                )
+                .await?;
+            }
+            // `keep` writes dangling keys on purpose; anything else must resolve.
+            let bad = if fk.on_orphan == OrphanPolicy::Keep {
+                CheckStatus::Warning
+            } else {
+                CheckStatus::Failed
+            };
+            c.judge(n, bad, format!("{n} values without a parent row"));
+            Ok::<_, DbError>(())
+        };
+        out.push(match run.await {
+            Ok(()) => c,
+            Err(e) => c.failed(&e),
+        });
+    }
+    out
+}

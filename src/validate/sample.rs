@@ -1,0 +1,250 @@
+//! The re-transformed sample: random source rows are read again, transformed
+//! again with the same compiled rules, and compared field by field with the
+//! row that landed (or found in quarantine when the rules reject them).
+
+use super::{CheckResult, CheckStatus, Phase, PostOptions};
+use crate::db::{Database, DbError};
+use crate::eventlog::store::QUARANTINE;
+use crate::transform::{CompiledTable, OrphanPolicy, TransformStats};
+use crate::value::{Row, Value};
+
+/// SplitMix64: the same sample for the same seed on every machine.
+fn next(state: &mut u64) -> u64 {
+    *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    let mut z = *state;
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// Distinct row offsets in `0..rows`, at most `n`, ascending.
+fn offsets(rows: u64, n: usize, seed: u64) -> Vec<u64> {
+    if rows <= n as u64 {
+        return (0..rows).collect();
+    }
+    let mut state = seed;
+    let mut picked = std::collections::BTreeSet::new();
+    while picked.len() < n {
+        picked.insert(next(&mut state) % rows);
+    }
+    picked.into_iter().collect()
+}
+
+/// Two cells hold the same value once stored: numbers by value, the rest by
+/// their text (a UUID or timestamp may come back as text).
+fn same(expected: &Value, found: &Value) -> bool {
+    match (expected, found) {
+        (Value::Null, Value::Null) => true,
+        (Value::Null, _) | (_, Value::Null) => false,
+        (Value::Bool(b), other) | (other, Value::Bool(b)) => other.as_i64() == Some(*b as i64),
+        (a, b)
+            if matches!(a, Value::Int(_) | Value::Float(_))
+                || matches!(b, Value::Int(_) | Value::Float(_)) =>
+        {
+            match (a.as_f64(), b.as_f64()) {
+                (Some(x), Some(y)) => x == y,
+                _ => a.render() == b.render(),
+            }
+        }
+        (a, b) => a.render() == b.render(),
+    }
+}
+
+pub async fn compare(
+    source: &dyn Database,
+    target: &dyn Database,
+    table: &CompiledTable,
+    options: &PostOptions,
+) -> CheckResult {
+    let mut c = CheckResult::new(
+        format!("{}: re-transformed sample matches", table.target_table()),
+        Phase::Post,
+        Some(table.target_table()),
+    );
+    match run(source, target, table, options, &mut c).await {
+        Ok(()) => c,
+        Err(e) => c.failed(&e),
+    }
+}
+
+async fn run(
+    source: &dyn Database,
+    target: &dyn Database,
+    table: &CompiledTable,
+    options: &PostOptions,
+    c: &mut CheckResult,
+) -> Result<(), DbError> {
+    let s = source.dialect();
+    let d = target.dialect();
+    let src_table = s.quote_ident(table.source_table());
+    let count_sql = format!("SELECT COUNT(*) FROM {src_table}");
+    let rows = source.query(&count_sql, &[]).await?;
+    c.sql.push(count_sql);
+    let total = rows.first().and_then(|r| r[0].as_i64()).unwrap_or(0).max(0) as u64;
+    let cols: Vec<String> = table
+        .source_columns()
+        .iter()
+        .map(|col| s.quote_ident(col))
+        .collect();
+    let pick = |offset: u64| {
+        format!(
+            "SELECT {} FROM {src_table} ORDER BY {} LIMIT 1 OFFSET {offset}",
+            cols.join(", "),
+            s.quote_ident(table.key_column())
+        )
+    };
+    let tcols: Vec<String> = table
+        .target_columns()
+        .iter()
+        .map(|col| d.quote_ident(&col.name))
+        .collect();
+    let fetch = format!(
+        "SELECT {} FROM {} WHERE {} = {}",
+        tcols.join(", "),
+        d.quote_ident(table.target_table()),
+        d.quote_ident(table.target_key()),
+        d.placeholder(1)
+    );
+    let in_quarantine = format!(
+        "SELECT COUNT(*) FROM {} WHERE {} = {} AND {} = {}",
+        d.quote_ident(QUARANTINE),
+        d.quote_ident("source_table"),
+        d.placeholder(1),
+        d.quote_ident("source_key"),
+        d.placeholder(2)
+    );
+    let key_idx = table
+        .target_columns()
+        .iter()
+        .position(|col| col.name == table.target_key())
+        .unwrap_or(0);
+    let null_ok: Vec<usize> = table
+        .foreign_keys()
+        .iter()
+        .filter(|fk| fk.on_orphan == OrphanPolicy::Null)
+        .map(|fk| fk.column)
+        .collect();
+    let offs = offsets(total, options.sample, options.seed);
+    if let Some(&o) = offs.first() {
+        c.sql.push(pick(o));
+    }
+    c.sql.push(fetch.clone());
+    c.sql.push(in_quarantine.clone());
+    let (mut matched, mut quarantined, mut mismatched) = (0i64, 0i64, 0i64);
+    let mut stats = TransformStats::default();
+    for o in &offs {
+        let Some(src) = source.query(&pick(*o), &[]).await?.into_iter().next() else {
+            continue;
+        };
+        let key = src[0].render();
+        let quarantine_has = async || -> Result<bool, DbError> {
+            let n = target
+                .query(
+                    &in_quarantine,
+                    &[
+                        Value::Text(table.source_table().into()),
+                        Value::Text(key.clone()),
+                    ],
+                )
+                .await?;
+            Ok(n.first().and_then(|r| r[0].as_i64()).unwrap_or(0) > 0)
+        };
+        let expected: Row = match table.transform_row(&src, &mut stats) {
+            Ok(row) => row,
+            Err(f) => {
+                if quarantine_has().await? {
+                    quarantined += 1;
+                } else {
+                    mismatched += 1;
+                    c.examples.push(format!(
+                        "{}={key}: the rules reject it ({}), but it is not in quarantine",
+                        table.key_column(),
+                        f.reason
+                    ));
+                }
+                continue;
+            }
+        };
+        let found = target.query(&fetch, &[expected[key_idx].clone()]).await?;
+        let Some(found) = found.into_iter().next() else {
+            // A row whose parent was missing is quarantined by the loader.
+            if quarantine_has().await? {
+                quarantined += 1;
+            } else {
+                mismatched += 1;
+                c.examples.push(format!(
+                    "{}={key}: not in the target and not in quarantine",
+                    table.key_column()
+                ));
+            }
+            continue;
+        };
+        let diffs: Vec<String> = expected
+            .iter()
+            .zip(&found)
+            .enumerate()
+            .filter(|(i, (e, f))| !(same(e, f) || f.is_null() && null_ok.contains(i)))
+            .map(|(i, (e, f))| {
+                format!(
+                    "{} expected {} found {}",
+                    table.target_columns()[i].name,
+                    e.render(),
+                    f.render()
+                )
+            })
+            .collect();
+        if diffs.is_empty() {
+            matched += 1;
+        } else {
+            mismatched += 1;
+            c.examples.push(format!(
+                "{}={key}: {}",
+                table.key_column(),
+                diffs.join("; ")
+            ));
+        }
+    }
+    c.examples.truncate(super::MAX_EXAMPLES);
+    c.count("sampled", offs.len() as i64)
+        .count("matched", matched)
+        .count("quarantined", quarantined);
+    c.judge(
+        mismatched,
+        CheckStatus::Failed,
+        format!(
+            "{} sampled rows: {matched} identical, {quarantined} in quarantine, {mismatched} different",
+            offs.len()
+        ),
+    );
+    if offs.is_empty() {
+        c.status = CheckStatus::Skipped;
+        c.message = "the source table is empty".into();
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn offsets_are_distinct_sorted_and_bounded() {
+        let o = offsets(1000, 50, 7);
+        assert_eq!(o.len(), 50);
+        assert!(o.windows(2).all(|w| w[0] < w[1]));
+        assert!(o.iter().all(|&x| x < 1000));
+        assert_eq!(offsets(3, 50, 7), vec![0, 1, 2]);
+        assert_eq!(offsets(1000, 50, 7), o, "same seed, same sample");
+    }
+
+    #[test]
+    fn stored_forms_compare_by_value() {
+        let u = uuid::Uuid::nil();
+        assert!(same(&Value::Uuid(u), &Value::Text(u.to_string())));
+        assert!(same(&Value::Int(3), &Value::Float(3.0)));
+        assert!(same(&Value::Bool(true), &Value::Int(1)));
+        assert!(!same(&Value::Float(0.5), &Value::Float(0.25)));
+        assert!(!same(&Value::Null, &Value::Text(String::new())));
+        assert!(!same(&Value::Text("a".into()), &Value::Text("b".into())));
+    }
+}

@@ -1,0 +1,411 @@
+//! Rollback with the real binary: apply → rollback restores the target's
+//! schema and content exactly, twice is once, apply → rollback → apply is
+//! apply, `--to` resumes cleanly, a killed rollback finishes on rerun, and
+//! canary passwords never leak.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value as Json;
+
+const ROWS: u64 = 300;
+
+/// Schema of the operator's tables (not flightdeck_*) and their content.
+type State = (Vec<(String, String)>, Vec<(String, i64, u64)>);
+
+async fn state(dir: &Path) -> State {
+    let path = dir.join("platform.db");
+    if !path.exists() {
+        return (Vec::new(), Vec::new());
+    }
+    let db = common::open_sqlite(&path).await;
+    let schema = common::query(
+        &db,
+        "SELECT name, COALESCE(sql, '') FROM sqlite_master WHERE name NOT LIKE 'flightdeck_%' AND name NOT LIKE 'sqlite_%' ORDER BY name",
+    )
+    .await
+    .into_iter()
+    .map(|r| (r[0].render(), r[1].render()))
+    .collect();
+    let content = common::content_fingerprint(&db).await;
+    db.close().await;
+    (schema, content)
+}
+
+fn run(dir: &Path) -> Output {
+    common::flightdeck(dir)
+        .args(["run", "--headless"])
+        .arg(dir.join("project.toml"))
+        .output()
+        .unwrap()
+}
+
+fn run_json(dir: &Path) -> Json {
+    let out = common::run_ok(
+        common::flightdeck(dir)
+            .args(["run", "--headless"])
+            .arg(dir.join("project.toml")),
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn rollback(dir: &Path, extra: &[&str]) -> Output {
+    common::flightdeck(dir)
+        .arg("rollback")
+        .arg(dir.join("project.toml"))
+        .args(extra)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+fn rollback_ok(dir: &Path, extra: &[&str]) -> String {
+    let out = rollback(dir, extra);
+    assert!(
+        out.status.success(),
+        "rollback failed: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+async fn events(dir: &Path) -> Vec<flightdeck::eventlog::EventRecord> {
+    let db = common::open_sqlite(&dir.join("platform.db")).await;
+    let e = flightdeck::eventlog::store::read_events(db.as_ref(), None, 1_000_000)
+        .await
+        .unwrap();
+    db.close().await;
+    e
+}
+
+async fn run_status(dir: &Path) -> Vec<String> {
+    let db = common::open_sqlite(&dir.join("platform.db")).await;
+    let s = common::query(
+        &db,
+        "SELECT status FROM flightdeck_runs ORDER BY started_at",
+    )
+    .await
+    .into_iter()
+    .map(|r| r[0].render())
+    .collect();
+    db.close().await;
+    s
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn apply_rollback_on_an_empty_target_restores_it_and_twice_is_once() {
+    let dir = tempfile::tempdir().unwrap();
+    common::sample(dir.path(), ROWS);
+    let before = state(dir.path()).await;
+    let first = run_json(dir.path());
+    let applied = state(dir.path()).await;
+    assert_eq!(applied.1.len(), 5, "the run creates five tables");
+    assert_ne!(applied, before);
+
+    // Without a terminal and without --yes: refused, nothing undone.
+    let refused = rollback(dir.path(), &[]);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&refused.stdout).contains("DROP TABLE \"ml_models\""));
+    assert_eq!(state(dir.path()).await, applied);
+
+    rollback_ok(dir.path(), &["--yes"]);
+    assert_eq!(
+        state(dir.path()).await,
+        before,
+        "rollback restores the target"
+    );
+    let db = common::open_sqlite(&dir.path().join("platform.db")).await;
+    assert_eq!(common::count(&db, "flightdeck_quarantine").await, 0);
+    assert_eq!(common::count(&db, "flightdeck_checkpoints").await, 0);
+    assert_eq!(common::count(&db, "flightdeck_locks").await, 0);
+    db.close().await;
+    assert_eq!(run_status(dir.path()).await, vec!["rolled_back"]);
+
+    // The log only grew: every original event is still there.
+    let log = events(dir.path()).await;
+    let undone: Vec<i64> = log
+        .iter()
+        .filter(|e| e.kind == "rollback")
+        .map(|e| e.detail["undoes"].as_i64().unwrap())
+        .collect();
+    let with_inverse: Vec<i64> = log
+        .iter()
+        .filter(|e| !e.inverse.is_empty())
+        .map(|e| e.id)
+        .collect();
+    assert_eq!(undone, {
+        let mut v = with_inverse.clone();
+        v.sort();
+        v
+    });
+    assert!(log.iter().any(|e| e.kind == "run_started"));
+
+    // Twice = once: nothing to do, nothing logged, nothing changed.
+    let again = rollback_ok(dir.path(), &["--yes"]);
+    assert!(again.contains("nothing to roll back"), "{again}");
+    assert_eq!(events(dir.path()).await.len(), log.len());
+    assert_eq!(state(dir.path()).await, before);
+
+    // Apply again = apply: a fresh run, the same target.
+    let second = run_json(dir.path());
+    assert_ne!(second["run_id"], first["run_id"]);
+    assert_eq!(second["tables"].as_array().unwrap().len(), 5);
+    for (a, b) in first["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(second["tables"].as_array().unwrap())
+    {
+        assert_eq!(
+            (&a["read"], &a["written"], &a["quarantined"]),
+            (&b["read"], &b["written"], &b["quarantined"])
+        );
+    }
+    assert_eq!(state(dir.path()).await, applied);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rollback_keeps_what_the_target_held_before_the_run() {
+    // Learn the DDL of one mapped table from a scratch run.
+    let scratch = tempfile::tempdir().unwrap();
+    common::sample(scratch.path(), 50);
+    run_json(scratch.path());
+    let db = common::open_sqlite(&scratch.path().join("platform.db")).await;
+    let ddl = common::query(
+        &db,
+        "SELECT sql FROM sqlite_master WHERE name = 'experiment_logs'",
+    )
+    .await[0][0]
+        .render();
+    db.close().await;
+
+    let dir = tempfile::tempdir().unwrap();
+    common::sample(dir.path(), ROWS);
+    {
+        let url = flightdeck::db::DbUrl::parse(
+            &format!("sqlite://{}", dir.path().join("platform.db").display()),
+            Path::new("/"),
+        )
+        .unwrap();
+        let db = flightdeck::db::connect(&url, true).await.unwrap();
+        for sql in [
+            "CREATE TABLE crm_contacts (id INTEGER PRIMARY KEY, email TEXT)",
+            "INSERT INTO crm_contacts VALUES (1, 'a@example.org'), (2, 'b@example.org')",
+            "CREATE INDEX crm_by_email ON crm_contacts (email)",
+            &ddl,
+            "INSERT INTO experiment_logs (experiment_uuid, original_source_id, name) VALUES ('11111111-1111-1111-1111-111111111111', -1, 'kept by the operator')",
+        ] {
+            db.execute(sql, &[]).await.unwrap();
+        }
+        db.close().await;
+    }
+    let before = state(dir.path()).await;
+    // The extra row breaks count reconciliation: validation fails, exit 1.
+    let out = run(dir.path());
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: Json = serde_json::from_slice(&out.stdout).unwrap();
+    let failed: Vec<&str> = json["validation"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["status"] == "failed")
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        failed,
+        vec!["experiment_logs: source = target + quarantine"]
+    );
+    assert_ne!(state(dir.path()).await, before);
+
+    let plan = rollback_ok(dir.path(), &["--yes"]);
+    assert!(!plan.contains("DROP TABLE \"experiment_logs\""), "{plan}");
+    assert_eq!(state(dir.path()).await, before);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rollback_to_an_event_then_run_resumes_to_the_same_target() {
+    let reference = tempfile::tempdir().unwrap();
+    common::sample(reference.path(), ROWS);
+    run_json(reference.path());
+    let expected = state(reference.path()).await;
+
+    let dir = tempfile::tempdir().unwrap();
+    common::sample(dir.path(), ROWS);
+    let first = run_json(dir.path());
+    // Keep data_sources and ml_models; undo everything after ml_models' first batch.
+    let log = events(dir.path()).await;
+    let keep = log
+        .iter()
+        .filter(|e| e.kind == "batch_committed" && e.table.as_deref() == Some("ml_models"))
+        .map(|e| e.id)
+        .min()
+        .unwrap();
+    let plan = rollback_ok(dir.path(), &["--yes", "--to", &keep.to_string()]);
+    assert!(plan.contains("DROP TABLE \"training_jobs\""), "{plan}");
+    assert!(!plan.contains("DROP TABLE \"ml_models\""), "{plan}");
+    let (schema, _) = state(dir.path()).await;
+    let names: Vec<&str> = schema.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, vec!["data_sources", "ml_models"]);
+    assert_eq!(run_status(dir.path()).await, vec!["partially_rolled_back"]);
+
+    let unknown = rollback(dir.path(), &["--yes", "--to", "999999"]);
+    assert_eq!(unknown.status.code(), Some(2));
+
+    // The next run resumes the same run and lands the same target.
+    let resumed = run_json(dir.path());
+    assert_eq!(resumed["run_id"], first["run_id"]);
+    assert_eq!(state(dir.path()).await, expected);
+    assert_eq!(run_status(dir.path()).await, vec!["completed"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rollback_killed_mid_way_finishes_on_rerun() {
+    let dir = tempfile::tempdir().unwrap();
+    common::sample(dir.path(), ROWS);
+    let before = state(dir.path()).await;
+    run_json(dir.path());
+
+    // 11 steps at 4 per second: kill -9 lands inside the rollback.
+    let mut child = common::flightdeck(dir.path())
+        .arg("rollback")
+        .arg(dir.path().join("project.toml"))
+        .args(["--yes", "--pace", "4"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    let db = common::open_sqlite(&dir.path().join("platform.db")).await;
+    loop {
+        let steps = common::query(
+            &db,
+            "SELECT COUNT(*) FROM flightdeck_events WHERE kind = 'rollback'",
+        )
+        .await[0][0]
+            .as_i64()
+            .unwrap();
+        if steps >= 3 {
+            break;
+        }
+        assert!(child.try_wait().unwrap().is_none(), "rollback ended early");
+        assert!(started.elapsed() < Duration::from_secs(60));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    db.close().await;
+    assert_ne!(state(dir.path()).await, before, "killed part-way");
+
+    // The dead process's lock is detected, and taken over only on request.
+    let stale = rollback(dir.path(), &["--yes"]);
+    assert_eq!(stale.status.code(), Some(3));
+    let msg = String::from_utf8_lossy(&stale.stderr);
+    assert!(
+        msg.contains("no longer running") && msg.contains("--take-over"),
+        "{msg}"
+    );
+
+    rollback_ok(dir.path(), &["--yes", "--take-over"]);
+    assert_eq!(state(dir.path()).await, before);
+    let log = events(dir.path()).await;
+    let mut undone: Vec<i64> = log
+        .iter()
+        .filter(|e| e.kind == "rollback")
+        .map(|e| e.detail["undoes"].as_i64().unwrap())
+        .collect();
+    let n = undone.len();
+    undone.sort();
+    undone.dedup();
+    assert_eq!(undone.len(), n, "an event was undone twice");
+    assert_eq!(run_status(dir.path()).await, vec!["rolled_back"]);
+}
+
+/// Every file under `dir`, recursively.
+fn files(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(files(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn canary_passwords_never_leak() {
+    const CANARY: &str = "canary-pw-7f3e9b21";
+    let dir = tempfile::tempdir().unwrap();
+    common::sample(dir.path(), 100);
+    let project = dir.path().join("project.toml");
+    let text = std::fs::read_to_string(&project).unwrap();
+    let text = text
+        .replace(
+            "url = \"sqlite://platform.db\"",
+            "url = \"sqlite://platform.db?password=${FLIGHTDECK_CANARY}\"",
+        )
+        .replace(
+            "url = \"sqlite://legacy.db\"",
+            "url = \"sqlite://legacy.db?password=${FLIGHTDECK_CANARY}\"",
+        );
+    std::fs::write(&project, text).unwrap();
+
+    let mut printed = Vec::new();
+    let mut go = |args: &[&str]| {
+        let out = common::flightdeck(dir.path())
+            .env("FLIGHTDECK_CANARY", CANARY)
+            .env("RUST_BACKTRACE", "1")
+            .args(args)
+            .arg(&project)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        printed.extend(out.stdout);
+        printed.extend(out.stderr);
+        out.status.code()
+    };
+    assert_eq!(go(&["check"]), Some(0));
+    assert_eq!(go(&["run", "--headless"]), Some(0));
+    assert_eq!(go(&["log", "--json"]), Some(0));
+    assert_eq!(go(&["rollback", "--yes"]), Some(0));
+    assert_eq!(go(&["run", "--headless"]), Some(0));
+    assert_eq!(go(&["rollback"]), Some(2));
+    let printed = String::from_utf8_lossy(&printed);
+    assert!(printed.contains("password=***"), "URLs are shown redacted");
+    assert!(!printed.contains(CANARY), "canary on stdout/stderr");
+
+    // Logs, the event log and every other file the tool wrote.
+    for f in files(dir.path()) {
+        let bytes = std::fs::read(&f).unwrap();
+        let hit = bytes.windows(CANARY.len()).any(|w| w == CANARY.as_bytes());
+        assert!(!hit, "canary in {}", f.display());
+    }
+
+    // What a panic message would format: the project and its URLs.
+    let p = flightdeck::project::parse(
+        "project.toml",
+        &std::fs::read_to_string(&project).unwrap(),
+        dir.path(),
+        &|n| (n == "FLIGHTDECK_CANARY").then(|| CANARY.to_string()),
+    )
+    .unwrap();
+    assert!(p.target_url.expose().contains(CANARY));
+    let shown = format!("{p:?} {} {}", p.source_url, p.target_url);
+    assert!(!shown.contains(CANARY), "canary in Debug/Display");
+    let panic = std::panic::catch_unwind(|| panic!("run failed for {:?}", p.target_url))
+        .unwrap_err()
+        .downcast::<String>()
+        .unwrap();
+    assert!(!panic.contains(CANARY));
+}

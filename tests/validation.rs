@@ -1,0 +1,289 @@
+//! Pre- and post-migration checks, and resume safety, with the real binary
+//! where the command line is the subject and the library where a target is
+//! tampered with.
+
+mod common;
+
+use std::path::Path;
+use std::process::Output;
+use std::sync::Arc;
+
+use flightdeck::validate::{CheckResult, CheckStatus, PostOptions};
+use serde_json::Value as Json;
+
+fn cmd(dir: &Path, args: &[&str]) -> Output {
+    common::flightdeck(dir)
+        .args(args)
+        .arg(dir.join("project.toml"))
+        .output()
+        .unwrap()
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+#[test]
+fn check_runs_pre_checks_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    common::sample(dir.path(), 500);
+    let out = cmd(dir.path(), &["check"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let s = text(&out);
+    for expected in [
+        "models: volume: 500 rows to migrate",
+        "models: key uniqueness: 0 duplicated values of model_id",
+        "fall outside the dictionary",
+        "fall outside the map",
+        "orphan references (on_orphan = quarantine)",
+    ] {
+        assert!(s.contains(expected), "missing {expected:?} in:\n{s}");
+    }
+    assert!(
+        !dir.path().join("platform.db").exists(),
+        "check created the target"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn check_fails_on_duplicate_source_keys_and_reports_the_dirt() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        "tests/fixtures/validation/dirty_source.toml",
+        dir.path().join("project.toml"),
+    )
+    .unwrap();
+    let url = flightdeck::db::DbUrl::parse(
+        &format!("sqlite://{}", dir.path().join("source.db").display()),
+        Path::new("/"),
+    )
+    .unwrap();
+    let db = flightdeck::db::connect(&url, true).await.unwrap();
+    for sql in [
+        "CREATE TABLE teams (team_id INTEGER PRIMARY KEY)",
+        "INSERT INTO teams VALUES (1), (2)",
+        "CREATE TABLE people (person_id INTEGER, name TEXT, role TEXT, team_id INTEGER)",
+        "INSERT INTO people VALUES (1, 'Ada', 'a', 1), (2, NULL, 'u', 2), (2, 'Bob', 'x', 9), (3, 'Cy', 'x', 1), (4, 'Di', 'u', 8)",
+    ] {
+        db.execute(sql, &[]).await.unwrap();
+    }
+    db.close().await;
+
+    let out = cmd(dir.path(), &["check"]);
+    let s = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{s}");
+    for expected in [
+        "[FAIL] people: key uniqueness: 1 duplicated values of person_id",
+        "e.g. person_id=2, copies=2",
+        "[warn] people: name is complete (feeds NOT NULL name): 1 NULLs in name",
+        "e.g. person_id=2, name=NULL",
+        "[warn] people: role values are known to value_map: 2 of 5 values (1 distinct) fall outside the map",
+        "e.g. role=\"x\" ×2 (quarantined)",
+        "[warn] people: team_id references teams.team_id: 2 orphan references (on_orphan = null)",
+        "[ok  ] teams: key uniqueness",
+    ] {
+        assert!(s.contains(expected), "missing {expected:?} in:\n{s}");
+    }
+    assert!(!dir.path().join("target.db").exists());
+}
+
+fn find<'a>(checks: &'a [CheckResult], name: &str) -> &'a CheckResult {
+    checks
+        .iter()
+        .find(|c| c.name == name)
+        .unwrap_or_else(|| panic!("no check {name}"))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn post_checks_pass_on_a_clean_run_and_catch_a_tampered_target() {
+    let dir = tempfile::tempdir().unwrap();
+    common::sample(dir.path(), 300);
+    let out = cmd(dir.path(), &["run", "--headless"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let json: Json = serde_json::from_slice(&out.stdout).unwrap();
+    let checks = json["validation"].as_array().unwrap();
+    assert!(checks.len() > 20);
+    assert!(checks.iter().all(|c| c["status"] == "passed"), "{checks:?}");
+    assert!(
+        checks
+            .iter()
+            .all(|c| !c["sql"].as_array().unwrap().is_empty())
+    );
+
+    // Tamper: lose a row, change a field, break a foreign key.
+    let target = common::open_sqlite(&dir.path().join("platform.db")).await;
+    // Jobs of the model deleted below dangle too, and must be counted.
+    let jobs_of_lost_model = common::query(
+        &target,
+        "SELECT COUNT(*) FROM training_jobs WHERE model_uuid = (SELECT model_uuid FROM ml_models ORDER BY original_source_id LIMIT 1)",
+    )
+    .await[0][0]
+        .as_i64()
+        .unwrap();
+    for sql in [
+        "DELETE FROM ml_models WHERE original_source_id = (SELECT MIN(original_source_id) FROM ml_models)",
+        "UPDATE data_sources SET name = name || ' (edited)' WHERE original_source_id = 3",
+        "UPDATE training_jobs SET model_uuid = '00000000-0000-0000-0000-00000000beef' WHERE original_source_id = (SELECT MAX(original_source_id) FROM training_jobs)",
+        "UPDATE ml_models SET primary_metric_value = 87.5 WHERE original_source_id = (SELECT MAX(original_source_id) FROM ml_models)",
+    ] {
+        target.execute(sql, &[]).await.unwrap();
+    }
+    let project = Arc::new(flightdeck::project::load(&dir.path().join("project.toml")).unwrap());
+    let prepared = flightdeck::pipeline::prepare(project.clone(), true)
+        .await
+        .unwrap();
+    let options = PostOptions {
+        sample: 100_000,
+        ..Default::default()
+    };
+    let checks = flightdeck::validate::run_post(
+        &project,
+        prepared.source.as_ref(),
+        target.as_ref(),
+        &prepared.tables,
+        &options,
+    )
+    .await;
+    let r = find(&checks, "ml_models: source = target + quarantine");
+    assert_eq!(r.status, CheckStatus::Failed);
+    assert!(r.message.ends_with(": 1 rows missing"), "{}", r.message);
+    let s = find(&checks, "data_sources: re-transformed sample matches");
+    assert_eq!(s.status, CheckStatus::Failed);
+    assert!(
+        s.examples
+            .iter()
+            .any(|e| e.starts_with("dataset_id=3: name expected")),
+        "{:?}",
+        s.examples
+    );
+    let fk = find(
+        &checks,
+        "training_jobs: model_uuid resolves in ml_models.model_uuid",
+    );
+    assert_eq!(fk.status, CheckStatus::Failed);
+    assert_eq!(fk.counts["offending"], 1 + jobs_of_lost_model);
+    assert!(
+        fk.examples
+            .iter()
+            .any(|e| e.contains("model_uuid=00000000-0000-0000-0000-00000000beef")),
+        "{:?}",
+        fk.examples
+    );
+    let m = find(&checks, "Primary metric is a fraction");
+    assert_eq!(m.status, CheckStatus::Failed);
+    assert_eq!(m.examples.len(), 1);
+    assert!(
+        m.examples[0].contains("primary_metric_value=87.5"),
+        "{:?}",
+        m.examples
+    );
+    assert!(m.counts.contains_key("elapsed_ms"));
+    assert_eq!(
+        find(&checks, "experiment_logs: source = target + quarantine").status,
+        CheckStatus::Passed
+    );
+}
+
+#[test]
+fn a_failing_project_validation_exits_1_with_its_examples() {
+    let dir = tempfile::tempdir().unwrap();
+    common::sample(dir.path(), 300);
+    let project = dir.path().join("project.toml");
+    let mut text = std::fs::read_to_string(&project).unwrap();
+    text.push_str(
+        "\n[[validations]]\nname = \"Only drafts\"\ntable = \"ml_models\"\nkind = \"in_set\"\ncolumn = \"deployment_status\"\nvalues = [\"Draft\"]\n",
+    );
+    std::fs::write(&project, text).unwrap();
+    let out = cmd(dir.path(), &["run", "--headless"]);
+    assert_eq!(out.status.code(), Some(1));
+    let json: Json = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["status"], "completed");
+    let failed: Vec<&Json> = json["validation"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["status"] == "failed")
+        .collect();
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0]["name"], "Only drafts");
+    assert_eq!(failed[0]["examples"].as_array().unwrap().len(), 5);
+    assert!(failed[0]["counts"]["offending"].as_i64().unwrap() > 100);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("[FAIL] Only drafts"));
+}
+
+/// A completed run undone back to its first batch: the next run resumes it.
+async fn interrupted(dir: &Path) -> String {
+    common::sample(dir, 300);
+    let out = cmd(dir, &["run", "--headless"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let json: Json = serde_json::from_slice(&out.stdout).unwrap();
+    let db = common::open_sqlite(&dir.join("platform.db")).await;
+    let first_batch = common::query(
+        &db,
+        "SELECT MIN(id) FROM flightdeck_events WHERE kind = 'batch_committed'",
+    )
+    .await[0][0]
+        .render();
+    db.close().await;
+    let rb = common::flightdeck(dir)
+        .args(["rollback", "--yes", "--to", &first_batch])
+        .arg(dir.join("project.toml"))
+        .output()
+        .unwrap();
+    assert!(rb.status.success(), "{}", text(&rb));
+    json["run_id"].as_str().unwrap().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_resume_accepts_comment_and_layout_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let run_id = interrupted(dir.path()).await;
+    let project = dir.path().join("project.toml");
+    let text0 = std::fs::read_to_string(&project).unwrap();
+    let edited = format!(
+        "# reviewed by the operator before resuming\n\n{}",
+        text0
+            .replace("threshold = 0.85", "threshold    =    0.85   # unchanged")
+            .replace("\n[[tables]]\n", "\n\n\n[[tables]]   # a table\n")
+    );
+    assert_ne!(edited, text0);
+    std::fs::write(&project, edited).unwrap();
+    let out = cmd(dir.path(), &["run", "--headless"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let json: Json = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["run_id"], run_id.as_str(), "the same run resumed");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_resume_whose_mapping_changed_is_refused_naming_the_change() {
+    let dir = tempfile::tempdir().unwrap();
+    interrupted(dir.path()).await;
+    let project = dir.path().join("project.toml");
+    let text0 = std::fs::read_to_string(&project).unwrap();
+    let edited = text0
+        .replace("D = \"Draft\"", "D = \"Drafted\"")
+        .replace("threshold = 0.85", "threshold = 0.9");
+    std::fs::write(&project, edited).unwrap();
+    let out = cmd(dir.path(), &["run", "--headless"]);
+    assert_eq!(out.status.code(), Some(3));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("table models, field deployment_status: map changed"),
+        "{err}"
+    );
+    assert!(
+        err.contains("table models, field algorithm_type: threshold changed (0.85 → 0.9)"),
+        "{err}"
+    );
+    assert!(!err.contains("table datasets"), "{err}");
+    // Putting the file back makes the resume acceptable again.
+    std::fs::write(&project, text0).unwrap();
+    assert_eq!(
+        cmd(dir.path(), &["run", "--headless"]).status.code(),
+        Some(0)
+    );
+}
