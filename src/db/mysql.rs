@@ -343,8 +343,12 @@ fn decode_row(row: &MySqlRow) -> Result<Row, DbError> {
                     .map_err(err)?
                     .to_string(),
             ),
-            "BINARY" | "VARBINARY" | "TINYBLOB" | "BLOB" | "MEDIUMBLOB" | "LONGBLOB" | "BIT"
-            | "GEOMETRY" => Value::Bytes(row.try_get_unchecked(i).map_err(err)?),
+            "BINARY" | "VARBINARY" | "TINYBLOB" | "BLOB" | "MEDIUMBLOB" | "LONGBLOB"
+                if is_binary_charset(&raw.type_info()) =>
+            {
+                Value::Bytes(row.try_get_unchecked(i).map_err(err)?)
+            }
+            "BIT" | "GEOMETRY" => Value::Bytes(row.try_get_unchecked(i).map_err(err)?),
             "NULL" => Value::Null,
             // CHAR, VARCHAR, the TEXTs, ENUM, SET, JSON: text, or bytes if not UTF-8.
             _ => {
@@ -358,6 +362,13 @@ fn decode_row(row: &MySqlRow) -> Result<Row, DbError> {
         out.push(v);
     }
     Ok(out)
+}
+
+/// The server flags text in a `_bin` collation as BINARY too, and the driver
+/// names it BLOB; only the `binary` character set (63) means bytes. The driver
+/// keeps the collation private but prints it in its Debug form.
+fn is_binary_charset(info: &sqlx::mysql::MySqlTypeInfo) -> bool {
+    format!("{info:?}").contains("collation: Collation(63)")
 }
 
 /// Bytes a row adds to an INSERT packet, roughly: payload plus per-value framing.

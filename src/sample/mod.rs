@@ -4,12 +4,15 @@
 mod dirt;
 mod legacy;
 mod rng;
+mod server;
 #[cfg(test)]
 mod tests;
 
 use std::path::{Path, PathBuf};
 
 use crate::db::DbError;
+
+pub use server::copy_tables;
 
 /// The samples `install` knows.
 pub const SAMPLES: &[&str] = &["ai-research"];
