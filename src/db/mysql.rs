@@ -315,11 +315,15 @@ fn decode_row(row: &MySqlRow) -> Result<Row, DbError> {
             source: e,
         };
         let raw = row.try_get_raw(i).map_err(err)?;
+        let type_name = raw.type_info().name().to_string();
         if raw.is_null() {
-            out.push(Value::Null);
+            // The driver reports zero dates as NULL; their bytes say otherwise.
+            let zero = matches!(type_name.as_str(), "DATE" | "DATETIME" | "TIMESTAMP")
+                .then(|| row.try_get_unchecked::<&[u8], _>(i).ok())
+                .flatten();
+            out.push(zero.map_or(Value::Null, |b| decode_temporal(b, &type_name)));
             continue;
         }
-        let type_name = raw.type_info().name().to_string();
         let v = match type_name.as_str() {
             "BOOLEAN" => Value::Bool(row.try_get_unchecked::<i64, _>(i).map_err(err)? != 0),
             "TINYINT" | "SMALLINT" | "MEDIUMINT" | "INT" | "BIGINT" | "YEAR" => {
