@@ -711,3 +711,58 @@ async fn edge_corpus_crosses_mariadb_to_postgres_or_is_quarantined() {
     sdb.close().await;
     tdb.close().await;
 }
+
+// ---------------------------------------------------------------------------
+// Load-path throughput; run by hand:
+//   cargo test --features live-db --test live_db load_paths -- --ignored --nocapture
+// ---------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "a measurement, not a check"]
+async fn load_paths_throughput() {
+    let n: i64 = std::env::var("FLIGHTDECK_BENCH_ROWS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(200_000);
+    let batch = 5_000usize;
+    let def = all_types_table();
+    let cols: Vec<String> = def.columns.iter().map(|c| c.name.clone()).collect();
+    let row = |id: i64| {
+        let mut r = sample_values(id);
+        r[14] = Value::Null; // JSON: bound text would not fit JSONB on the INSERT path
+        r[6] = Value::Float(12.5);
+        r
+    };
+    for (server, path) in [
+        (Server::Postgres, "COPY"),
+        (Server::Postgres, "INSERT"),
+        (Server::MySql, "INSERT"),
+    ] {
+        let tmp = TempDb::new(server, "bench").await;
+        let db = tmp.connect().await;
+        db.execute(&db.dialect().create_table(&def), &[])
+            .await
+            .unwrap();
+        let t0 = std::time::Instant::now();
+        let mut id = 0;
+        while id < n {
+            let rows: Vec<_> = (id..(id + batch as i64).min(n)).map(row).collect();
+            id += rows.len() as i64;
+            if path == "COPY" || server == Server::MySql {
+                db.write_batch(&def.name, &cols, rows, vec![])
+                    .await
+                    .unwrap();
+            } else {
+                let st = db.dialect().insert_rows(&def.name, &cols, rows);
+                db.transaction(st).await.unwrap();
+            }
+        }
+        let s = t0.elapsed().as_secs_f64();
+        assert_eq!(count(&db, &def.name).await, n);
+        eprintln!(
+            "{server:?} {path}: {n} rows of 15 columns in {s:.2}s = {:.0} rows/s",
+            n as f64 / s
+        );
+        db.close().await;
+    }
+}
