@@ -766,3 +766,30 @@ async fn load_paths_throughput() {
         db.close().await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ai_research_mysql_sample_loads_mariadb_and_runs_into_postgres() {
+    let source = TempDb::new(Server::MySql, "sample_src").await;
+    let target = TempDb::new(Server::Postgres, "sample_dst").await;
+    let dir = tempfile::tempdir().unwrap();
+    let opts = SampleOptions {
+        rows: 500,
+        seed: 7,
+        force: false,
+    };
+    let parse = |u: &str| DbUrl::parse(u, Path::new("/")).unwrap();
+    let s = sample::install_on_server(
+        dir.path(),
+        &opts,
+        &parse(&source.url),
+        Some(&parse(&target.url)),
+    )
+    .await
+    .unwrap();
+    assert_eq!(s.tables.iter().find(|t| t.0 == "models").unwrap().1, 500);
+    let summary = run_project(&s.project_file).await;
+    let (sdb, tdb) = (source.connect().await, target.connect().await);
+    check_run(&summary, &sdb, &tdb).await;
+    sdb.close().await;
+    tdb.close().await;
+}

@@ -103,3 +103,81 @@ pub async fn copy_tables(
     }
     Ok(out)
 }
+
+const MYSQL_PROJECT_TOML: &str =
+    include_str!("../../sample-projects/ai-research-mysql/project.toml");
+
+/// The legacy tables the generator writes.
+const LEGACY_TABLES: [&str; 5] = [
+    "datasets",
+    "models",
+    "training_runs",
+    "experiments",
+    "metrics",
+];
+
+/// `ai-research-mysql`: writes the project into `into`, generates the legacy
+/// data and loads it into the server at `source_url`. URLs without a password
+/// are written into the project file; others stay `${ENV}` references.
+pub async fn install_on_server(
+    into: &std::path::Path,
+    opts: &super::SampleOptions,
+    source_url: &crate::db::DbUrl,
+    target_url: Option<&crate::db::DbUrl>,
+) -> Result<super::SampleSummary, super::SampleError> {
+    use super::SampleError;
+    let project_file = into.join(super::PROJECT_FILE);
+    if project_file.exists() && !opts.force {
+        return Err(SampleError::TargetExists { path: project_file });
+    }
+    std::fs::create_dir_all(into).map_err(SampleError::io(into))?;
+    let mut text = MYSQL_PROJECT_TOML.to_string();
+    for (var, url) in [
+        ("${FLIGHTDECK_LEGACY_URL}", Some(source_url)),
+        ("${FLIGHTDECK_PLATFORM_URL}", target_url),
+    ] {
+        if let Some(u) = url.filter(|u| u.redacted() == u.expose()) {
+            text = text.replacen(var, u.expose(), 1);
+        }
+    }
+    for (file, body) in [
+        (super::PROJECT_FILE, text.as_str()),
+        ("owners.csv", super::OWNERS_CSV),
+        ("algorithms.toml", super::ALGORITHMS_TOML),
+    ] {
+        let path = into.join(file);
+        std::fs::write(&path, body).map_err(SampleError::io(&path))?;
+    }
+
+    // Generated in SQLite first (same seed, same rows as ai-research), then copied.
+    let scratch = tempfile_dir(into)?;
+    let db_file = scratch.join(super::LEGACY_DB);
+    let result = async {
+        super::legacy::generate(&db_file, opts).await?;
+        let legacy = crate::db::connect(
+            &crate::db::DbUrl::parse(&format!("sqlite://{}", db_file.display()), into)
+                .map_err(DbError::Unsupported)?,
+            false,
+        )
+        .await?;
+        let server = crate::db::connect(source_url, false).await?;
+        let tables: Vec<String> = LEGACY_TABLES.iter().map(|s| s.to_string()).collect();
+        let copied = copy_tables(legacy.as_ref(), server.as_ref(), &tables, opts.force).await;
+        legacy.close().await;
+        server.close().await;
+        Ok::<_, SampleError>(copied?)
+    }
+    .await;
+    let _ = std::fs::remove_dir_all(&scratch);
+    Ok(super::SampleSummary {
+        project_file,
+        tables: result?,
+    })
+}
+
+/// A scratch folder beside the project for the intermediate SQLite file.
+fn tempfile_dir(into: &std::path::Path) -> Result<std::path::PathBuf, super::SampleError> {
+    let dir = into.join(format!(".legacy-scratch-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).map_err(super::SampleError::io(&dir))?;
+    Ok(dir)
+}
