@@ -45,6 +45,22 @@ pub enum Cmd {
         /// Regenerate the demo from scratch (drops its previous target).
         #[arg(long)]
         fresh: bool,
+        /// Cockpit theme: dark, light, high-contrast, monochrome or a user theme.
+        #[arg(long)]
+        theme: Option<String>,
+    },
+    /// Open the cockpit on a project (press `s` to start the run).
+    Open {
+        project: PathBuf,
+        /// Hide and refuse every action that changes the target.
+        #[arg(long)]
+        read_only: bool,
+        /// Cockpit theme: dark, light, high-contrast, monochrome or a user theme.
+        #[arg(long)]
+        theme: Option<String>,
+        /// Slow the run down to at most this many rows per second.
+        #[arg(long)]
+        pace: Option<f64>,
     },
     /// Copy a bundled sample project into DIR and generate its legacy database.
     Sample {
@@ -67,7 +83,7 @@ pub enum Cmd {
         #[arg(long)]
         target_url: Option<String>,
     },
-    /// Run a migration project.
+    /// Run a migration project: in the cockpit, or headless.
     Run {
         project: PathBuf,
         /// No cockpit: progress on stderr, one JSON summary on stdout.
@@ -118,14 +134,40 @@ pub async fn dispatch(cli: Cli) -> i32 {
         Cmd::Demo {
             rows,
             pace,
-            headless: _,
+            headless,
             fresh,
-        } => demo(rows, pace, fresh).await,
+            theme,
+        } => demo(rows, pace, fresh, headless, theme).await,
+        Cmd::Open {
+            project,
+            read_only,
+            theme,
+            pace,
+        } => {
+            let options = crate::cockpit::OpenOptions {
+                read_only,
+                theme,
+                autostart: false,
+                pace,
+            };
+            crate::cockpit::open(&project, options).await
+        }
         Cmd::Run {
             project,
-            headless: _,
+            headless,
             pace,
-        } => run_headless(&project, RunOptions { pace }).await,
+        } => {
+            if headless || !crate::cockpit::interactive() {
+                run_headless(&project, RunOptions { pace }).await
+            } else {
+                let options = crate::cockpit::OpenOptions {
+                    autostart: true,
+                    pace,
+                    ..Default::default()
+                };
+                crate::cockpit::open(&project, options).await
+            }
+        }
         Cmd::Check { project } => check(&project).await,
         Cmd::Log {
             project,
@@ -193,7 +235,13 @@ async fn sample_on_server(
     }
 }
 
-async fn demo(rows: u64, pace: Option<f64>, fresh: bool) -> i32 {
+async fn demo(
+    rows: u64,
+    pace: Option<f64>,
+    fresh: bool,
+    headless: bool,
+    theme: Option<String>,
+) -> i32 {
     let dir = crate::paths::data_dir().join("demo").join("ai-research");
     let project_file = dir.join("project.toml");
     if fresh && dir.exists() {
@@ -212,7 +260,19 @@ async fn demo(rows: u64, pace: Option<f64>, fresh: bool) -> i32 {
             return code;
         }
     }
-    run_headless(&project_file, RunOptions { pace }).await
+    if headless || !crate::cockpit::interactive() {
+        if !headless {
+            eprintln!("no terminal for the cockpit: running headless");
+        }
+        return run_headless(&project_file, RunOptions { pace }).await;
+    }
+    let options = crate::cockpit::OpenOptions {
+        read_only: false,
+        theme,
+        autostart: true,
+        pace,
+    };
+    crate::cockpit::open(&project_file, options).await
 }
 
 async fn check(path: &Path) -> i32 {

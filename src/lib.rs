@@ -3,6 +3,7 @@
 //! The binary in `main.rs` only parses arguments and calls in here.
 
 pub mod cli;
+pub mod cockpit;
 pub mod db;
 pub mod eventlog;
 pub mod logging;
@@ -11,5 +12,7 @@ pub mod pipeline;
 pub mod project;
 pub mod sample;
 pub mod schema;
+pub mod timeline;
 pub mod transform;
+pub mod tui;
 pub mod value;

@@ -59,6 +59,7 @@ pub struct RunOptions {
 }
 
 /// A project whose source is reachable and whose tables compiled against it.
+#[derive(Clone)]
 pub struct Prepared {
     pub project: Arc<Project>,
     pub source: Db,

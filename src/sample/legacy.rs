@@ -8,11 +8,13 @@ use chrono::Duration;
 use super::dirt::{self, Dictionary};
 use super::rng::SplitMix64;
 use super::{SampleError, SampleOptions, SampleSummary};
-use crate::db::{self, Database, DbError, DbUrl};
+use crate::db::{self, Db, DbError, DbUrl};
 use crate::value::{Row, Value};
 
 /// Rows per transaction.
 const BATCH_ROWS: u64 = 5_000;
+/// Bind parameters per INSERT statement: measured, 100 is 6x faster than 10,000.
+const MAX_PARAMS_PER_STATEMENT: usize = 100;
 
 /// Typical legacy DDL: loose types, no foreign keys (which is how orphans got in).
 const SCHEMA: &[&str] = &[
@@ -145,15 +147,12 @@ async fn fill_database(
         reason,
     })?;
     let db = db::connect(&url, true).await?;
-    let result = write_tables(db.as_ref(), opts).await;
+    let result = write_tables(&db, opts).await;
     db.close().await;
     result
 }
 
-async fn write_tables(
-    db: &dyn Database,
-    opts: &SampleOptions,
-) -> Result<Vec<(String, u64)>, SampleError> {
+async fn write_tables(db: &Db, opts: &SampleOptions) -> Result<Vec<(String, u64)>, SampleError> {
     let ddl = SCHEMA
         .iter()
         .map(|sql| db::Statement::new(*sql, Vec::new()))
@@ -209,22 +208,50 @@ async fn write_tables(
 
 /// Inserts rows with keys 1..=count, one transaction per batch.
 async fn fill(
-    db: &dyn Database,
+    db: &Db,
     table: &str,
     columns: &[&str],
     count: u64,
     mut row: impl FnMut(u64) -> Row,
 ) -> Result<u64, DbError> {
     let columns: Vec<String> = columns.iter().map(|c| (*c).to_string()).collect();
+    // Binding by parameter number costs time quadratic in the parameters of one
+    // statement (SQLite scans its name list per lookup), so statements stay small.
+    let per_statement = (MAX_PARAMS_PER_STATEMENT / columns.len()).max(1) as u64;
+    // One batch is written while the next is generated: at most two in memory.
+    let mut writing: Option<tokio::task::JoinHandle<Result<(), DbError>>> = None;
     let mut next = 1;
     while next <= count {
         let end = next.saturating_add(BATCH_ROWS).min(count + 1);
-        let rows: Vec<Row> = (next..end).map(&mut row).collect();
-        db.transaction(db.dialect().insert_rows(table, &columns, rows))
-            .await?;
+        let mut statements = Vec::new();
+        let mut chunk_start = next;
+        while chunk_start < end {
+            let chunk_end = (chunk_start + per_statement).min(end);
+            let rows: Vec<Row> = (chunk_start..chunk_end).map(&mut row).collect();
+            statements.extend(db.dialect().insert_rows(table, &columns, rows));
+            chunk_start = chunk_end;
+        }
+        if let Some(previous) = writing.take() {
+            joined(previous).await?;
+        }
+        let db = db.clone();
+        writing = Some(tokio::spawn(
+            async move { db.transaction(statements).await },
+        ));
         next = end;
     }
+    if let Some(last) = writing {
+        joined(last).await?;
+    }
     Ok(count)
+}
+
+async fn joined(task: tokio::task::JoinHandle<Result<(), DbError>>) -> Result<(), DbError> {
+    match task.await {
+        Ok(result) => result,
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        Err(e) => Err(DbError::Unsupported(format!("insert task stopped: {e}"))),
+    }
 }
 
 const DATASET_COLUMNS: [&str; 6] = [

@@ -623,3 +623,20 @@ fn install_errors_read_well() {
         .collect();
     assert!(unknown.values().all(|ok| *ok));
 }
+
+/// Measures the generator at benchmark scale; prints rows per second.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "benchmark: cargo test --release --lib sample::tests::million -- --ignored --nocapture"]
+async fn million_models_generate_in_under_a_minute() {
+    let started = std::time::Instant::now();
+    let (_d, file, summary) = generated(1_000_000, 42).await;
+    let elapsed = started.elapsed();
+    let rows: u64 = summary.tables.iter().map(|t| t.1).sum();
+    let size = std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0);
+    println!(
+        "1M models: {rows} rows in {elapsed:.1?} ({:.0} rows/s), {} MiB",
+        rows as f64 / elapsed.as_secs_f64(),
+        size >> 20
+    );
+    assert!(elapsed < std::time::Duration::from_secs(60), "{elapsed:?}");
+}

@@ -8,8 +8,12 @@ use std::process::{Command, Output};
 use flightdeck::db::{self, Db, DbUrl};
 use flightdeck::value::Value;
 
+/// The binary under test; `FLIGHTDECK_BIN` points elsewhere when a shared
+/// build directory makes cargo's own copy unreliable.
 pub fn bin() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_flightdeck"))
+    std::env::var_os("FLIGHTDECK_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_flightdeck")))
 }
 
 /// The binary with its logs and data kept inside `home`.

@@ -1,0 +1,211 @@
+//! The cockpit against a fake pipeline, for trying it in a real terminal:
+//! `cargo run --example fake_cockpit [-- --autostart] [--theme NAME]`.
+//! It exits with the final run state on stdout once the terminal is restored.
+
+mod data;
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use flightdeck::eventlog::EventRecord;
+use flightdeck::pipeline::{
+    Command, RunControl, RunEvent, RunHandle, RunState, RunSummary, SampleRow, TableProgress,
+    TableSummary,
+};
+use flightdeck::tui::{CockpitBackend, Keymap, Theme};
+use futures::future::BoxFuture;
+use tokio::sync::{mpsc, watch};
+
+#[derive(Default)]
+struct FakeBackend {
+    log: Arc<Mutex<Vec<EventRecord>>>,
+}
+
+impl CockpitBackend for FakeBackend {
+    fn start_run(&self) -> RunHandle {
+        let (control, commands) = RunControl::new();
+        let (tx, events) = mpsc::channel(64);
+        tokio::spawn(fake_run(commands, tx, self.log.clone()));
+        RunHandle { control, events }
+    }
+
+    fn load_events(&self) -> BoxFuture<'static, Result<Vec<EventRecord>, String>> {
+        let log = self.log.clone();
+        Box::pin(async move { Ok(log.lock().map_err(|e| e.to_string())?.clone()) })
+    }
+}
+
+fn log_event(
+    log: &Mutex<Vec<EventRecord>>,
+    kind: &str,
+    table: Option<&str>,
+    summary: String,
+    inverse: Vec<String>,
+) -> i64 {
+    let mut log = log.lock().expect("the fake log is never poisoned");
+    let id = log.len() as i64 + 1;
+    log.push(EventRecord {
+        id,
+        run_id: uuid::Uuid::nil(),
+        at: Utc::now(),
+        kind: kind.to_string(),
+        table: table.map(str::to_string),
+        summary,
+        detail: serde_json::json!({}),
+        inverse,
+    });
+    id
+}
+
+/// Batches of 500 rows every 50 ms, obeying pause and cancel between batches.
+async fn fake_run(
+    mut commands: watch::Receiver<Command>,
+    tx: mpsc::Sender<RunEvent>,
+    log: Arc<Mutex<Vec<EventRecord>>>,
+) {
+    let plans = data::plans(1);
+    let started = Instant::now();
+    let _ = tx
+        .send(RunEvent::Started {
+            run_id: uuid::Uuid::nil(),
+            tables: plans.clone(),
+            resumed: false,
+        })
+        .await;
+    let mut totals = Vec::new();
+    for (i, plan) in plans.iter().enumerate() {
+        let _ = tx.send(RunEvent::TableStarted { table: i }).await;
+        let mut progress = TableProgress::default();
+        while progress.read < plan.source_rows {
+            let command = *commands.borrow_and_update();
+            match command {
+                Command::Cancel => {
+                    let _ = tx.send(RunEvent::StateChanged(RunState::Cancelled)).await;
+                    let _ = tx
+                        .send(RunEvent::Finished(summary(
+                            RunState::Cancelled,
+                            started,
+                            totals,
+                        )))
+                        .await;
+                    return;
+                }
+                Command::Pause => {
+                    let _ = tx.send(RunEvent::StateChanged(RunState::Paused)).await;
+                    while *commands.borrow_and_update() == Command::Pause {
+                        if commands.changed().await.is_err() {
+                            return;
+                        }
+                    }
+                    if *commands.borrow() == Command::Run {
+                        let _ = tx.send(RunEvent::StateChanged(RunState::Running)).await;
+                    }
+                    continue;
+                }
+                Command::Run => {}
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            let batch = 500.min(plan.source_rows - progress.read);
+            let first = progress.read + 1;
+            progress.read += batch;
+            progress.quarantined += batch / 97;
+            progress.written = progress.read - progress.quarantined;
+            let id = log_event(
+                &log,
+                "batch_committed",
+                Some(&plan.target),
+                format!("{} keys {first}..{}", plan.target, progress.read),
+                vec![format!(
+                    "DELETE FROM {} WHERE original_source_id BETWEEN {first} AND {}",
+                    plan.target, progress.read
+                )],
+            );
+            let _ = tx
+                .send(RunEvent::Logged {
+                    id,
+                    kind: "batch_committed".into(),
+                    summary: String::new(),
+                })
+                .await;
+            let sample = SampleRow {
+                before: vec![
+                    ("id".into(), progress.read.to_string()),
+                    ("status".into(), "R".into()),
+                ],
+                after: vec![
+                    ("original_source_id".into(), progress.read.to_string()),
+                    ("lifecycle_status".into(), "Ready for Deployment".into()),
+                ],
+                quarantined: None,
+            };
+            let _ = tx
+                .send(RunEvent::Progress {
+                    table: i,
+                    progress: progress.clone(),
+                    batch_size: 500,
+                    rows_per_s: 9_000.0 + (progress.read % 7) as f64 * 300.0,
+                    sample: Some(sample),
+                })
+                .await;
+        }
+        let _ = tx
+            .send(RunEvent::TableFinished {
+                table: i,
+                progress: progress.clone(),
+            })
+            .await;
+        totals.push((plan.clone(), progress));
+    }
+    let _ = tx
+        .send(RunEvent::Finished(summary(
+            RunState::Completed,
+            started,
+            totals,
+        )))
+        .await;
+}
+
+fn summary(
+    status: RunState,
+    started: Instant,
+    totals: Vec<(flightdeck::pipeline::TablePlan, TableProgress)>,
+) -> RunSummary {
+    RunSummary {
+        status,
+        run_id: uuid::Uuid::nil().to_string(),
+        elapsed_s: started.elapsed().as_secs_f64(),
+        tables: totals
+            .into_iter()
+            .map(|(p, t)| TableSummary {
+                source: p.source,
+                target: p.target,
+                read: t.read,
+                written: t.written,
+                quarantined: t.quarantined,
+                rows_per_s: 0.0,
+            })
+            .collect(),
+    }
+}
+
+#[tokio::main]
+async fn main() -> color_eyre::Result<()> {
+    color_eyre::install()?;
+    let args: Vec<String> = std::env::args().collect();
+    let autostart = args.iter().any(|a| a == "--autostart");
+    let theme_name = args
+        .iter()
+        .position(|a| a == "--theme")
+        .and_then(|i| args.get(i + 1))
+        .map(String::as_str);
+    let theme = Theme::load(theme_name)?;
+    let keymap = Keymap::load()?;
+    let exit = flightdeck::tui::run(
+        data::input(theme, keymap, autostart),
+        Arc::new(FakeBackend::default()),
+    )
+    .await?;
+    println!("final state: {:?}", exit.final_state);
+    Ok(())
+}

@@ -1,0 +1,176 @@
+//! Opens the cockpit on a project: the bridge between the project, the
+//! pipeline and the TUI, which knows neither.
+
+use std::io::IsTerminal;
+use std::path::Path;
+use std::sync::Arc;
+
+use futures::future::BoxFuture;
+
+use crate::eventlog::{EventRecord, store};
+use crate::pipeline::{self, Prepared, RunHandle, RunOptions, RunState};
+use crate::project::Project;
+use crate::timeline::Plan;
+use crate::tui::{self, CockpitBackend, CockpitInput, FieldView, Keymap, TableView, Theme};
+
+#[derive(Debug, Clone, Default)]
+pub struct OpenOptions {
+    pub read_only: bool,
+    pub theme: Option<String>,
+    pub autostart: bool,
+    pub pace: Option<f64>,
+}
+
+/// Runs the real pipeline for the cockpit. Each start spawns a run over the
+/// prepared project; a second start resumes from the checkpoints.
+struct PipelineBackend {
+    prepared: Prepared,
+    options: RunOptions,
+}
+
+impl CockpitBackend for PipelineBackend {
+    fn start_run(&self) -> RunHandle {
+        pipeline::spawn(self.prepared.clone(), self.options.clone())
+    }
+
+    fn load_events(&self) -> BoxFuture<'static, Result<Vec<EventRecord>, String>> {
+        let target = self.prepared.target.clone();
+        Box::pin(async move {
+            store::ensure_schema(target.as_ref())
+                .await
+                .map_err(|e| e.to_string())?;
+            store::read_events(target.as_ref(), None, 2_000)
+                .await
+                .map_err(|e| e.to_string())
+        })
+    }
+}
+
+/// Whether a full-screen cockpit can be drawn here.
+pub fn interactive() -> bool {
+    std::io::stdout().is_terminal() && std::io::stdin().is_terminal()
+}
+
+fn table_views(project: &Project, prepared: &Prepared) -> Vec<TableView> {
+    prepared
+        .tables
+        .iter()
+        .map(|t| {
+            let mapping = project
+                .tables()
+                .find(|m| m.source.get_ref() == t.source_table());
+            let fields = mapping
+                .map(|m| m.fields.as_slice())
+                .unwrap_or_default()
+                .iter()
+                .map(|f| {
+                    let target = f.target.get_ref().clone();
+                    let target_type = t
+                        .target_columns()
+                        .iter()
+                        .find(|c| c.name == target)
+                        .map(|c| c.column_type.to_string())
+                        .unwrap_or_default();
+                    FieldView {
+                        source: f.source.as_ref().map(|s| s.get_ref().clone()),
+                        rule: f
+                            .rule
+                            .as_ref()
+                            .map(|r| r.get_ref().clone())
+                            .unwrap_or_else(|| "copy".into()),
+                        target,
+                        target_type,
+                    }
+                })
+                .collect();
+            TableView {
+                source: t.source_table().into(),
+                target: t.target_table().into(),
+                fields,
+            }
+        })
+        .collect()
+}
+
+fn timeline(project: &Project) -> Plan {
+    let start = project
+        .start_date
+        .unwrap_or_else(|| chrono::Local::now().date_naive());
+    let phases: Vec<(String, u32, bool)> = project
+        .file
+        .timeline
+        .phases
+        .iter()
+        .map(|p| (p.name.clone(), p.days, p.execution))
+        .collect();
+    Plan::build(start, &phases, &project.holidays)
+}
+
+/// `flightdeck open` / `demo`: the full-screen cockpit. Returns the exit code.
+pub async fn open(path: &Path, options: OpenOptions) -> i32 {
+    use crate::cli::exit;
+    let project = match crate::project::load(path) {
+        Ok(p) => Arc::new(p),
+        Err(e) => {
+            eprintln!("{e}");
+            return exit::USAGE;
+        }
+    };
+    let theme = match Theme::load(options.theme.as_deref()) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("flightdeck: {e}");
+            return exit::USAGE;
+        }
+    };
+    let keymap = match Keymap::load() {
+        Ok(k) => k,
+        Err(e) => {
+            eprintln!("flightdeck: {e}");
+            return exit::USAGE;
+        }
+    };
+    let prepared = match pipeline::prepare(project.clone(), true).await {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("{e}");
+            return e.exit_code();
+        }
+    };
+    let input = CockpitInput {
+        project_name: project.name().to_string(),
+        source_display: project.source_url.redacted(),
+        target_display: project.target_url.redacted(),
+        tables: table_views(&project, &prepared),
+        timeline: timeline(&project),
+        read_only: options.read_only,
+        theme,
+        keymap,
+        autostart: options.autostart,
+    };
+    let backend = Arc::new(PipelineBackend {
+        prepared,
+        options: RunOptions { pace: options.pace },
+    });
+    match tui::run(input, backend).await {
+        Ok(exit) => {
+            if let Some(s) = &exit.summary {
+                eprintln!(
+                    "{}: {:?}, {} rows written, {} quarantined",
+                    project.name(),
+                    s.status,
+                    s.tables.iter().map(|t| t.written).sum::<u64>(),
+                    s.tables.iter().map(|t| t.quarantined).sum::<u64>()
+                );
+            }
+            match exit.final_state {
+                RunState::Failed => exit::RUNTIME,
+                _ => exit::OK,
+            }
+        }
+        Err(e) => {
+            eprintln!("flightdeck: {e}");
+            exit::RUNTIME
+        }
+    }
+}

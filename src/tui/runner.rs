@@ -1,0 +1,173 @@
+//! The event loop: one inbox, `App::update`, commands spawned as tasks, and a
+//! redraw only when something changed.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossterm::event::{Event, EventStream, KeyEventKind};
+use futures::StreamExt;
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+
+use super::app::{App, Cmd, Msg, Signal};
+use super::{CockpitBackend, CockpitExit, CockpitInput};
+use crate::pipeline::RunControl;
+
+/// The slow clock for elapsed time, ETA and throttled reloads.
+const TICK: Duration = Duration::from_millis(250);
+/// Messages handled before a frame is drawn, so a flood cannot starve the screen.
+const MAX_DRAIN: usize = 1024;
+
+/// Restores the terminal on every way out of `run`, errors included.
+struct RestoreOnDrop;
+
+impl Drop for RestoreOnDrop {
+    fn drop(&mut self) {
+        ratatui::restore();
+    }
+}
+
+/// Runs the cockpit on the real terminal until the operator quits, a signal
+/// arrives or the terminal goes away; a live run is first stopped at a batch
+/// boundary.
+pub async fn run(
+    input: CockpitInput,
+    backend: Arc<dyn CockpitBackend>,
+) -> color_eyre::Result<CockpitExit> {
+    let mut app = App::new(input);
+    // try_init also chains a panic hook that restores the terminal before printing.
+    let mut terminal = ratatui::try_init()?;
+    let _restore = RestoreOnDrop;
+    if let Ok(size) = terminal.size() {
+        app.size = (size.width, size.height);
+    }
+
+    let (tx, mut rx) = mpsc::channel::<Msg>(1024);
+    let mut tasks = JoinSet::new();
+    tasks.spawn(read_terminal(tx.clone()));
+    tasks.spawn(tick(tx.clone()));
+    tasks.spawn(forward_signals(tx.clone()));
+    let mut control: Option<RunControl> = None;
+    let mut terminal_lost = false;
+
+    app.update(Msg::Tick(Instant::now()));
+    let first = app.init();
+    execute(first, &backend, &tx, &mut control, &mut tasks);
+
+    loop {
+        if app.take_dirty() && !terminal_lost {
+            // A hung-up terminal fails to draw; keep going until the run has stopped.
+            terminal_lost = terminal.draw(|frame| super::draw(frame, &app)).is_err();
+        }
+        if app.should_quit {
+            break;
+        }
+        let Some(msg) = rx.recv().await else {
+            break;
+        };
+        let cmds = app.update(msg);
+        execute(cmds, &backend, &tx, &mut control, &mut tasks);
+        let mut drained = 0;
+        while drained < MAX_DRAIN && !app.should_quit {
+            let Ok(msg) = rx.try_recv() else { break };
+            let cmds = app.update(msg);
+            execute(cmds, &backend, &tx, &mut control, &mut tasks);
+            drained += 1;
+        }
+    }
+
+    tasks.abort_all();
+    Ok(CockpitExit {
+        final_state: app.run.state.clone(),
+        summary: app.run.summary.clone(),
+    })
+}
+
+fn execute(
+    cmds: Vec<Cmd>,
+    backend: &Arc<dyn CockpitBackend>,
+    tx: &mpsc::Sender<Msg>,
+    control: &mut Option<RunControl>,
+    tasks: &mut JoinSet<()>,
+) {
+    for cmd in cmds {
+        match cmd {
+            Cmd::StartRun => {
+                let handle = backend.start_run();
+                *control = Some(handle.control);
+                let tx = tx.clone();
+                let mut events = handle.events;
+                tasks.spawn(async move {
+                    while let Some(event) = events.recv().await {
+                        if tx.send(Msg::Run(event)).await.is_err() {
+                            return;
+                        }
+                    }
+                    let _ = tx.send(Msg::RunClosed).await;
+                });
+            }
+            Cmd::Pause => control.iter().for_each(RunControl::pause),
+            Cmd::Resume => control.iter().for_each(RunControl::resume),
+            Cmd::Cancel => control.iter().for_each(RunControl::cancel),
+            Cmd::LoadEvents => {
+                let tx = tx.clone();
+                let load = backend.load_events();
+                tasks.spawn(async move {
+                    let _ = tx.send(Msg::EventsLoaded(load.await)).await;
+                });
+            }
+        }
+    }
+    // Reap finished loaders so the set does not grow for the life of the cockpit.
+    while tasks.try_join_next().is_some() {}
+}
+
+/// Keys and resizes; ends (and says so) when the terminal input ends or fails,
+/// so a dropped pty cannot make the loop spin.
+async fn read_terminal(tx: mpsc::Sender<Msg>) {
+    let mut input = EventStream::new();
+    while let Some(event) = input.next().await {
+        let msg = match event {
+            Ok(Event::Key(key)) if key.kind != KeyEventKind::Release => Msg::Key(key),
+            Ok(Event::Resize(w, h)) => Msg::Resize(w, h),
+            Ok(_) => continue,
+            Err(_) => break,
+        };
+        if tx.send(msg).await.is_err() {
+            return;
+        }
+    }
+    let _ = tx.send(Msg::InputClosed).await;
+}
+
+async fn tick(tx: mpsc::Sender<Msg>) {
+    let mut interval = tokio::time::interval(TICK);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        interval.tick().await;
+        if tx.send(Msg::Tick(Instant::now())).await.is_err() {
+            return;
+        }
+    }
+}
+
+async fn forward_signals(tx: mpsc::Sender<Msg>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut hup), Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::hangup()),
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        return;
+    };
+    loop {
+        let which = tokio::select! {
+            _ = hup.recv() => Signal::Hangup,
+            _ = term.recv() => Signal::Terminate,
+            _ = int.recv() => Signal::Interrupt,
+        };
+        if tx.send(Msg::Signal(which)).await.is_err() {
+            return;
+        }
+    }
+}

@@ -1,0 +1,283 @@
+//! Shared fixtures for the cockpit tests: the AI-research sample as plain data,
+//! a scripted run, and helpers that press keys by action name.
+
+use std::time::{Duration, Instant};
+
+use chrono::{NaiveDate, TimeZone, Utc};
+use crossterm::event::KeyEvent;
+use flightdeck::eventlog::EventRecord;
+use flightdeck::pipeline::{
+    RunEvent, RunState, RunSummary, SampleRow, TablePlan, TableProgress, TableSummary,
+};
+use flightdeck::timeline::Plan;
+use flightdeck::tui::{Action, App, Cmd, CockpitInput, Keymap, Msg, Theme};
+use flightdeck::tui::{FieldView, TableView};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+
+fn field(source: Option<&str>, rule: &str, target: &str, ty: &str) -> FieldView {
+    FieldView {
+        source: source.map(str::to_string),
+        rule: rule.into(),
+        target: target.into(),
+        target_type: ty.into(),
+    }
+}
+
+pub fn tables() -> Vec<TableView> {
+    vec![
+        TableView {
+            source: "models".into(),
+            target: "ml_models".into(),
+            fields: vec![
+                field(Some("model_id"), "uuid_key", "model_uuid", "UUID"),
+                field(Some("model_id"), "rename", "original_source_id", "BIGINT"),
+                field(
+                    Some("dataset_id"),
+                    "foreign_key",
+                    "training_dataset_uuid",
+                    "UUID",
+                ),
+                field(Some("owner_id"), "lookup", "owner_user_id", "UUID"),
+                field(Some("algo_type"), "canonicalize", "algorithm", "TEXT"),
+                field(Some("status"), "value_map", "lifecycle_status", "TEXT"),
+                field(
+                    Some("accuracy_score"),
+                    "cast",
+                    "primary_metric_value",
+                    "DOUBLE",
+                ),
+                field(Some("file_path"), "rewrite", "artifact_uri", "TEXT"),
+                field(Some("created_at"), "to_utc", "created_at_utc", "TIMESTAMP"),
+                field(Some("notes"), "template", "notes", "TEXT"),
+            ],
+        },
+        TableView {
+            source: "datasets".into(),
+            target: "data_sources".into(),
+            fields: vec![
+                field(Some("dataset_id"), "uuid_key", "data_source_uuid", "UUID"),
+                field(Some("name"), "rename", "display_name", "TEXT"),
+            ],
+        },
+        TableView {
+            source: "training_runs".into(),
+            target: "training_jobs".into(),
+            fields: vec![field(Some("run_id"), "uuid_key", "job_uuid", "UUID")],
+        },
+        TableView {
+            source: "experiments".into(),
+            target: "experiment_logs".into(),
+            fields: vec![field(None, "template", "source_system", "TEXT")],
+        },
+        TableView {
+            source: "metrics".into(),
+            target: "model_performance".into(),
+            fields: vec![field(Some("value"), "cast", "metric_value", "DOUBLE")],
+        },
+    ]
+}
+
+pub fn date(s: &str) -> NaiveDate {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+}
+
+pub fn input_with(theme: Theme, read_only: bool) -> CockpitInput {
+    CockpitInput {
+        project_name: "AI research consolidation".into(),
+        source_display: "sqlite://legacy.db".into(),
+        target_display: "postgres://migrator:***@db.internal/platform".into(),
+        tables: tables(),
+        timeline: Plan::build::<&str>(date("2025-03-03"), &[], &[date("2025-03-10")]),
+        read_only,
+        theme,
+        keymap: Keymap::default(),
+        autostart: false,
+    }
+}
+
+/// A fresh cockpit with a fixed "today" (the execution day) and a fixed clock.
+pub fn app() -> App {
+    app_with(Theme::built_in("dark").unwrap(), false)
+}
+
+pub fn app_with(theme: Theme, read_only: bool) -> App {
+    let mut app = App::new(input_with(theme, read_only));
+    app.today = date("2025-03-20");
+    app.update(Msg::Tick(t0()));
+    app
+}
+
+/// A fixed origin for the cockpit clock, so elapsed time is reproducible.
+pub fn t0() -> Instant {
+    use std::sync::OnceLock;
+    static T0: OnceLock<Instant> = OnceLock::new();
+    *T0.get_or_init(Instant::now)
+}
+
+pub fn at(secs: u64) -> Msg {
+    Msg::Tick(t0() + Duration::from_secs(secs))
+}
+
+/// Presses the first key bound to `action`, as a user would.
+pub fn press(app: &mut App, action: Action) -> Vec<Cmd> {
+    let key = *app
+        .keymap
+        .keys_for(action)
+        .first()
+        .unwrap_or_else(|| panic!("{} has no key", action.name()));
+    app.update(Msg::Key(key.to_event()))
+}
+
+pub fn type_text(app: &mut App, text: &str) {
+    for c in text.chars() {
+        app.update(Msg::Key(KeyEvent::from(crossterm::event::KeyCode::Char(c))));
+    }
+}
+
+pub fn plans() -> Vec<TablePlan> {
+    let t = |s: &str, t: &str, rows| TablePlan {
+        source: s.into(),
+        target: t.into(),
+        source_rows: rows,
+        already_read: 0,
+    };
+    vec![
+        t("datasets", "data_sources", 400),
+        t("models", "ml_models", 20_000),
+        t("training_runs", "training_jobs", 60_000),
+        t("experiments", "experiment_logs", 12_000),
+        t("metrics", "model_performance", 150_000),
+    ]
+}
+
+pub fn started() -> RunEvent {
+    RunEvent::Started {
+        run_id: uuid::Uuid::nil(),
+        tables: plans(),
+        resumed: false,
+    }
+}
+
+pub fn models_sample() -> SampleRow {
+    let pairs = |v: &[(&str, &str)]| {
+        v.iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
+    };
+    SampleRow {
+        before: pairs(&[
+            ("model_id", "1042"),
+            ("algo_type", "random forrest"),
+            ("status", "R"),
+            ("accuracy_score", "91.5"),
+            ("file_path", "/legacy/storage/models/v1/model_A.pkl"),
+        ]),
+        after: pairs(&[
+            ("model_uuid", "6f1c2a4e-93b1-5d0e-8c7a-1b2c3d4e5f60"),
+            ("algorithm", "Random Forest"),
+            ("lifecycle_status", "Ready for Deployment"),
+            ("primary_metric_value", "0.915"),
+            (
+                "artifact_uri",
+                "s3://ai-artifacts-bucket/models/model_A/v1/model.pkl",
+            ),
+        ]),
+        quarantined: None,
+    }
+}
+
+pub fn progress(table: usize, read: u64, quarantined: u64, rate: f64) -> RunEvent {
+    RunEvent::Progress {
+        table,
+        progress: TableProgress {
+            read,
+            written: read - quarantined,
+            quarantined,
+        },
+        batch_size: 2000,
+        rows_per_s: rate,
+        sample: (table == 1).then(models_sample),
+    }
+}
+
+/// A run part-way through: datasets done, models mid-way, with throughput history.
+pub fn mid_run(app: &mut App) {
+    app.update(Msg::Run(started()));
+    app.update(Msg::Run(RunEvent::TableStarted { table: 0 }));
+    app.update(Msg::Run(RunEvent::TableFinished {
+        table: 0,
+        progress: TableProgress {
+            read: 400,
+            written: 398,
+            quarantined: 2,
+        },
+    }));
+    app.update(Msg::Run(RunEvent::TableStarted { table: 1 }));
+    for i in 1..=40u64 {
+        let rate = 8_000.0 + ((i * 37) % 11) as f64 * 400.0;
+        app.update(Msg::Run(progress(1, i * 300, i / 4, rate)));
+    }
+    app.update(at(83));
+}
+
+pub fn summary(status: RunState) -> RunSummary {
+    RunSummary {
+        status,
+        run_id: uuid::Uuid::nil().to_string(),
+        elapsed_s: 90.0,
+        tables: plans()
+            .into_iter()
+            .map(|p| TableSummary {
+                source: p.source,
+                target: p.target,
+                read: p.source_rows,
+                written: p.source_rows - 5,
+                quarantined: 5,
+                rows_per_s: 9000.0,
+            })
+            .collect(),
+    }
+}
+
+pub fn records(n: i64) -> Vec<EventRecord> {
+    (1..=n)
+        .map(|id| {
+            let (kind, inverse) = match id {
+                1 => ("run_started", vec![]),
+                2 => (
+                    "table_created",
+                    vec!["DROP TABLE flightdeck_quarantine_ml_models".to_string()],
+                ),
+                _ => (
+                    "batch_committed",
+                    vec![format!(
+                        "DELETE FROM ml_models WHERE original_source_id BETWEEN {} AND {}",
+                        (id - 3) * 2000 + 1,
+                        (id - 2) * 2000
+                    )],
+                ),
+            };
+            EventRecord {
+                id,
+                run_id: uuid::Uuid::nil(),
+                at: Utc.with_ymd_and_hms(2025, 3, 19, 9, 0, 0).unwrap()
+                    + chrono::Duration::seconds(id * 3),
+                kind: kind.into(),
+                table: (id > 1).then(|| "ml_models".to_string()),
+                summary: format!("event number {id} of the run"),
+                detail: serde_json::json!({ "batch": id }),
+                inverse,
+            }
+        })
+        .collect()
+}
+
+/// Renders `app` into a fresh test terminal of the given size.
+pub fn render(app: &App, width: u16, height: u16) -> Terminal<TestBackend> {
+    let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
+    terminal
+        .draw(|frame| flightdeck::tui::draw(frame, app))
+        .unwrap();
+    terminal
+}

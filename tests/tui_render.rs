@@ -1,0 +1,183 @@
+//! Pane snapshots (TestBackend + insta) of every view at 80x24 and 160x48, the
+//! popups, the too-small screen, and rendering robustness at tiny sizes.
+
+// Each test file uses a different subset of the shared helpers.
+#[allow(dead_code)]
+mod tui_common;
+
+use flightdeck::pipeline::{RunEvent, RunState};
+use flightdeck::tui::theme::BUILT_IN;
+use flightdeck::tui::{Action, App, Msg, Theme, View};
+use ratatui::style::Color;
+use tui_common::*;
+
+/// A cockpit mid-run with the event log loaded and an alert raised.
+fn busy_app(theme: Theme) -> App {
+    let mut app = app_with(theme, false);
+    press(&mut app, Action::StartRun);
+    mid_run(&mut app);
+    press(&mut app, Action::PauseResume);
+    app.update(Msg::Run(RunEvent::StateChanged(RunState::Paused)));
+    app.update(Msg::EventsLoaded(Ok(records(30))));
+    app
+}
+
+fn show(app: &mut App, view: View) {
+    let action = match view {
+        View::Overview => Action::ViewOverview,
+        View::Profile => Action::ViewProfile,
+        View::Recommendations => Action::ViewRecommendations,
+        View::Mapping => Action::ViewMapping,
+        View::Validation => Action::ViewValidation,
+        View::Timeline => Action::ViewTimeline,
+        View::EventLog => Action::ViewEventLog,
+    };
+    press(app, action);
+    assert_eq!(app.view, view);
+}
+
+fn snapshot_name(view: View, w: u16, h: u16) -> String {
+    let slug = view.title().to_lowercase().replace(' ', "_");
+    format!("{slug}_{w}x{h}")
+}
+
+#[test]
+fn every_view_at_both_sizes() {
+    for (w, h) in [(80, 24), (160, 48)] {
+        for view in View::ALL {
+            let mut app = busy_app(Theme::default());
+            show(&mut app, view);
+            let terminal = render(&app, w, h);
+            insta::assert_snapshot!(snapshot_name(view, w, h), terminal.backend());
+        }
+    }
+}
+
+#[test]
+fn ready_overview_before_the_run() {
+    let app = app();
+    insta::assert_snapshot!(render(&app, 80, 24).backend());
+}
+
+#[test]
+fn completed_run_overview_and_timeline() {
+    let mut app = app();
+    press(&mut app, Action::StartRun);
+    mid_run(&mut app);
+    app.update(Msg::Run(RunEvent::Finished(summary(RunState::Completed))));
+    insta::assert_snapshot!("completed_overview", render(&app, 80, 24).backend());
+    press(&mut app, Action::ViewTimeline);
+    insta::assert_snapshot!("completed_timeline", render(&app, 80, 24).backend());
+}
+
+#[test]
+fn help_overlay() {
+    let mut app = app();
+    press(&mut app, Action::Help);
+    insta::assert_snapshot!(render(&app, 80, 24).backend());
+}
+
+#[test]
+fn read_only_help_hides_dangerous_actions() {
+    let mut app = app_with(Theme::default(), true);
+    press(&mut app, Action::Help);
+    let screen = render(&app, 80, 24).backend().to_string();
+    assert!(!screen.contains("start the migration run"), "{screen}");
+    assert!(screen.contains("read-only"), "{screen}");
+    let footer = render(&app_with(Theme::default(), true), 80, 24)
+        .backend()
+        .to_string();
+    assert!(!footer.contains("s start"), "{footer}");
+}
+
+#[test]
+fn quit_confirmation() {
+    let mut app = busy_app(Theme::default());
+    press(&mut app, Action::Quit);
+    insta::assert_snapshot!(render(&app, 80, 24).backend());
+}
+
+#[test]
+fn event_detail_shows_the_inverse() {
+    let mut app = busy_app(Theme::default());
+    press(&mut app, Action::ViewEventLog);
+    press(&mut app, Action::Down);
+    press(&mut app, Action::Open);
+    let terminal = render(&app, 80, 24);
+    let screen = terminal.backend().to_string();
+    assert!(
+        screen.contains("DELETE FROM ml_models WHERE original_source_id BETWEEN"),
+        "{screen}"
+    );
+    insta::assert_snapshot!(terminal.backend());
+}
+
+#[test]
+fn too_small_says_so() {
+    let app = app();
+    let screen = render(&app, 79, 23).backend().to_string();
+    assert!(
+        screen.contains("terminal too small (need 80x24, have 79x23)"),
+        "{screen}"
+    );
+}
+
+#[test]
+fn tiny_sizes_do_not_panic() {
+    for view in View::ALL {
+        let mut app = busy_app(Theme::default());
+        show(&mut app, view);
+        press(&mut app, Action::Help);
+        for (w, h) in [
+            (0, 0),
+            (1, 1),
+            (20, 5),
+            (79, 23),
+            (80, 24),
+            (81, 25),
+            (300, 100),
+        ] {
+            render(&app, w, h);
+        }
+    }
+}
+
+#[test]
+fn every_built_in_theme_renders_every_view() {
+    for (name, _) in BUILT_IN {
+        for view in View::ALL {
+            let mut app = busy_app(Theme::built_in(name).unwrap());
+            show(&mut app, view);
+            render(&app, 120, 40);
+        }
+    }
+}
+
+#[test]
+fn monochrome_screen_carries_no_colour() {
+    for view in View::ALL {
+        let mut app = busy_app(Theme::built_in("monochrome").unwrap());
+        show(&mut app, view);
+        press(&mut app, Action::Help);
+        let terminal = render(&app, 160, 48);
+        for cell in terminal.backend().buffer().content() {
+            assert_eq!(cell.fg, Color::Reset, "{view:?} at {:?}", cell.symbol());
+            assert_eq!(cell.bg, Color::Reset, "{view:?} at {:?}", cell.symbol());
+        }
+    }
+}
+
+#[test]
+fn dark_theme_does_colour_the_screen() {
+    // Guards the monochrome test against passing because nothing is ever coloured.
+    let app = busy_app(Theme::built_in("dark").unwrap());
+    let terminal = render(&app, 80, 24);
+    assert!(
+        terminal
+            .backend()
+            .buffer()
+            .content()
+            .iter()
+            .any(|c| c.fg != Color::Reset)
+    );
+}
