@@ -76,6 +76,12 @@ pub enum Cmd {
         /// Overwrite an existing project and legacy database in DIR.
         #[arg(long)]
         force: bool,
+        /// ai-research-mysql: the MariaDB/MySQL database the legacy tables are loaded into.
+        #[arg(long)]
+        source_url: Option<String>,
+        /// ai-research-mysql: the PostgreSQL database the project migrates into.
+        #[arg(long)]
+        target_url: Option<String>,
     },
     /// Run a migration project: in the cockpit, or headless.
     Run {
@@ -130,6 +136,19 @@ pub async fn dispatch(cli: Cli) -> i32 {
             rows,
             seed,
             force,
+            source_url,
+            target_url,
+        } if name == "ai-research-mysql" => {
+            let opts = crate::sample::SampleOptions { rows, seed, force };
+            sample_on_server(&into, &opts, source_url, target_url).await
+        }
+        Cmd::Sample {
+            name,
+            into,
+            rows,
+            seed,
+            force,
+            ..
         } => sample(&name, &into, rows, seed, force).await,
         Cmd::Demo {
             rows,
@@ -205,6 +224,40 @@ async fn sample(name: &str, into: &Path, rows: u64, seed: u64, force: bool) -> i
         Err(e) => {
             eprintln!("flightdeck sample: {e}");
             exit::USAGE
+        }
+    }
+}
+
+/// `sample ai-research-mysql`: the legacy data goes into a server.
+async fn sample_on_server(
+    into: &Path,
+    opts: &crate::sample::SampleOptions,
+    source: Option<String>,
+    target: Option<String>,
+) -> i32 {
+    let parse = |u: &str| crate::db::DbUrl::parse(u, into);
+    let Some(source) = source else {
+        eprintln!("flightdeck sample: ai-research-mysql needs --source-url mysql://USER@HOST/DB");
+        return exit::USAGE;
+    };
+    let (source, target) = match (parse(&source), target.as_deref().map(parse).transpose()) {
+        (Ok(s), Ok(t)) => (s, t),
+        (Err(e), _) | (_, Err(e)) => {
+            eprintln!("flightdeck sample: {e}");
+            return exit::USAGE;
+        }
+    };
+    match crate::sample::install_on_server(into, opts, &source, target.as_ref()).await {
+        Ok(s) => {
+            for (table, n) in &s.tables {
+                eprintln!("  {table:<16} {n:>10} rows → {}", source.redacted());
+            }
+            println!("{}", s.project_file.display());
+            exit::OK
+        }
+        Err(e) => {
+            eprintln!("flightdeck sample: {e}");
+            exit::RUNTIME
         }
     }
 }

@@ -1,6 +1,8 @@
 //! Everything that differs between databases sits behind [`Dialect`] (SQL text)
 //! and [`Database`] (I/O). The pipeline only talks to these two traits.
 
+mod mysql;
+mod postgres;
 mod sqlite;
 mod url;
 
@@ -71,6 +73,13 @@ pub trait Dialect: Send + Sync {
 
     /// Column definition of an auto-incrementing integer primary key.
     fn serial_primary_key(&self) -> &'static str;
+
+    /// Why this database cannot store `value` in any column (PostgreSQL text
+    /// and NUL, MySQL and NaN), so the row goes to quarantine instead of failing
+    /// its whole batch.
+    fn unstorable(&self, _value: &Value) -> Option<String> {
+        None
+    }
 
     /// `CREATE TABLE` for a table flightdeck creates.
     fn create_table(&self, def: &TableDef) -> String {
@@ -185,21 +194,82 @@ pub trait Database: Send + Sync {
 
     async fn execute(&self, sql: &str, params: &[Value]) -> Result<u64, DbError>;
 
-    /// Runs all statements in one transaction: all or nothing.
+    /// Runs all statements in one transaction: all or nothing. MySQL commits
+    /// implicitly around DDL, so a batch holding DDL is not atomic there.
     async fn transaction(&self, statements: Vec<Statement>) -> Result<(), DbError>;
+
+    /// Loads `rows` into `table` and runs `extra` (quarantine, event,
+    /// checkpoint) in the same transaction, by the fastest path the database
+    /// offers (PostgreSQL: COPY).
+    async fn write_batch(
+        &self,
+        table: &str,
+        columns: &[String],
+        rows: Vec<Row>,
+        extra: Vec<Statement>,
+    ) -> Result<(), DbError> {
+        let mut statements = self.dialect().insert_rows(table, columns, rows);
+        statements.extend(extra);
+        self.transaction(statements).await
+    }
+
+    /// Takes the named lock, held on a dedicated connection until `unlock` or
+    /// `close`; `false` when another session holds it. Databases without
+    /// session locks (SQLite) always grant it.
+    async fn try_lock(&self, _name: &str) -> Result<bool, DbError> {
+        Ok(true)
+    }
+
+    /// Whether the lock taken with `try_lock` is still held: `false` once its
+    /// connection died. Check it before each batch and stop writing if lost.
+    async fn holds_lock(&self, _name: &str) -> Result<bool, DbError> {
+        Ok(true)
+    }
+
+    async fn unlock(&self, _name: &str) -> Result<(), DbError> {
+        Ok(())
+    }
 
     async fn close(&self);
 }
 
 pub type Db = Arc<dyn Database>;
 
-/// Opens a pool for `url`. A SQLite source must exist; a SQLite target is created.
+/// Opens a pool for `url`. A SQLite source must exist; a SQLite target is
+/// created. Server databases must exist already (`create` does not apply).
 pub async fn connect(url: &DbUrl, create: bool) -> Result<Db, DbError> {
     match url.backend() {
         Backend::Sqlite => Ok(Arc::new(sqlite::SqliteDb::connect(url, create).await?)),
-        other => Err(DbError::Unsupported(format!(
-            "{other} is not supported yet by this build ({}); use sqlite://",
-            url.redacted()
-        ))),
+        Backend::Postgres => Ok(Arc::new(postgres::PostgresDb::connect(url).await?)),
+        Backend::MySql => Ok(Arc::new(mysql::MySqlDb::connect(url).await?)),
     }
+}
+
+pub use mysql::MySqlDialect;
+pub use postgres::PostgresDialect;
+
+/// One line of a statement for error context, never its bound values.
+fn head(sql: &str) -> String {
+    let one_line: String = sql.split_whitespace().collect::<Vec<_>>().join(" ");
+    if one_line.chars().count() > 80 {
+        format!("{}…", one_line.chars().take(80).collect::<String>())
+    } else {
+        one_line
+    }
+}
+
+/// A driver message with the URL's password, should it appear, masked.
+fn redact_error(message: &str, url: &DbUrl) -> String {
+    let full = url.expose();
+    let mut out = message.replace(full, &url.redacted());
+    if let Some(rest) = full.split_once("://").map(|(_, r)| r) {
+        let auth = rest.split(['/', '?']).next().unwrap_or("");
+        if let Some((userinfo, _)) = auth.rsplit_once('@')
+            && let Some((_, password)) = userinfo.split_once(':')
+            && !password.is_empty()
+        {
+            out = out.replace(password, "***");
+        }
+    }
+    out
 }

@@ -485,6 +485,7 @@ async fn run_table(
             break;
         }
         fk_checks(ctx, table, all, &mut batch).await?;
+        unstorable_checks(d, table, &mut batch);
 
         let batch_no = cp.batch_no + 1;
         let n_written = batch.rows.len() as u64;
@@ -544,14 +545,13 @@ async fn run_table(
             }),
             inverse,
         };
-        let mut statements = d.insert_rows(table.target_table(), &target_cols, batch.rows);
-        statements.extend(store::quarantine_statements(
+        let mut statements = store::quarantine_statements(
             d,
             ctx.run_id,
             table.source_table(),
             batch_no,
             &batch.quarantined,
-        ));
+        );
         statements.push(store::event_statement(d, &event));
         statements.extend(store::checkpoint_statements(
             d,
@@ -561,7 +561,9 @@ async fn run_table(
         ));
 
         let t0 = Instant::now();
-        ctx.target.transaction(statements).await?;
+        ctx.target
+            .write_batch(table.target_table(), &target_cols, batch.rows, statements)
+            .await?;
         adapt_batch_size(
             &batch_size,
             &ctx.pipeline,
@@ -855,6 +857,35 @@ pub fn raw_row(cols: &[String], row: &Row) -> serde_json::Value {
         })
         .collect();
     serde_json::Value::Object(map)
+}
+
+/// Moves rows holding a value the target cannot store (NUL in PostgreSQL
+/// text, NaN in MySQL) to quarantine, so they never fail the whole batch.
+fn unstorable_checks(d: &dyn crate::db::Dialect, table: &CompiledTable, batch: &mut LoadBatch) {
+    let cols = table.source_columns();
+    let mut kept_rows = Vec::with_capacity(batch.rows.len());
+    let mut kept_origins = Vec::with_capacity(batch.rows.len());
+    for (row, origin) in batch.rows.drain(..).zip(batch.origins.drain(..)) {
+        let bad = row
+            .iter()
+            .enumerate()
+            .find_map(|(i, v)| d.unstorable(v).map(|reason| (i, reason)));
+        match bad {
+            None => {
+                kept_rows.push(row);
+                kept_origins.push(origin);
+            }
+            Some((i, reason)) => batch.quarantined.push(QuarantinedRow {
+                source_key: origin[0].render(),
+                rule: "target".into(),
+                column: table.target_columns()[i].name.clone(),
+                reason,
+                raw_row: raw_row(cols, &origin),
+            }),
+        }
+    }
+    batch.rows = kept_rows;
+    batch.origins = kept_origins;
 }
 
 /// Looks up the batch's foreign keys in the parents' target tables and applies

@@ -4,6 +4,7 @@
 mod dirt;
 mod legacy;
 mod rng;
+mod server;
 #[cfg(test)]
 mod tests;
 
@@ -11,8 +12,10 @@ use std::path::{Path, PathBuf};
 
 use crate::db::DbError;
 
+pub use server::{copy_tables, install_on_server};
+
 /// The samples `install` knows.
-pub const SAMPLES: &[&str] = &["ai-research"];
+pub const SAMPLES: &[&str] = &["ai-research", "ai-research-mysql"];
 
 const PROJECT_TOML: &str = include_str!("../../sample-projects/ai-research/project.toml");
 const OWNERS_CSV: &str = include_str!("../../sample-projects/ai-research/owners.csv");
@@ -21,6 +24,17 @@ const ALGORITHMS_TOML: &str = include_str!("../../sample-projects/ai-research/al
 /// Files of the ai-research sample, as (name in the project folder, contents).
 const AI_RESEARCH_FILES: &[(&str, &str)] = &[
     ("project.toml", PROJECT_TOML),
+    ("owners.csv", OWNERS_CSV),
+    ("algorithms.toml", ALGORITHMS_TOML),
+];
+
+/// Files of ai-research-mysql (MariaDB legacy → PostgreSQL platform); its
+/// legacy data goes into a server, see [`install_on_server`].
+const AI_RESEARCH_MYSQL_FILES: &[(&str, &str)] = &[
+    (
+        "project.toml",
+        include_str!("../../sample-projects/ai-research-mysql/project.toml"),
+    ),
     ("owners.csv", OWNERS_CSV),
     ("algorithms.toml", ALGORITHMS_TOML),
 ];
@@ -86,6 +100,7 @@ impl SampleError {
 fn sample_files(name: &str) -> Result<&'static [(&'static str, &'static str)], SampleError> {
     match name {
         "ai-research" => Ok(AI_RESEARCH_FILES),
+        "ai-research-mysql" => Ok(AI_RESEARCH_MYSQL_FILES),
         _ => Err(SampleError::UnknownSample {
             name: name.to_string(),
             hint: crate::project::error::hint_for(name, SAMPLES.iter().copied()),

@@ -1,0 +1,675 @@
+//! MySQL and MariaDB: utf8mb4 sessions in UTC with a strict `sql_mode`,
+//! introspection from `information_schema` (current database only), and
+//! multi-row INSERT bounded by bind count and `max_allowed_packet`.
+
+use std::collections::HashMap;
+use std::str::FromStr;
+
+use async_trait::async_trait;
+use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
+use sqlx::mysql::types::MySqlTime;
+use sqlx::mysql::{MySqlArguments, MySqlConnectOptions, MySqlPoolOptions, MySqlRow};
+use sqlx::{
+    Arguments, AssertSqlSafe, Connection as _, Executor as _, MySqlConnection, MySqlPool, Row as _,
+    TypeInfo, ValueRef,
+};
+use tokio::sync::Mutex;
+
+use super::postgres::{f32_to_f64, kind_of};
+use super::{Backend, Database, DbError, DbUrl, Dialect, Statement, head};
+use crate::schema::{ColumnInfo, ColumnType, TableDef, TableInfo};
+use crate::value::{Row, Value};
+
+/// Strict, so a value that does not fit fails loudly instead of being
+/// truncated or zeroed.
+const SQL_MODE: &str = "SET SESSION sql_mode = 'STRICT_ALL_TABLES,NO_ZERO_IN_DATE,NO_ZERO_DATE,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION'";
+
+/// Longest VARCHAR kept as VARCHAR (65,535 bytes a row / 4 bytes a character).
+const MAX_VARCHAR: u32 = 16_383;
+
+pub struct MySqlDialect;
+
+impl Dialect for MySqlDialect {
+    fn backend(&self) -> Backend {
+        Backend::MySql
+    }
+
+    fn quote_ident(&self, ident: &str) -> String {
+        format!("`{}`", ident.replace('`', "``"))
+    }
+
+    fn placeholder(&self, _n: usize) -> String {
+        "?".into()
+    }
+
+    fn max_bind_params(&self) -> usize {
+        65_535
+    }
+
+    fn type_name(&self, t: ColumnType) -> String {
+        match t {
+            ColumnType::Bool => "TINYINT(1)".into(),
+            ColumnType::SmallInt => "SMALLINT".into(),
+            ColumnType::Int => "INT".into(),
+            ColumnType::BigInt => "BIGINT".into(),
+            ColumnType::Float => "FLOAT".into(),
+            ColumnType::Double => "DOUBLE".into(),
+            ColumnType::Decimal(p, s) => format!("DECIMAL({p},{s})"),
+            ColumnType::Text => "LONGTEXT".into(),
+            ColumnType::Varchar(n) if n <= MAX_VARCHAR => format!("VARCHAR({n})"),
+            ColumnType::Varchar(_) => "LONGTEXT".into(),
+            ColumnType::Bytes => "LONGBLOB".into(),
+            ColumnType::Uuid => "CHAR(36)".into(),
+            ColumnType::Date => "DATE".into(),
+            ColumnType::DateTime => "DATETIME(6)".into(),
+            // TIMESTAMP ends in 2038; instants are stored as DATETIME in UTC.
+            ColumnType::Timestamp => "DATETIME(6)".into(),
+            ColumnType::Json => "JSON".into(),
+        }
+    }
+
+    fn parse_native_type(&self, native: &str) -> ColumnType {
+        let lower = native.trim().to_ascii_lowercase();
+        let unsigned = lower.contains("unsigned");
+        let (base, args) = match lower.split_once('(') {
+            Some((b, rest)) => (
+                b.trim(),
+                rest.split(')').next().unwrap_or("").trim().to_string(),
+            ),
+            None => (lower.split_whitespace().next().unwrap_or(""), String::new()),
+        };
+        let nums: Vec<u32> = args
+            .split(',')
+            .filter_map(|x| x.trim().parse().ok())
+            .collect();
+        match base {
+            "tinyint" if nums.first() == Some(&1) => ColumnType::Bool,
+            "bool" | "boolean" => ColumnType::Bool,
+            "bit" if nums.first().is_none_or(|n| *n == 1) => ColumnType::Bool,
+            "tinyint" => ColumnType::SmallInt,
+            "smallint" if unsigned => ColumnType::Int,
+            "smallint" | "year" => ColumnType::SmallInt,
+            "mediumint" => ColumnType::Int,
+            "int" | "integer" if unsigned => ColumnType::BigInt,
+            "int" | "integer" => ColumnType::Int,
+            // BIGINT UNSIGNED exceeds i64: exact as a 20-digit decimal.
+            "bigint" if unsigned => ColumnType::Decimal(20, 0),
+            "bigint" => ColumnType::BigInt,
+            "float" => ColumnType::Float,
+            "double" | "real" => ColumnType::Double,
+            "decimal" | "numeric" | "dec" | "fixed" => ColumnType::Decimal(
+                nums.first().copied().unwrap_or(10).min(255) as u8,
+                nums.get(1).copied().unwrap_or(0).min(255) as u8,
+            ),
+            "char" if nums.first() == Some(&36) => ColumnType::Uuid,
+            "uuid" => ColumnType::Uuid,
+            "char" | "varchar" => nums
+                .first()
+                .map_or(ColumnType::Text, |n| ColumnType::Varchar(*n)),
+            "tinytext" | "text" | "mediumtext" | "longtext" | "enum" | "set" | "time" => {
+                ColumnType::Text
+            }
+            "binary" | "varbinary" | "tinyblob" | "blob" | "mediumblob" | "longblob" | "bit" => {
+                ColumnType::Bytes
+            }
+            "date" => ColumnType::Date,
+            "datetime" => ColumnType::DateTime,
+            "timestamp" => ColumnType::Timestamp,
+            "json" => ColumnType::Json,
+            _ => ColumnType::Text,
+        }
+    }
+
+    fn serial_primary_key(&self) -> &'static str {
+        "BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY"
+    }
+
+    /// utf8mb4 with a binary collation: keys compare exactly, as in the source.
+    /// Text key columns become VARCHAR(191), which utf8mb4 can index anywhere.
+    fn create_table(&self, def: &TableDef) -> String {
+        let mut cols: Vec<String> = def
+            .columns
+            .iter()
+            .map(|c| {
+                let in_key = def.primary_key.contains(&c.name);
+                let t = match c.column_type {
+                    ColumnType::Text if in_key => "VARCHAR(191)".to_string(),
+                    ColumnType::Bytes if in_key => "VARBINARY(255)".to_string(),
+                    other => self.type_name(other),
+                };
+                let null = if c.nullable { "" } else { " NOT NULL" };
+                format!("{} {t}{null}", self.quote_ident(&c.name))
+            })
+            .collect();
+        if !def.primary_key.is_empty() {
+            let pk: Vec<String> = def
+                .primary_key
+                .iter()
+                .map(|c| self.quote_ident(c))
+                .collect();
+            cols.push(format!("PRIMARY KEY ({})", pk.join(", ")));
+        }
+        format!(
+            "CREATE TABLE {} (\n  {}\n) DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
+            self.quote_ident(&def.name),
+            cols.join(",\n  ")
+        )
+    }
+
+    fn unstorable(&self, value: &Value) -> Option<String> {
+        let year_ok = |y: i32| (1000..=9999).contains(&y);
+        use chrono::Datelike;
+        match value {
+            Value::Float(f) if !f.is_finite() => {
+                Some(format!("MySQL cannot store {f} in a numeric column"))
+            }
+            Value::Date(d) if !year_ok(d.year()) => Some(year_reason(d.year())),
+            Value::DateTime(d) if !year_ok(d.year()) => Some(year_reason(d.year())),
+            Value::Timestamp(t) if !year_ok(t.year()) => Some(year_reason(t.year())),
+            _ => None,
+        }
+    }
+}
+
+fn year_reason(year: i32) -> String {
+    format!("MySQL dates hold the years 1000 to 9999, not {year}")
+}
+
+pub struct MySqlDb {
+    pool: MySqlPool,
+    url: DbUrl,
+    options: MySqlConnectOptions,
+    /// Bytes one INSERT may carry; half of the server's `max_allowed_packet`.
+    packet_budget: usize,
+    /// GET_LOCK locks, each held by its own connection outside the pool.
+    locks: Mutex<HashMap<String, MySqlConnection>>,
+}
+
+impl MySqlDb {
+    pub async fn connect(url: &DbUrl) -> Result<Self, DbError> {
+        let fail = |e: sqlx::Error| DbError::Connect {
+            url: url.redacted(),
+            reason: super::redact_error(&e.to_string(), url),
+        };
+        // The driver knows only the mysql:// scheme; mariadb:// means the same.
+        let raw = url.expose();
+        let raw = match raw.split_once("://") {
+            Some((_, rest)) => format!("mysql://{rest}"),
+            None => raw.to_string(),
+        };
+        let options = MySqlConnectOptions::from_str(&raw)
+            .map_err(fail)?
+            .charset("utf8mb4")
+            .collation("utf8mb4_bin")
+            .timezone(Some("+00:00".to_string()))
+            .pipes_as_concat(false);
+        let pool = MySqlPoolOptions::new()
+            .max_connections(5)
+            .after_connect(|conn, _meta| {
+                Box::pin(async move {
+                    conn.execute(SQL_MODE).await?;
+                    Ok(())
+                })
+            })
+            .connect_with(options.clone())
+            .await
+            .map_err(fail)?;
+        let mut db = Self {
+            pool,
+            url: url.clone(),
+            options,
+            packet_budget: 1 << 20,
+            locks: Mutex::new(HashMap::new()),
+        };
+        let packet = db
+            .query("SELECT @@max_allowed_packet", &[])
+            .await?
+            .first()
+            .and_then(|r| r[0].as_i64())
+            .unwrap_or(4 << 20);
+        db.packet_budget = (packet as usize / 2).max(64 << 10);
+        Ok(db)
+    }
+
+    async fn lock_conn(&self) -> Result<MySqlConnection, DbError> {
+        MySqlConnection::connect_with(&self.options)
+            .await
+            .map_err(DbError::sql("lock connection"))
+    }
+}
+
+fn bind_all(params: &[Value]) -> Result<MySqlArguments, DbError> {
+    let mut args = MySqlArguments::default();
+    for p in params {
+        let r = match p {
+            Value::Null => args.add(Option::<String>::None),
+            Value::Bool(b) => args.add(*b),
+            Value::Int(i) => args.add(*i),
+            Value::Float(f) => args.add(*f),
+            Value::Text(s) => args.add(s.as_str()),
+            Value::Bytes(b) => args.add(b.as_slice()),
+            Value::Uuid(u) => args.add(u.hyphenated().to_string()),
+            Value::Date(d) => args.add(*d),
+            Value::DateTime(d) => args.add(*d),
+            // The session time zone is UTC, and so are the stored instants.
+            Value::Timestamp(t) => args.add(t.naive_utc()),
+        };
+        r.map_err(|e| DbError::Unsupported(format!("cannot bind {}: {e}", kind_of(p))))?;
+    }
+    Ok(args)
+}
+
+/// A DATE/DATETIME/TIMESTAMP in the binary protocol: a length byte, then
+/// year (2 bytes), month, day, [hour, minute, second, [microseconds (4)]].
+/// Zero and partial dates (`0000-00-00`) are kept as their text, never dropped.
+fn decode_temporal(raw: &[u8], type_name: &str) -> Value {
+    let text = String::from_utf8_lossy(raw);
+    let binary = raw
+        .first()
+        .is_some_and(|n| matches!(n, 0 | 4 | 7 | 11) && raw.len() == 1 + *n as usize);
+    let (y, mo, d, h, mi, s, us) = if binary {
+        let b = &raw[1..];
+        let at = |i: usize| b.get(i).copied().unwrap_or(0) as u32;
+        let year = b
+            .get(0..2)
+            .map_or(0, |x| u16::from_le_bytes([x[0], x[1]]) as i32);
+        let micros = b
+            .get(7..11)
+            .map_or(0, |x| u32::from_le_bytes([x[0], x[1], x[2], x[3]]));
+        (year, at(2), at(3), at(4), at(5), at(6), micros)
+    } else {
+        // Text protocol: parse what the server wrote.
+        if let Ok(dt) = NaiveDateTime::parse_from_str(&text, "%Y-%m-%d %H:%M:%S%.f") {
+            return temporal_value(dt, type_name);
+        }
+        if let Ok(d) = NaiveDate::parse_from_str(&text, "%Y-%m-%d") {
+            return temporal_value(d.and_time(NaiveTime::MIN), type_name);
+        }
+        return Value::Text(text.into_owned());
+    };
+    let time = NaiveTime::from_hms_micro_opt(h, mi, s, us);
+    match (NaiveDate::from_ymd_opt(y, mo, d), time) {
+        (Some(date), Some(time)) => temporal_value(date.and_time(time), type_name),
+        _ => Value::Text(if type_name == "DATE" {
+            format!("{y:04}-{mo:02}-{d:02}")
+        } else {
+            format!("{y:04}-{mo:02}-{d:02} {h:02}:{mi:02}:{s:02}")
+        }),
+    }
+}
+
+fn temporal_value(dt: NaiveDateTime, type_name: &str) -> Value {
+    match type_name {
+        "DATE" => Value::Date(dt.date()),
+        // TIMESTAMP columns are instants, read in the session's UTC.
+        "TIMESTAMP" => Value::Timestamp(dt.and_utc()),
+        _ => Value::DateTime(dt),
+    }
+}
+
+fn decode_row(row: &MySqlRow) -> Result<Row, DbError> {
+    let mut out = Vec::with_capacity(row.len());
+    for i in 0..row.len() {
+        let err = |e: sqlx::Error| DbError::Sql {
+            context: format!("reading column {i}"),
+            source: e,
+        };
+        let raw = row.try_get_raw(i).map_err(err)?;
+        let type_name = raw.type_info().name().to_string();
+        if raw.is_null() {
+            // The driver reports zero dates as NULL; their bytes say otherwise.
+            let zero = matches!(type_name.as_str(), "DATE" | "DATETIME" | "TIMESTAMP")
+                .then(|| row.try_get_unchecked::<&[u8], _>(i).ok())
+                .flatten();
+            out.push(zero.map_or(Value::Null, |b| decode_temporal(b, &type_name)));
+            continue;
+        }
+        let v = match type_name.as_str() {
+            "BOOLEAN" => Value::Bool(row.try_get_unchecked::<i64, _>(i).map_err(err)? != 0),
+            "TINYINT" | "SMALLINT" | "MEDIUMINT" | "INT" | "BIGINT" | "YEAR" => {
+                Value::Int(row.try_get_unchecked(i).map_err(err)?)
+            }
+            "TINYINT UNSIGNED" | "SMALLINT UNSIGNED" | "MEDIUMINT UNSIGNED" | "INT UNSIGNED"
+            | "BIGINT UNSIGNED" => {
+                let u: u64 = row.try_get_unchecked(i).map_err(err)?;
+                // Beyond i64 only BIGINT UNSIGNED goes; keep it exact as text.
+                i64::try_from(u).map_or_else(|_| Value::Text(u.to_string()), Value::Int)
+            }
+            "FLOAT" => Value::Float(f32_to_f64(row.try_get_unchecked(i).map_err(err)?)),
+            "DOUBLE" => Value::Float(row.try_get_unchecked(i).map_err(err)?),
+            "DECIMAL" => Value::Text(row.try_get_unchecked(i).map_err(err)?),
+            "DATE" | "DATETIME" | "TIMESTAMP" => {
+                let raw: &[u8] = row.try_get_unchecked(i).map_err(err)?;
+                decode_temporal(raw, &type_name)
+            }
+            "TIME" => Value::Text(
+                row.try_get_unchecked::<MySqlTime, _>(i)
+                    .map_err(err)?
+                    .to_string(),
+            ),
+            "BINARY" | "VARBINARY" | "TINYBLOB" | "BLOB" | "MEDIUMBLOB" | "LONGBLOB"
+                if is_binary_charset(&raw.type_info()) =>
+            {
+                Value::Bytes(row.try_get_unchecked(i).map_err(err)?)
+            }
+            "BIT" | "GEOMETRY" => Value::Bytes(row.try_get_unchecked(i).map_err(err)?),
+            "NULL" => Value::Null,
+            // CHAR, VARCHAR, the TEXTs, ENUM, SET, JSON: text, or bytes if not UTF-8.
+            _ => {
+                let raw: &[u8] = row.try_get_unchecked(i).map_err(err)?;
+                match std::str::from_utf8(raw) {
+                    Ok(s) => Value::Text(s.to_string()),
+                    Err(_) => Value::Bytes(raw.to_vec()),
+                }
+            }
+        };
+        out.push(v);
+    }
+    Ok(out)
+}
+
+/// The server flags text in a `_bin` collation as BINARY too, and the driver
+/// names it BLOB; only the `binary` character set (63) means bytes. The driver
+/// keeps the collation private but prints it in its Debug form.
+fn is_binary_charset(info: &sqlx::mysql::MySqlTypeInfo) -> bool {
+    format!("{info:?}").contains("collation: Collation(63)")
+}
+
+/// Bytes a row adds to an INSERT packet, roughly: payload plus per-value framing.
+fn row_bytes(row: &Row) -> usize {
+    row.iter()
+        .map(|v| {
+            12 + match v {
+                Value::Text(s) => s.len(),
+                Value::Bytes(b) => b.len(),
+                _ => 8,
+            }
+        })
+        .sum()
+}
+
+async fn exec_on(conn: &mut MySqlConnection, st: &Statement) -> Result<u64, DbError> {
+    let args = bind_all(&st.params)?;
+    let done = sqlx::query_with(AssertSqlSafe(st.sql.clone()), args)
+        .execute(conn)
+        .await
+        .map_err(DbError::sql(head(&st.sql)))?;
+    Ok(done.rows_affected())
+}
+
+async fn lock_query(
+    conn: &mut MySqlConnection,
+    sql: &'static str,
+    name: &str,
+) -> Result<Option<i64>, DbError> {
+    let row = sqlx::query(sql)
+        .bind(name)
+        .fetch_one(conn)
+        .await
+        .map_err(DbError::sql(head(sql)))?;
+    row.try_get::<Option<i64>, _>(0)
+        .map_err(DbError::sql(head(sql)))
+}
+
+// GET_LOCK names are at most 64 characters.
+const LOCK_SQL: &str = "SELECT GET_LOCK(LEFT(?, 64), 0)";
+const UNLOCK_SQL: &str = "SELECT RELEASE_LOCK(LEFT(?, 64))";
+const HELD_SQL: &str = "SELECT IS_USED_LOCK(LEFT(?, 64)) = CONNECTION_ID()";
+
+#[async_trait]
+impl Database for MySqlDb {
+    fn dialect(&self) -> &dyn Dialect {
+        &MySqlDialect
+    }
+
+    fn display_url(&self) -> String {
+        self.url.redacted()
+    }
+
+    async fn list_tables(&self) -> Result<Vec<String>, DbError> {
+        let rows = self
+            .query(
+                "SELECT TABLE_NAME FROM information_schema.TABLES \
+                 WHERE TABLE_SCHEMA = DATABASE() AND TABLE_TYPE = 'BASE TABLE' \
+                 ORDER BY TABLE_NAME",
+                &[],
+            )
+            .await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|r| {
+                r.into_iter()
+                    .next()
+                    .and_then(|v| v.as_text().map(|s| s.into_owned()))
+            })
+            .collect())
+    }
+
+    async fn table_info(&self, table: &str) -> Result<Option<TableInfo>, DbError> {
+        let rows = self
+            .query(
+                "SELECT COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, COLUMN_KEY \
+                 FROM information_schema.COLUMNS \
+                 WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? \
+                 ORDER BY ORDINAL_POSITION",
+                &[Value::Text(table.to_string())],
+            )
+            .await?;
+        if rows.is_empty() {
+            return Ok(None);
+        }
+        let columns = rows
+            .into_iter()
+            .map(|r| {
+                let text = |i: usize| r[i].as_text().unwrap_or_default().into_owned();
+                let native = text(1);
+                ColumnInfo {
+                    name: text(0),
+                    column_type: MySqlDialect.parse_native_type(&native),
+                    native_type: native,
+                    nullable: text(2).eq_ignore_ascii_case("YES"),
+                    primary_key: text(3) == "PRI",
+                }
+            })
+            .collect();
+        Ok(Some(TableInfo {
+            name: table.to_string(),
+            columns,
+        }))
+    }
+
+    async fn query(&self, sql: &str, params: &[Value]) -> Result<Vec<Row>, DbError> {
+        let args = bind_all(params)?;
+        let rows = sqlx::query_with(AssertSqlSafe(sql.to_string()), args)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(DbError::sql(head(sql)))?;
+        rows.iter().map(decode_row).collect()
+    }
+
+    async fn execute(&self, sql: &str, params: &[Value]) -> Result<u64, DbError> {
+        let mut conn = self.pool.acquire().await.map_err(DbError::sql("connect"))?;
+        exec_on(&mut conn, &Statement::new(sql, params.to_vec())).await
+    }
+
+    async fn transaction(&self, statements: Vec<Statement>) -> Result<(), DbError> {
+        let mut tx = self.pool.begin().await.map_err(DbError::sql("BEGIN"))?;
+        for st in &statements {
+            exec_on(&mut tx, st).await?;
+        }
+        tx.commit().await.map_err(DbError::sql("COMMIT"))?;
+        Ok(())
+    }
+
+    async fn write_batch(
+        &self,
+        table: &str,
+        columns: &[String],
+        rows: Vec<Row>,
+        extra: Vec<Statement>,
+    ) -> Result<(), DbError> {
+        let d = MySqlDialect;
+        let mut statements = Vec::new();
+        let mut group = Vec::new();
+        let mut size = 0;
+        for row in rows {
+            let n = row_bytes(&row);
+            if !group.is_empty() && size + n > self.packet_budget {
+                statements.extend(d.insert_rows(table, columns, std::mem::take(&mut group)));
+                size = 0;
+            }
+            size += n;
+            group.push(row);
+        }
+        statements.extend(d.insert_rows(table, columns, group));
+        statements.extend(extra);
+        self.transaction(statements).await
+    }
+
+    async fn try_lock(&self, name: &str) -> Result<bool, DbError> {
+        let mut locks = self.locks.lock().await;
+        if locks.contains_key(name) {
+            return Ok(true);
+        }
+        let mut conn = self.lock_conn().await?;
+        let got = lock_query(&mut conn, LOCK_SQL, name).await? == Some(1);
+        if got {
+            locks.insert(name.to_string(), conn);
+        } else {
+            let _ = conn.close().await;
+        }
+        Ok(got)
+    }
+
+    async fn holds_lock(&self, name: &str) -> Result<bool, DbError> {
+        let mut locks = self.locks.lock().await;
+        let Some(conn) = locks.get_mut(name) else {
+            return Ok(false);
+        };
+        match lock_query(conn, HELD_SQL, name).await {
+            Ok(held) => Ok(held == Some(1)),
+            // A dead connection took the lock with it.
+            Err(_) => {
+                locks.remove(name);
+                Ok(false)
+            }
+        }
+    }
+
+    async fn unlock(&self, name: &str) -> Result<(), DbError> {
+        if let Some(mut conn) = self.locks.lock().await.remove(name) {
+            lock_query(&mut conn, UNLOCK_SQL, name).await?;
+            let _ = conn.close().await;
+        }
+        Ok(())
+    }
+
+    async fn close(&self) {
+        for (_, conn) in self.locks.lock().await.drain() {
+            // Ending the session releases its locks.
+            let _ = conn.close().await;
+        }
+        self.pool.close().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quotes_with_backticks() {
+        assert_eq!(MySqlDialect.quote_ident("a`b"), "`a``b`");
+        let st = MySqlDialect.insert_rows(
+            "t",
+            &["a".into(), "b".into()],
+            vec![vec![Value::Int(1), Value::Null]],
+        );
+        assert_eq!(st[0].sql, "INSERT INTO `t` (`a`, `b`) VALUES (?, ?)");
+    }
+
+    #[test]
+    fn legacy_native_types() {
+        let d = MySqlDialect;
+        assert_eq!(d.parse_native_type("tinyint(1)"), ColumnType::Bool);
+        assert_eq!(d.parse_native_type("tinyint(4)"), ColumnType::SmallInt);
+        assert_eq!(d.parse_native_type("int(10) unsigned"), ColumnType::BigInt);
+        assert_eq!(d.parse_native_type("int(11)"), ColumnType::Int);
+        assert_eq!(
+            d.parse_native_type("bigint(20) unsigned"),
+            ColumnType::Decimal(20, 0)
+        );
+        assert_eq!(
+            d.parse_native_type("decimal(10,2)"),
+            ColumnType::Decimal(10, 2)
+        );
+        assert_eq!(
+            d.parse_native_type("varchar(191)"),
+            ColumnType::Varchar(191)
+        );
+        assert_eq!(d.parse_native_type("char(36)"), ColumnType::Uuid);
+        assert_eq!(d.parse_native_type("mediumtext"), ColumnType::Text);
+        assert_eq!(d.parse_native_type("longblob"), ColumnType::Bytes);
+        assert_eq!(d.parse_native_type("datetime(6)"), ColumnType::DateTime);
+        assert_eq!(d.parse_native_type("timestamp"), ColumnType::Timestamp);
+        for t in [
+            ColumnType::Bool,
+            ColumnType::BigInt,
+            ColumnType::Double,
+            ColumnType::Decimal(12, 4),
+            ColumnType::Varchar(64),
+            ColumnType::Uuid,
+            ColumnType::Date,
+            ColumnType::DateTime,
+        ] {
+            assert_eq!(d.parse_native_type(&d.type_name(t)), t, "{t}");
+        }
+    }
+
+    #[test]
+    fn text_keys_fit_a_utf8mb4_index() {
+        let def = TableDef {
+            name: "t".into(),
+            columns: vec![crate::schema::ColumnDef {
+                name: "k".into(),
+                column_type: ColumnType::Text,
+                nullable: false,
+            }],
+            primary_key: vec!["k".into()],
+        };
+        let sql = MySqlDialect.create_table(&def);
+        assert!(sql.contains("`k` VARCHAR(191) NOT NULL"), "{sql}");
+        assert!(sql.ends_with("COLLATE=utf8mb4_bin"), "{sql}");
+    }
+
+    #[test]
+    fn zero_dates_are_kept_as_text() {
+        assert_eq!(
+            decode_temporal(&[0], "DATETIME"),
+            Value::Text("0000-00-00 00:00:00".into())
+        );
+        // 2024-03-10 02:30:00 in the binary protocol.
+        let raw = [7, 0xe8, 0x07, 3, 10, 2, 30, 0];
+        assert_eq!(
+            decode_temporal(&raw, "DATETIME"),
+            Value::DateTime(
+                NaiveDate::from_ymd_opt(2024, 3, 10)
+                    .unwrap()
+                    .and_hms_opt(2, 30, 0)
+                    .unwrap()
+            )
+        );
+        assert_eq!(
+            decode_temporal(b"2024-00-15", "DATE"),
+            Value::Text("2024-00-15".into())
+        );
+    }
+
+    #[test]
+    fn nan_and_far_years_are_unstorable() {
+        assert!(MySqlDialect.unstorable(&Value::Float(f64::NAN)).is_some());
+        assert!(MySqlDialect.unstorable(&Value::Float(1.5)).is_none());
+        let d = NaiveDate::from_ymd_opt(12000, 1, 1).unwrap();
+        assert!(MySqlDialect.unstorable(&Value::Date(d)).is_some());
+    }
+}

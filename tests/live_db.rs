@@ -1,0 +1,795 @@
+//! Over real PostgreSQL and MariaDB servers (`--features live-db`). URLs come
+//! from FLIGHTDECK_TEST_PG_URL and FLIGHTDECK_TEST_MYSQL_URL; every test works
+//! in a database of its own, created here and dropped afterwards.
+#![cfg(feature = "live-db")]
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use chrono::{NaiveDate, TimeZone, Utc};
+use flightdeck::db::{self, Db, DbUrl, Statement};
+use flightdeck::pipeline::{self, RunEvent, RunOptions, RunState, RunSummary};
+use flightdeck::sample::{self, SampleOptions};
+use flightdeck::schema::{ColumnDef, ColumnType, TableDef};
+use flightdeck::value::Value;
+use uuid::Uuid;
+
+#[derive(Clone, Copy, PartialEq, Debug)]
+enum Server {
+    Postgres,
+    MySql,
+}
+
+fn base_url(server: Server) -> String {
+    match server {
+        Server::Postgres => std::env::var("FLIGHTDECK_TEST_PG_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into()),
+        Server::MySql => std::env::var("FLIGHTDECK_TEST_MYSQL_URL")
+            .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306/test".into()),
+    }
+}
+
+/// `url` with its database name replaced.
+fn with_database(url: &str, name: &str) -> String {
+    let (head, query) = match url.split_once('?') {
+        Some((h, q)) => (h, format!("?{q}")),
+        None => (url, String::new()),
+    };
+    let scheme_end = head.find("://").map_or(0, |i| i + 3);
+    let base = match head[scheme_end..].find('/') {
+        Some(slash) => &head[..scheme_end + slash],
+        None => head,
+    };
+    format!("{base}/{name}{query}")
+}
+
+async fn open(url: &str) -> Db {
+    let u = DbUrl::parse(url, Path::new("/")).unwrap();
+    db::connect(&u, true)
+        .await
+        .unwrap_or_else(|e| panic!("cannot reach the test server: {e}"))
+}
+
+/// A database that exists for one test; dropped when this goes out of scope.
+struct TempDb {
+    server: Server,
+    name: String,
+    url: String,
+}
+
+static NEXT: AtomicU32 = AtomicU32::new(0);
+
+impl TempDb {
+    async fn new(server: Server, tag: &str) -> Self {
+        let name = format!(
+            "fdtest_{tag}_{}_{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        );
+        let admin = open(&base_url(server)).await;
+        let sql = match server {
+            Server::Postgres => format!("CREATE DATABASE \"{name}\""),
+            Server::MySql => {
+                format!("CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")
+            }
+        };
+        admin.execute(&sql, &[]).await.unwrap();
+        admin.close().await;
+        Self {
+            server,
+            url: with_database(&base_url(server), &name),
+            name,
+        }
+    }
+
+    async fn connect(&self) -> Db {
+        open(&self.url).await
+    }
+}
+
+impl Drop for TempDb {
+    fn drop(&mut self) {
+        let (server, name) = (self.server, self.name.clone());
+        // Drop runs outside any runtime the test still drives: use our own.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                let admin = open(&base_url(server)).await;
+                let sql = match server {
+                    Server::Postgres => format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"),
+                    Server::MySql => format!("DROP DATABASE IF EXISTS `{name}`"),
+                };
+                let _ = admin.execute(&sql, &[]).await;
+                admin.close().await;
+            });
+        })
+        .join();
+    }
+}
+
+async fn rows(db: &Db, sql: &str) -> Vec<Vec<Value>> {
+    db.query(sql, &[])
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+}
+
+async fn count(db: &Db, table: &str) -> i64 {
+    let sql = format!("SELECT COUNT(*) FROM {}", db.dialect().quote_ident(table));
+    rows(db, &sql).await[0][0].as_i64().unwrap()
+}
+
+// ---------------------------------------------------------------------------
+// Every Value through both load paths and back.
+// ---------------------------------------------------------------------------
+
+fn all_types_table() -> TableDef {
+    let c = |name: &str, t| ColumnDef {
+        name: name.into(),
+        column_type: t,
+        nullable: true,
+    };
+    TableDef {
+        name: "all types".into(),
+        columns: vec![
+            ColumnDef {
+                name: "id".into(),
+                column_type: ColumnType::BigInt,
+                nullable: false,
+            },
+            c("b", ColumnType::Bool),
+            c("small", ColumnType::SmallInt),
+            c("i", ColumnType::Int),
+            c("f", ColumnType::Float),
+            c("d", ColumnType::Double),
+            c("dec", ColumnType::Decimal(12, 4)),
+            c("txt", ColumnType::Text),
+            c("vc", ColumnType::Varchar(191)),
+            c("bytes", ColumnType::Bytes),
+            c("u", ColumnType::Uuid),
+            c("day", ColumnType::Date),
+            c("local", ColumnType::DateTime),
+            c("instant", ColumnType::Timestamp),
+            c("doc", ColumnType::Json),
+        ],
+        primary_key: vec!["id".into()],
+    }
+}
+
+fn sample_values(id: i64) -> Vec<Value> {
+    let local = NaiveDate::from_ymd_opt(2024, 3, 10)
+        .unwrap()
+        .and_hms_micro_opt(2, 30, 15, 123_456)
+        .unwrap();
+    vec![
+        Value::Int(id),
+        Value::Bool(true),
+        Value::Int(-32_768),
+        Value::Int(2_147_483_647),
+        Value::Float(0.87),
+        Value::Float(-1.234_567_890_123e-7),
+        Value::Text("12345.6789".into()),
+        Value::Text("tab\there \\ back\nslash\r 🚀 𠜎 \"q\" 'a'".into()),
+        Value::Text("ключ — 鍵".into()),
+        Value::Bytes(vec![0, 1, 92, 255, b'\t', b'\n']),
+        Value::Uuid(Uuid::from_u128(0x0123_4567_89ab_cdef_0123_4567_89ab_cdef)),
+        Value::Date(NaiveDate::from_ymd_opt(1999, 12, 31).unwrap()),
+        Value::DateTime(local),
+        Value::Timestamp(Utc.with_ymd_and_hms(2038, 1, 19, 3, 14, 8).unwrap()),
+        Value::Text("{\"a\": 1}".into()),
+    ]
+}
+
+/// What `v` reads back as from column `i` of [`all_types_table`].
+fn expected(server: Server, i: usize, v: &Value) -> Value {
+    match (server, i, v) {
+        (_, _, Value::Null) => Value::Null,
+        // MySQL: UUIDs in CHAR(36), instants in DATETIME(6) as UTC.
+        (Server::MySql, _, Value::Uuid(u)) => Value::Text(u.hyphenated().to_string()),
+        (Server::MySql, _, Value::Timestamp(t)) => Value::DateTime(t.naive_utc()),
+        _ => v.clone(),
+    }
+}
+
+async fn round_trip(server: Server) {
+    let tmp = TempDb::new(server, "types").await;
+    let db = tmp.connect().await;
+    let d = db.dialect();
+    let def = all_types_table();
+    db.execute(&d.create_table(&def), &[]).await.unwrap();
+    let cols: Vec<String> = def.columns.iter().map(|c| c.name.clone()).collect();
+
+    // Row 1 by the fast path, row 2 all NULL, row 3 by bound INSERT.
+    let mut nulls = vec![Value::Null; cols.len()];
+    nulls[0] = Value::Int(2);
+    db.write_batch(
+        &def.name,
+        &cols,
+        vec![sample_values(1), nulls.clone()],
+        vec![],
+    )
+    .await
+    .unwrap();
+    let mut bound = sample_values(3);
+    if server == Server::Postgres {
+        // A bound text parameter is typed text, which PostgreSQL will not
+        // assign to NUMERIC or JSONB: those go in typed (or by COPY, above).
+        bound[6] = Value::Float(12345.6789);
+        bound[14] = Value::Null;
+    }
+    db.transaction(d.insert_rows(&def.name, &cols, vec![bound.clone()]))
+        .await
+        .unwrap();
+
+    let sql = format!(
+        "SELECT {} FROM {} ORDER BY {}",
+        cols.iter()
+            .map(|c| d.quote_ident(c))
+            .collect::<Vec<_>>()
+            .join(", "),
+        d.quote_ident(&def.name),
+        d.quote_ident("id")
+    );
+    let got = rows(&db, &sql).await;
+    assert_eq!(got.len(), 3);
+    for (row, want) in got.iter().zip([sample_values(1), nulls, bound]) {
+        for (i, (g, w)) in row.iter().zip(&want).enumerate() {
+            let mut w = expected(server, i, w);
+            if let (6, Value::Float(f)) = (i, &w) {
+                w = Value::Text(format!("{f:.4}"));
+            }
+            assert_eq!(g, &w, "{server:?} column {}", cols[i]);
+        }
+    }
+
+    // The catalog reads our own DDL back as the types we asked for.
+    let info = db.table_info(&def.name).await.unwrap().unwrap();
+    for (c, want) in info.columns.iter().zip(&def.columns) {
+        let t = match (server, want.column_type) {
+            (Server::MySql, ColumnType::Timestamp) => ColumnType::DateTime,
+            (Server::MySql, ColumnType::Json) => c.column_type,
+            (_, t) => t,
+        };
+        assert_eq!(
+            c.column_type, t,
+            "{server:?} {} ({})",
+            c.name, c.native_type
+        );
+    }
+    assert!(info.column("id").unwrap().primary_key);
+    assert!(!info.column("id").unwrap().nullable);
+    assert!(db.table_info("no such table").await.unwrap().is_none());
+    assert_eq!(db.list_tables().await.unwrap(), vec![def.name.clone()]);
+    db.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_value_round_trips_on_postgres() {
+    round_trip(Server::Postgres).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_value_round_trips_on_mariadb() {
+    round_trip(Server::MySql).await;
+}
+
+async fn all_or_nothing(server: Server) {
+    let tmp = TempDb::new(server, "tx").await;
+    let db = tmp.connect().await;
+    let d = db.dialect();
+    db.execute(
+        &format!("CREATE TABLE {} (k INT PRIMARY KEY)", d.quote_ident("t")),
+        &[],
+    )
+    .await
+    .unwrap();
+    let cols = vec!["k".to_string()];
+    // The extra statement fails (duplicate key): the batch must not land.
+    let dup = d.insert_rows("t", &cols, vec![vec![Value::Int(1)]]);
+    let err = db
+        .write_batch(
+            "t",
+            &cols,
+            vec![vec![Value::Int(1)], vec![Value::Int(2)]],
+            dup,
+        )
+        .await;
+    assert!(err.is_err());
+    assert_eq!(
+        count(&db, "t").await,
+        0,
+        "{server:?}: a failed batch left rows"
+    );
+    db.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_batch_writes_nothing_on_either_server() {
+    all_or_nothing(Server::Postgres).await;
+    all_or_nothing(Server::MySql).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn locks_are_exclusive_and_released() {
+    for server in [Server::Postgres, Server::MySql] {
+        let tmp = TempDb::new(server, "lock").await;
+        let a = tmp.connect().await;
+        let b = tmp.connect().await;
+        let name = format!("flightdeck:{}", tmp.name);
+        assert!(a.try_lock(&name).await.unwrap());
+        assert!(a.holds_lock(&name).await.unwrap());
+        assert!(
+            !b.try_lock(&name).await.unwrap(),
+            "{server:?}: lock not exclusive"
+        );
+        assert!(!b.holds_lock(&name).await.unwrap());
+        a.unlock(&name).await.unwrap();
+        assert!(!a.holds_lock(&name).await.unwrap());
+        assert!(
+            b.try_lock(&name).await.unwrap(),
+            "{server:?}: lock not released"
+        );
+        b.close().await;
+        a.close().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn passwords_never_show_in_connect_errors() {
+    let base = base_url(Server::Postgres);
+    let rest = base.split_once("://").unwrap().1;
+    let host = rest.split('/').next().unwrap().rsplit('@').next().unwrap();
+    let url = format!("postgres://nobody:sup3rs3cret@{host}/fd_no_such_db");
+    let u = DbUrl::parse(&url, Path::new("/")).unwrap();
+    let err = db::connect(&u, false).await.err().expect("must fail");
+    assert!(!err.to_string().contains("sup3rs3cret"), "{err}");
+}
+
+// ---------------------------------------------------------------------------
+// The sample, across servers.
+// ---------------------------------------------------------------------------
+
+const LEGACY_TABLES: [&str; 5] = [
+    "datasets",
+    "models",
+    "training_runs",
+    "experiments",
+    "metrics",
+];
+
+async fn sample_dir(rows: u64) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = SampleOptions {
+        rows,
+        seed: 7,
+        force: false,
+    };
+    sample::install("ai-research", dir.path(), &opts)
+        .await
+        .unwrap();
+    dir
+}
+
+/// Writes a copy of the sample's project with other source/target URLs.
+fn project_with(dir: &Path, file: &str, source: &str, target: &str) -> std::path::PathBuf {
+    let text = std::fs::read_to_string(dir.join("project.toml")).unwrap();
+    let text = text
+        .replacen(
+            "url = \"sqlite://legacy.db\"",
+            &format!("url = \"{source}\""),
+            1,
+        )
+        .replacen(
+            "url = \"sqlite://platform.db\"",
+            &format!("url = \"{target}\""),
+            1,
+        );
+    let path = dir.join(file);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+async fn run_project(path: &Path) -> RunSummary {
+    let project = Arc::new(flightdeck::project::load(path).unwrap_or_else(|e| panic!("{e}")));
+    let prepared = pipeline::prepare(project, true)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut handle = pipeline::spawn(prepared, RunOptions::default());
+    while let Some(e) = handle.events.recv().await {
+        match e {
+            RunEvent::Finished(s) => return s,
+            RunEvent::Failed { error } => panic!("run failed: {error}"),
+            _ => {}
+        }
+    }
+    panic!("run ended without a summary")
+}
+
+async fn load_legacy(dir: &Path, into: &Db) {
+    let legacy = open(&format!("sqlite://{}", dir.join("legacy.db").display())).await;
+    let tables: Vec<String> = LEGACY_TABLES.iter().map(|s| s.to_string()).collect();
+    sample::copy_tables(legacy.as_ref(), into.as_ref(), &tables, false)
+        .await
+        .unwrap();
+    legacy.close().await;
+}
+
+/// Per source table: (read, written, quarantined).
+fn totals(s: &RunSummary) -> Vec<(String, u64, u64, u64)> {
+    let mut t: Vec<_> = s
+        .tables
+        .iter()
+        .map(|t| (t.source.clone(), t.read, t.written, t.quarantined))
+        .collect();
+    t.sort();
+    t
+}
+
+/// The run reconciles with its source and its target, table by table.
+async fn check_run(summary: &RunSummary, source: &Db, target: &Db) {
+    assert_eq!(summary.status, RunState::Completed);
+    let q = target.dialect().quote_ident("flightdeck_quarantine");
+    let qt = target.dialect().quote_ident("source_table");
+    for t in &summary.tables {
+        assert_eq!(
+            t.read as i64,
+            count(source, &t.source).await,
+            "{}: read",
+            t.source
+        );
+        assert_eq!(t.read, t.written + t.quarantined, "{}", t.source);
+        assert_eq!(
+            t.written as i64,
+            count(target, &t.target).await,
+            "{}",
+            t.target
+        );
+        let sql = format!("SELECT COUNT(*) FROM {q} WHERE {qt} = '{}'", t.source);
+        assert_eq!(
+            rows(target, &sql).await[0][0].as_i64(),
+            Some(t.quarantined as i64)
+        );
+    }
+    // Foreign keys with on_orphan = quarantine resolve in the target.
+    let d = target.dialect();
+    let i = |s: &str| d.quote_ident(s);
+    for (child, col, parent, key) in [
+        ("training_jobs", "model_uuid", "ml_models", "model_uuid"),
+        ("model_performance", "job_uuid", "training_jobs", "job_uuid"),
+    ] {
+        let sql = format!(
+            "SELECT COUNT(*) FROM {c} WHERE {col} IS NOT NULL AND {col} NOT IN (SELECT {key} FROM {p})",
+            c = i(child),
+            col = i(col),
+            p = i(parent),
+            key = i(key)
+        );
+        assert_eq!(
+            rows(target, &sql).await[0][0].as_i64(),
+            Some(0),
+            "{child}.{col}"
+        );
+    }
+}
+
+/// The same sample through SQLite → SQLite, the reference every server run
+/// must agree with row for row.
+async fn reference_totals(dir: &Path) -> Vec<(String, u64, u64, u64)> {
+    let path = project_with(
+        dir,
+        "reference.toml",
+        "sqlite://legacy.db",
+        "sqlite://reference.db",
+    );
+    totals(&run_project(&path).await)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sqlite_sample_runs_into_mariadb() {
+    let dir = sample_dir(2_000).await;
+    let target = TempDb::new(Server::MySql, "s2m").await;
+    let path = project_with(dir.path(), "mysql.toml", "sqlite://legacy.db", &target.url);
+    let summary = run_project(&path).await;
+    let source = open(&format!(
+        "sqlite://{}",
+        dir.path().join("legacy.db").display()
+    ))
+    .await;
+    let tdb = target.connect().await;
+    check_run(&summary, &source, &tdb).await;
+    assert_eq!(totals(&summary), reference_totals(dir.path()).await);
+    // Unicode survives utf8mb4: an astral-plane note arrives intact.
+    let astral = rows(
+        &tdb,
+        "SELECT COUNT(*) FROM ml_models WHERE description LIKE '%🚀%' OR description LIKE '%𠜎%'",
+    )
+    .await;
+    assert!(astral[0][0].as_i64().unwrap() > 0);
+    tdb.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn mariadb_source_runs_into_postgres() {
+    let dir = sample_dir(2_000).await;
+    let source = TempDb::new(Server::MySql, "m2p_src").await;
+    let target = TempDb::new(Server::Postgres, "m2p_dst").await;
+    let sdb = source.connect().await;
+    load_legacy(dir.path(), &sdb).await;
+    let path = project_with(dir.path(), "m2p.toml", &source.url, &target.url);
+    let summary = run_project(&path).await;
+    let tdb = target.connect().await;
+    check_run(&summary, &sdb, &tdb).await;
+    assert_eq!(totals(&summary), reference_totals(dir.path()).await);
+    // Keys are real UUIDs and instants real TIMESTAMPTZ in PostgreSQL.
+    let info = tdb.table_info("ml_models").await.unwrap().unwrap();
+    assert_eq!(
+        info.column("model_uuid").unwrap().column_type,
+        ColumnType::Uuid
+    );
+    assert_eq!(
+        info.column("created_at").unwrap().column_type,
+        ColumnType::Timestamp
+    );
+    // A second run of a completed project writes nothing more.
+    let again = run_project(&path).await;
+    assert_eq!(totals(&again), totals(&summary));
+    assert_eq!(
+        count(&tdb, "ml_models").await,
+        summary
+            .tables
+            .iter()
+            .find(|t| t.target == "ml_models")
+            .unwrap()
+            .written as i64
+    );
+    sdb.close().await;
+    tdb.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn postgres_source_runs_into_postgres() {
+    let dir = sample_dir(1_000).await;
+    let source = TempDb::new(Server::Postgres, "p2p_src").await;
+    let target = TempDb::new(Server::Postgres, "p2p_dst").await;
+    let sdb = source.connect().await;
+    load_legacy(dir.path(), &sdb).await;
+    let path = project_with(dir.path(), "p2p.toml", &source.url, &target.url);
+    let summary = run_project(&path).await;
+    let tdb = target.connect().await;
+    check_run(&summary, &sdb, &tdb).await;
+    assert_eq!(totals(&summary), reference_totals(dir.path()).await);
+    sdb.close().await;
+    tdb.close().await;
+}
+
+// ---------------------------------------------------------------------------
+// The edge-case corpus, MariaDB → PostgreSQL.
+// ---------------------------------------------------------------------------
+
+const CORPUS_PROJECT: &str = r#"
+[project]
+name = "edge corpus"
+
+[source]
+url = "@SOURCE@"
+timezone = "America/New_York"
+
+[target]
+url = "@TARGET@"
+
+[[tables]]
+source = "corpus"
+target = "corpus_out"
+key = "id"
+target_key = "row_uuid"
+
+[[tables.fields]]
+source = "id"
+target = "row_uuid"
+type = "uuid"
+rule = "deterministic_key"
+
+[[tables.fields]]
+source = "id"
+target = "original_id"
+type = "bigint"
+
+[[tables.fields]]
+source = "body"
+target = "body"
+type = "text"
+
+[[tables.fields]]
+source = "happened"
+target = "happened"
+type = "timestamp"
+rule = "to_utc"
+dst_gap = "shift_forward"
+dst_overlap = "earliest"
+"#;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn edge_corpus_crosses_mariadb_to_postgres_or_is_quarantined() {
+    let source = TempDb::new(Server::MySql, "edge_src").await;
+    let target = TempDb::new(Server::Postgres, "edge_dst").await;
+    let sdb = source.connect().await;
+    sdb.execute(
+        "CREATE TABLE corpus (id INT PRIMARY KEY, body LONGTEXT, happened DATETIME) \
+         DEFAULT CHARSET=utf8mb4",
+        &[],
+    )
+    .await
+    .unwrap();
+    let long: String = "Ünïcödé ✓ long line\n".repeat(20_000);
+    let corpus: Vec<(i64, Value, &str)> = vec![
+        (1, Value::Text("plain".into()), "'2024-06-01 12:00:00'"),
+        (
+            2,
+            Value::Text("astral 🚀 𠜎 𝔐𝔬𝔡𝔢𝔩 and CJK 模型".into()),
+            "'2024-06-01 12:00:00'",
+        ),
+        (
+            3,
+            Value::Text("nul \0 inside".into()),
+            "'2024-06-01 12:00:00'",
+        ),
+        (4, Value::Text(long.clone()), "'2024-06-01 12:00:00'"),
+        // Legacy MySQL's "no date": must not become a made-up instant.
+        (5, Value::Text("zero date".into()), "'0000-00-00 00:00:00'"),
+        // Spring-forward gap in New York: shifted forward by the policy.
+        (6, Value::Text("dst gap".into()), "'2024-03-10 02:30:00'"),
+        (
+            7,
+            Value::Text("tabs\tand\\backslashes\r\n".into()),
+            "'2024-11-03 01:30:00'",
+        ),
+        (8, Value::Null, "NULL"),
+    ];
+    // Zero dates need a lax sql_mode, on the same connection as the insert.
+    let mut st = vec![Statement::new("SET SESSION sql_mode = ''", vec![])];
+    for (id, body, happened) in &corpus {
+        st.push(Statement::new(
+            format!("INSERT INTO corpus (id, body, happened) VALUES (?, ?, {happened})"),
+            vec![Value::Int(*id), body.clone()],
+        ));
+    }
+    st.push(Statement::new(
+        "SET SESSION sql_mode = 'STRICT_ALL_TABLES,NO_ZERO_IN_DATE,NO_ZERO_DATE,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION'",
+        vec![],
+    ));
+    sdb.transaction(st).await.unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("project.toml");
+    std::fs::write(
+        &path,
+        CORPUS_PROJECT
+            .replace("@SOURCE@", &source.url)
+            .replace("@TARGET@", &target.url),
+    )
+    .unwrap();
+    let summary = run_project(&path).await;
+    let t = &summary.tables[0];
+    assert_eq!((t.read, t.written, t.quarantined), (8, 6, 2), "{summary:?}");
+
+    let tdb = target.connect().await;
+    let got = rows(
+        &tdb,
+        "SELECT original_id, body, happened FROM corpus_out ORDER BY original_id",
+    )
+    .await;
+    let by_id = |id: i64| got.iter().find(|r| r[0] == Value::Int(id)).cloned();
+    assert_eq!(by_id(2).unwrap()[1], corpus[1].1, "astral text changed");
+    assert_eq!(by_id(4).unwrap()[1], Value::Text(long), "long text changed");
+    assert_eq!(by_id(7).unwrap()[1], corpus[6].1, "escapes changed");
+    assert_eq!(by_id(8).unwrap()[1], Value::Null);
+    assert_eq!(
+        by_id(6).unwrap()[2],
+        Value::Timestamp(Utc.with_ymd_and_hms(2024, 3, 10, 7, 30, 0).unwrap()),
+        "03:30 EDT after the gap"
+    );
+    assert_eq!(
+        by_id(7).unwrap()[2],
+        Value::Timestamp(Utc.with_ymd_and_hms(2024, 11, 3, 5, 30, 0).unwrap()),
+        "the earlier 01:30 (EDT)"
+    );
+
+    let q = rows(
+        &tdb,
+        "SELECT source_key, column_name, reason FROM flightdeck_quarantine ORDER BY source_key",
+    )
+    .await;
+    assert_eq!(q.len(), 2, "{q:?}");
+    assert_eq!(q[0][0], Value::Text("3".into()));
+    assert_eq!(q[0][1], Value::Text("body".into()));
+    assert!(q[0][2].render().contains("NUL"), "{q:?}");
+    assert_eq!(q[1][0], Value::Text("5".into()));
+    assert_eq!(q[1][1], Value::Text("happened".into()));
+    sdb.close().await;
+    tdb.close().await;
+}
+
+// ---------------------------------------------------------------------------
+// Load-path throughput; run by hand:
+//   cargo test --features live-db --test live_db load_paths -- --ignored --nocapture
+// ---------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "a measurement, not a check"]
+async fn load_paths_throughput() {
+    let n: i64 = std::env::var("FLIGHTDECK_BENCH_ROWS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(200_000);
+    let batch = 5_000usize;
+    let def = all_types_table();
+    let cols: Vec<String> = def.columns.iter().map(|c| c.name.clone()).collect();
+    let row = |id: i64| {
+        let mut r = sample_values(id);
+        r[14] = Value::Null; // JSON: bound text would not fit JSONB on the INSERT path
+        r[6] = Value::Float(12.5);
+        r
+    };
+    for (server, path) in [
+        (Server::Postgres, "COPY"),
+        (Server::Postgres, "INSERT"),
+        (Server::MySql, "INSERT"),
+    ] {
+        let tmp = TempDb::new(server, "bench").await;
+        let db = tmp.connect().await;
+        db.execute(&db.dialect().create_table(&def), &[])
+            .await
+            .unwrap();
+        let t0 = std::time::Instant::now();
+        let mut id = 0;
+        while id < n {
+            let rows: Vec<_> = (id..(id + batch as i64).min(n)).map(row).collect();
+            id += rows.len() as i64;
+            if path == "COPY" || server == Server::MySql {
+                db.write_batch(&def.name, &cols, rows, vec![])
+                    .await
+                    .unwrap();
+            } else {
+                let st = db.dialect().insert_rows(&def.name, &cols, rows);
+                db.transaction(st).await.unwrap();
+            }
+        }
+        let s = t0.elapsed().as_secs_f64();
+        assert_eq!(count(&db, &def.name).await, n);
+        eprintln!(
+            "{server:?} {path}: {n} rows of 15 columns in {s:.2}s = {:.0} rows/s",
+            n as f64 / s
+        );
+        db.close().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ai_research_mysql_sample_loads_mariadb_and_runs_into_postgres() {
+    let source = TempDb::new(Server::MySql, "sample_src").await;
+    let target = TempDb::new(Server::Postgres, "sample_dst").await;
+    let dir = tempfile::tempdir().unwrap();
+    let opts = SampleOptions {
+        rows: 500,
+        seed: 7,
+        force: false,
+    };
+    let parse = |u: &str| DbUrl::parse(u, Path::new("/")).unwrap();
+    let s = sample::install_on_server(
+        dir.path(),
+        &opts,
+        &parse(&source.url),
+        Some(&parse(&target.url)),
+    )
+    .await
+    .unwrap();
+    assert_eq!(s.tables.iter().find(|t| t.0 == "models").unwrap().1, 500);
+    let summary = run_project(&s.project_file).await;
+    let (sdb, tdb) = (source.connect().await, target.connect().await);
+    check_run(&summary, &sdb, &tdb).await;
+    sdb.close().await;
+    tdb.close().await;
+}
