@@ -137,7 +137,9 @@ pub trait Dialect: Send + Sync {
         if rows.is_empty() || columns.is_empty() {
             return Vec::new();
         }
-        let per_stmt = (self.max_bind_params() / columns.len()).clamp(1, 1000);
+        // A fixed, moderate size: every full chunk is the same prepared
+        // statement, and no statement is so large that preparing it dominates.
+        let per_stmt = (self.max_bind_params().min(1000) / columns.len()).clamp(1, 1000);
         let head = format!(
             "INSERT INTO {} ({}) VALUES ",
             self.quote_ident(table),

@@ -914,6 +914,12 @@ async fn fk_checks(
         let mut found = HashSet::new();
         let per_query = d.max_bind_params().min(1000);
         for chunk in wanted.chunks(per_query) {
+            // Pad to a power of two with a repeated key, so a handful of
+            // prepared statements serve every batch.
+            let mut chunk = chunk.to_vec();
+            let padded = chunk.len().next_power_of_two().min(per_query);
+            chunk.resize(padded, chunk[0].clone());
+            let chunk = chunk.as_slice();
             let marks: Vec<String> = (1..=chunk.len()).map(|i| d.placeholder(i)).collect();
             let sql = format!(
                 "SELECT {k} FROM {t} WHERE {k} IN ({})",
