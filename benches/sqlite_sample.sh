@@ -18,8 +18,11 @@ printf '%-10s %-10s %-8s %-10s %-12s %-8s\n' models total wall_s rows_per_s mode
 for n in "${sizes[@]}"; do
   dir="$work/$n"
   "$bin" sample ai-research --into "$dir" --rows "$n" >/dev/null 2>&1
-  /usr/bin/time -f '%e %M' -o "$work/time" "$bin" run "$dir/project.toml" --headless >"$work/summary.json" 2>/dev/null || true
-  read -r wall rss <"$work/time"
+  code=0
+  /usr/bin/time -f '%e %M' -o "$work/time" "$bin" run "$dir/project.toml" --headless >"$work/summary.json" 2>/dev/null || code=$?
+  # Exit 1 means a post-run validation failed: the numbers still count.
+  if [ "$code" -gt 1 ]; then echo "run failed with exit $code" >&2; exit "$code"; fi
+  read -r wall rss < <(tail -n 1 "$work/time")
   python3 - "$n" "$wall" "$rss" "$work/summary.json" <<'PY'
 import json, sys
 n, wall, rss, path = sys.argv[1], float(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
