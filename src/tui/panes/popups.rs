@@ -264,10 +264,7 @@ fn plan_lines(app: &App, plan: &crate::eventlog::rollback::RollbackPlan) -> Vec<
             )
         };
         let short: String = r.run_id.to_string().chars().take(8).collect();
-        lines.push(Line::styled(
-            format!(" run {short} of \"{}\": {what}", r.project),
-            theme.text(),
-        ));
+        lines.push(Line::styled(format!(" run {short}: {what}"), theme.text()));
     }
     let batches = plan
         .steps

@@ -93,7 +93,8 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     );
 
     let width = usize::from(inner.width);
-    let (table_w, check_w) = (18, 24);
+    // Check names ("source = target + quarantine") get room when there is some.
+    let (table_w, check_w) = (18, if width >= 96 { 34 } else { 24 });
     let fixed = 1 + 5 + 5 + table_w + 1 + check_w + 1;
     let rest = width.saturating_sub(fixed);
     // Wide terminals also get the message beside the counts.
