@@ -417,7 +417,7 @@ pub async fn run_headless(path: &Path, options: RunOptions) -> i32 {
 }
 
 /// Post-migration checks of a completed run, recorded in the event log.
-async fn post_checks(
+pub(crate) async fn post_checks(
     project: &Project,
     source: &crate::db::Db,
     target: &crate::db::Db,

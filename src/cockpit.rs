@@ -6,12 +6,18 @@ use std::path::Path;
 use std::sync::Arc;
 
 use futures::future::BoxFuture;
+use tokio::sync::mpsc;
+use uuid::Uuid;
 
-use crate::eventlog::{EventRecord, store};
+use crate::eventlog::rollback::{self, RollbackPlan, RollbackProgress};
+use crate::eventlog::{EventRecord, lock, store};
 use crate::pipeline::{self, Prepared, RunHandle, RunOptions, RunState};
 use crate::project::Project;
 use crate::timeline::Plan;
-use crate::tui::{self, CockpitBackend, CockpitInput, FieldView, Keymap, TableView, Theme};
+use crate::tui::{
+    self, CockpitBackend, CockpitInput, FieldView, Keymap, RollbackUpdate, TableView, Theme,
+};
+use crate::validate::{CheckResult, Phase};
 
 #[derive(Debug, Clone, Default)]
 pub struct OpenOptions {
@@ -44,6 +50,94 @@ impl CockpitBackend for PipelineBackend {
                 .map_err(|e| e.to_string())
         })
     }
+
+    fn run_checks(
+        &self,
+        phase: Phase,
+        run: Option<Uuid>,
+    ) -> BoxFuture<'static, Result<Vec<CheckResult>, String>> {
+        let p = self.prepared.clone();
+        Box::pin(async move {
+            Ok(match phase {
+                Phase::Pre => {
+                    crate::validate::run_pre(&p.project, p.source.as_ref(), &p.tables).await
+                }
+                Phase::Post => {
+                    let run = run.ok_or("no completed run to check")?;
+                    let run = run.to_string();
+                    crate::cli::post_checks(&p.project, &p.source, &p.target, &p.tables, &run).await
+                }
+            })
+        })
+    }
+
+    fn plan_rollback(&self, to: Option<i64>) -> BoxFuture<'static, Result<RollbackPlan, String>> {
+        let target = self.prepared.target.clone();
+        Box::pin(async move {
+            let db = target.as_ref();
+            store::ensure_schema(db).await.map_err(|e| e.to_string())?;
+            // Say who holds the target before asking for a confirmation that
+            // could not be carried out.
+            if let Some(holder) = lock::current(db).await.map_err(|e| e.to_string())? {
+                return Err(lock::LockError::Held(holder).to_string());
+            }
+            rollback::plan(db, to).await.map_err(|e| e.to_string())
+        })
+    }
+
+    fn start_rollback(&self, plan: RollbackPlan) -> mpsc::Receiver<RollbackUpdate> {
+        let target = self.prepared.target.clone();
+        let (tx, rx) = mpsc::channel(64);
+        tokio::spawn(async move {
+            let db = target.as_ref();
+            let held = match lock::acquire(db, "rollback", false).await {
+                Ok(held) => held,
+                Err(e) => {
+                    let _ = tx.send(RollbackUpdate::Failed(e.to_string())).await;
+                    return;
+                }
+            };
+            let result = execute_confirmed(db, &plan, &tx).await;
+            if let Err(e) = held.release(db).await {
+                tracing::warn!(error = %e, "could not release the target lock");
+            }
+            // Said last, once the lock is free for the next run.
+            let last = match result {
+                Ok(undone) => RollbackUpdate::Progress(RollbackProgress::Finished { undone }),
+                Err(e) => RollbackUpdate::Failed(e),
+            };
+            let _ = tx.send(last).await;
+        });
+        rx
+    }
+}
+
+/// Runs `plan` if, under the lock, it is still what the event log says: the
+/// operator confirmed exactly this and nothing else.
+async fn execute_confirmed(
+    db: &dyn crate::db::Database,
+    plan: &RollbackPlan,
+    tx: &mpsc::Sender<RollbackUpdate>,
+) -> Result<usize, String> {
+    let fresh = rollback::plan(db, plan.to)
+        .await
+        .map_err(|e| e.to_string())?;
+    if fresh != *plan {
+        return Err(
+            "the event log changed since the plan was shown; nothing was undone, press R again to see the new plan"
+                .into(),
+        );
+    }
+    let (progress, mut updates) = mpsc::channel(256);
+    let forward = async {
+        while let Some(p) = updates.recv().await {
+            if !matches!(p, RollbackProgress::Finished { .. }) {
+                let _ = tx.send(RollbackUpdate::Progress(p)).await;
+            }
+        }
+    };
+    let (result, ()) = tokio::join!(rollback::execute(db, plan, progress, None), forward);
+    result.map_err(|e| e.to_string())
 }
 
 /// Whether a full-screen cockpit can be drawn here.

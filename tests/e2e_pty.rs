@@ -222,3 +222,60 @@ fn with_no_color_the_cockpit_draws_no_colour() {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// The demo's target, where `demo` keeps it under the data home.
+fn demo_target(home: &std::path::Path) -> std::path::PathBuf {
+    home.join("data/flightdeck/demo/ai-research/platform.db")
+}
+
+#[test]
+fn demo_run_then_rollback_from_the_event_log_restores_the_target() {
+    let home = tempfile::tempdir().unwrap();
+    let mut s = Session::start(home.path(), &["demo", "--rows", "300"], false);
+    let long = Duration::from_secs(120);
+    s.wait_for("COMPLETED", long);
+    let target = demo_target(home.path());
+    assert!(target.exists(), "no demo target at {}", target.display());
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let written = rt
+        .block_on(async { common::content_fingerprint(&common::open_sqlite(&target).await).await });
+    assert!(!written.is_empty(), "the run wrote no user tables");
+
+    s.press("7");
+    s.wait_for("newest first", Duration::from_secs(10));
+    s.press("R");
+    let screen = s.wait_for("Roll back the latest run?", Duration::from_secs(30));
+    assert!(screen.contains("tables dropped:"), "{screen}");
+    assert!(screen.contains("DROP TABLE"), "{screen}");
+    s.press("y");
+    s.wait_for("Rolled back:", long);
+    // The reloaded log shows the rollback's own events.
+    s.press("\x1b");
+    s.wait_for("rollback_finished", Duration::from_secs(10));
+
+    s.press("q");
+    let start = Instant::now();
+    let status = loop {
+        if let Some(st) = s.child.try_wait().unwrap() {
+            break st;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "did not exit after q; screen:\n{}",
+            s.screen()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "exit status {status:?}");
+
+    // The demo target started empty: only flightdeck_ tables may remain.
+    let (left, own) = rt.block_on(async {
+        let db = common::open_sqlite(&target).await;
+        (
+            common::content_fingerprint(&db).await,
+            db.list_tables().await.unwrap(),
+        )
+    });
+    assert!(left.is_empty(), "user tables left after rollback: {left:?}");
+    assert!(own.iter().all(|t| t.starts_with("flightdeck_")), "{own:?}");
+}

@@ -8,6 +8,7 @@ mod tui_common;
 use flightdeck::pipeline::{RunEvent, RunState};
 use flightdeck::tui::theme::BUILT_IN;
 use flightdeck::tui::{Action, App, Msg, Theme, View};
+use flightdeck::validate::Phase;
 use ratatui::style::Color;
 use tui_common::*;
 
@@ -19,6 +20,10 @@ fn busy_app(theme: Theme) -> App {
     press(&mut app, Action::PauseResume);
     app.update(Msg::Run(RunEvent::StateChanged(RunState::Paused)));
     app.update(Msg::EventsLoaded(Ok(records(30))));
+    app.update(Msg::ChecksDone {
+        phase: Phase::Pre,
+        result: Ok(checks(Phase::Pre)),
+    });
     app
 }
 
@@ -179,5 +184,113 @@ fn dark_theme_does_colour_the_screen() {
             .content()
             .iter()
             .any(|c| c.fg != Color::Reset)
+    );
+}
+
+/// A completed run with both phases checked and the event log loaded.
+fn checked_app() -> App {
+    let mut app = app();
+    press(&mut app, Action::StartRun);
+    mid_run(&mut app);
+    app.update(Msg::Run(RunEvent::Finished(summary(RunState::Completed))));
+    for phase in [Phase::Pre, Phase::Post] {
+        app.update(Msg::ChecksDone {
+            phase,
+            result: Ok(checks(phase)),
+        });
+    }
+    app.update(Msg::EventsLoaded(Ok(records(30))));
+    app
+}
+
+#[test]
+fn validation_list_and_drill_down() {
+    let mut app = checked_app();
+    press(&mut app, Action::ViewValidation);
+    press(&mut app, Action::Down);
+    press(&mut app, Action::Down);
+    press(&mut app, Action::Down);
+    let terminal = render(&app, 80, 24);
+    let screen = terminal.backend().to_string();
+    assert!(
+        screen.contains("post-migration (target): 2 ok 1 warn 1 skip 1 FAIL"),
+        "{screen}"
+    );
+    assert!(screen.contains("FAIL post model_performance"), "{screen}");
+    insta::assert_snapshot!("validation_list_80x24", terminal.backend());
+
+    press(&mut app, Action::Open);
+    let terminal = render(&app, 80, 24);
+    let screen = terminal.backend().to_string();
+    assert!(screen.contains("SQL it ran"), "{screen}");
+    assert!(
+        screen.contains("metric_id=5002, model_id=99020"),
+        "{screen}"
+    );
+    insta::assert_snapshot!("validation_check_detail_80x24", terminal.backend());
+}
+
+#[test]
+fn validation_filter_narrows_the_list() {
+    let mut app = checked_app();
+    press(&mut app, Action::ViewValidation);
+    press(&mut app, Action::Filter);
+    type_text(&mut app, "warn");
+    let screen = render(&app, 80, 24).backend().to_string();
+    assert!(screen.contains("matching \"warn\""), "{screen}");
+    assert!(screen.contains("status in value_map"), "{screen}");
+    assert!(!screen.contains("volume"), "{screen}");
+}
+
+#[test]
+fn rollback_confirmation_lists_what_will_be_undone() {
+    let mut app = checked_app();
+    press(&mut app, Action::ViewEventLog);
+    press(&mut app, Action::Rollback);
+    app.update(Msg::RollbackPlanned(Ok(rollback_plan(None))));
+    let terminal = render(&app, 80, 24);
+    let screen = terminal.backend().to_string();
+    for expected in [
+        "Roll back the latest run?",
+        "tables dropped:",
+        "data_sources",
+        "3,990  ml_models (with the table)",
+        "quarantined rows deleted: 12 from flightdeck_quarantine",
+        "DROP TABLE \"ml_models\"",
+        "ALTER TABLE \"ml_models\" DROP CONSTRAINT",
+        "y roll back",
+    ] {
+        assert!(screen.contains(expected), "{expected:?} missing:\n{screen}");
+    }
+    insta::assert_snapshot!("rollback_confirmation_80x24", terminal.backend());
+}
+
+#[test]
+fn rollback_progress_and_outcome() {
+    use flightdeck::eventlog::rollback::RollbackProgress;
+    use flightdeck::tui::RollbackUpdate;
+    let mut app = checked_app();
+    press(&mut app, Action::ViewEventLog);
+    press(&mut app, Action::Rollback);
+    app.update(Msg::RollbackPlanned(Ok(rollback_plan(None))));
+    press(&mut app, Action::Confirm);
+    app.update(Msg::Rollback(RollbackUpdate::Progress(
+        RollbackProgress::Step {
+            done: 3,
+            total: 6,
+            event_id: 5,
+            summary: "event 5 on ml_models".into(),
+        },
+    )));
+    let screen = render(&app, 80, 24).backend().to_string();
+    assert!(screen.contains("3 of 6 steps"), "{screen}");
+    assert!(screen.contains("undid event 5 on ml_models"), "{screen}");
+    app.update(Msg::Rollback(RollbackUpdate::Progress(
+        RollbackProgress::Finished { undone: 6 },
+    )));
+    let screen = render(&app, 80, 24).backend().to_string();
+    assert!(
+        screen.contains("Rolled back: 6 steps undone; the target is back to its state before"),
+        "{screen}"
     );
 }

@@ -26,10 +26,17 @@ fn start_asks_for_a_run_and_started_makes_it_running() {
 fn autostart_starts_unless_read_only() {
     let mut input = input_with(flightdeck::tui::Theme::default(), false);
     input.autostart = true;
-    assert_eq!(flightdeck::tui::App::new(input).init(), vec![Cmd::StartRun]);
+    let pre = Cmd::RunChecks {
+        phase: flightdeck::validate::Phase::Pre,
+        run: None,
+    };
+    assert_eq!(
+        flightdeck::tui::App::new(input).init(),
+        vec![pre.clone(), Cmd::StartRun]
+    );
     let mut input = input_with(flightdeck::tui::Theme::default(), true);
     input.autostart = true;
-    assert!(flightdeck::tui::App::new(input).init().is_empty());
+    assert_eq!(flightdeck::tui::App::new(input).init(), vec![pre]);
 }
 
 #[test]
@@ -255,4 +262,327 @@ fn event_log_load_failure_is_shown_not_fatal() {
         Some("no such table: flightdeck_events")
     );
     assert!(!app.should_quit);
+}
+
+// ---- Validation -------------------------------------------------------------
+
+use flightdeck::eventlog::rollback::RollbackProgress;
+use flightdeck::tui::RollbackUpdate;
+use flightdeck::tui::rollback::RollbackStage;
+use flightdeck::validate::Phase;
+
+fn pre_checks_done(app: &mut flightdeck::tui::App) {
+    app.update(Msg::ChecksDone {
+        phase: Phase::Pre,
+        result: Ok(checks(Phase::Pre)),
+    });
+}
+
+#[test]
+fn opening_the_cockpit_runs_the_pre_checks_once() {
+    let mut app = flightdeck::tui::App::new(input_with(flightdeck::tui::Theme::default(), true));
+    let pre = Cmd::RunChecks {
+        phase: Phase::Pre,
+        run: None,
+    };
+    assert_eq!(app.init(), vec![pre.clone()]);
+    assert!(app.checks.pre.running);
+    press(&mut app, Action::ViewValidation);
+    // Already running: the key does not start a second round.
+    assert!(press(&mut app, Action::RunChecks).is_empty());
+    pre_checks_done(&mut app);
+    assert!(!app.checks.pre.running);
+    assert_eq!(app.checks.visible.len(), 5);
+    assert_eq!(press(&mut app, Action::RunChecks), vec![pre]);
+}
+
+#[test]
+fn a_completed_run_asks_for_post_checks_of_that_run() {
+    let mut app = app();
+    press(&mut app, Action::StartRun);
+    app.update(Msg::Run(started()));
+    let cmds = app.update(Msg::Run(RunEvent::Finished(summary(RunState::Completed))));
+    assert_eq!(
+        cmds,
+        vec![Cmd::RunChecks {
+            phase: Phase::Post,
+            run: Some(uuid::Uuid::nil()),
+        }]
+    );
+    app.update(Msg::ChecksDone {
+        phase: Phase::Post,
+        result: Ok(checks(Phase::Post)),
+    });
+    pre_checks_done(&mut app);
+    // Post-migration first: they are about the run that just ended.
+    assert_eq!(app.checks.visible[0], (Phase::Post, 0));
+    assert_eq!(app.checks.visible.len(), 10);
+    press(&mut app, Action::ViewValidation);
+    assert!(matches!(
+        &press(&mut app, Action::RunChecks)[..],
+        [Cmd::RunChecks {
+            phase: Phase::Post,
+            ..
+        }]
+    ));
+}
+
+#[test]
+fn a_cancelled_or_failed_run_gets_no_post_checks() {
+    let mut app = app();
+    press(&mut app, Action::StartRun);
+    app.update(Msg::Run(started()));
+    assert!(
+        app.update(Msg::Run(RunEvent::Finished(summary(RunState::Cancelled))))
+            .is_empty()
+    );
+    assert!(!app.checks.post.running);
+}
+
+#[test]
+fn checks_filter_and_drill_down() {
+    let mut app = app();
+    pre_checks_done(&mut app);
+    press(&mut app, Action::ViewValidation);
+    press(&mut app, Action::Filter);
+    type_text(&mut app, "FAIL");
+    app.update(Msg::Key(crossterm::event::KeyCode::Enter.into()));
+    assert_eq!(app.checks.visible, vec![(Phase::Pre, 3)]);
+    press(&mut app, Action::Open);
+    assert_eq!(
+        app.layers,
+        vec![Layer::CheckDetail {
+            phase: Phase::Pre,
+            index: 3,
+            scroll: 0
+        }]
+    );
+    let check = app.checks.get(Phase::Pre, 3).unwrap();
+    assert_eq!(check.examples.len(), 5);
+    press(&mut app, Action::Back);
+    assert!(app.layers.is_empty());
+}
+
+#[test]
+fn checks_that_cannot_run_say_why() {
+    let mut app = app();
+    app.update(Msg::ChecksDone {
+        phase: Phase::Pre,
+        result: Err("source database: connection refused".into()),
+    });
+    assert_eq!(
+        app.checks.pre.error.as_deref(),
+        Some("source database: connection refused")
+    );
+    assert!(!app.should_quit);
+}
+
+// ---- Rollback ---------------------------------------------------------------
+
+/// A completed run, on the Event log with the log loaded, clock moved on.
+fn completed_on_event_log() -> flightdeck::tui::App {
+    let mut app = app();
+    press(&mut app, Action::StartRun);
+    app.update(Msg::Run(started()));
+    app.update(Msg::Run(RunEvent::Finished(summary(RunState::Completed))));
+    press(&mut app, Action::ViewEventLog);
+    app.update(Msg::EventsLoaded(Ok(records(10))));
+    app.update(at(10));
+    app
+}
+
+#[test]
+fn rollback_plans_confirms_runs_and_reloads_the_log() {
+    let mut app = completed_on_event_log();
+    assert!(app.is_available(Action::Rollback));
+    assert_eq!(
+        press(&mut app, Action::Rollback),
+        vec![Cmd::PlanRollback { to: None }]
+    );
+    assert_eq!(app.layers, vec![Layer::Rollback { scroll: 0 }]);
+    assert_eq!(app.rollback, Some(RollbackStage::Planning { to: None }));
+
+    let plan = rollback_plan(None);
+    app.update(Msg::RollbackPlanned(Ok(plan.clone())));
+    assert_eq!(app.rollback, Some(RollbackStage::Confirming(plan.clone())));
+    assert_eq!(
+        press(&mut app, Action::Confirm),
+        vec![Cmd::StartRollback(plan.clone())]
+    );
+    // Under way: no second rollback, no run, no quitting.
+    assert!(press(&mut app, Action::Quit).is_empty());
+    assert!(!app.should_quit);
+    assert!(!app.is_available(Action::StartRun));
+
+    app.update(Msg::Rollback(RollbackUpdate::Progress(
+        RollbackProgress::Started {
+            rollback_id: uuid::Uuid::nil(),
+            steps: 6,
+        },
+    )));
+    app.update(Msg::Rollback(RollbackUpdate::Progress(
+        RollbackProgress::Step {
+            done: 2,
+            total: 6,
+            event_id: 6,
+            summary: "event 6 on ml_models".into(),
+        },
+    )));
+    assert!(matches!(
+        app.rollback,
+        Some(RollbackStage::Running {
+            done: 2,
+            total: 6,
+            ..
+        })
+    ));
+    let cmds = app.update(Msg::Rollback(RollbackUpdate::Progress(
+        RollbackProgress::Finished { undone: 6 },
+    )));
+    assert_eq!(cmds, vec![Cmd::LoadEvents]);
+    assert_eq!(
+        app.rollback,
+        Some(RollbackStage::Finished {
+            undone: 6,
+            to: None
+        })
+    );
+    assert_eq!(
+        app.run.alerts.last().unwrap().text,
+        "rolled back: 6 steps undone"
+    );
+    // The target is back before the run: a new run may start.
+    assert_eq!(app.run.state, RunState::Ready);
+    assert!(app.checks.post.results.is_none());
+    // A late close of the channel changes nothing.
+    app.update(Msg::RollbackClosed);
+    assert!(matches!(app.rollback, Some(RollbackStage::Finished { .. })));
+    press(&mut app, Action::Back);
+    assert!(app.layers.is_empty() && app.rollback.is_none());
+    assert!(app.is_available(Action::StartRun));
+}
+
+#[test]
+fn enter_on_an_event_then_rollback_rolls_back_to_it() {
+    let mut app = completed_on_event_log();
+    press(&mut app, Action::Down);
+    press(&mut app, Action::Open);
+    let id = app.events.selected_record().unwrap().id;
+    assert_eq!(app.layers, vec![Layer::EventDetail { id, scroll: 0 }]);
+    assert_eq!(
+        press(&mut app, Action::Rollback),
+        vec![Cmd::PlanRollback { to: Some(id) }]
+    );
+    assert_eq!(app.layers, vec![Layer::Rollback { scroll: 0 }]);
+}
+
+#[test]
+fn answering_no_undoes_nothing() {
+    let mut app = completed_on_event_log();
+    press(&mut app, Action::Rollback);
+    app.update(Msg::RollbackPlanned(Ok(rollback_plan(None))));
+    assert!(press(&mut app, Action::Back).is_empty());
+    assert!(app.layers.is_empty() && app.rollback.is_none());
+    assert_eq!(
+        app.notice.as_deref(),
+        Some("rollback cancelled: nothing was undone")
+    );
+    // A plan that arrives after the popup was closed is dropped.
+    press(&mut app, Action::Rollback);
+    press(&mut app, Action::Back);
+    app.update(Msg::RollbackPlanned(Ok(rollback_plan(None))));
+    assert!(app.rollback.is_none() && app.layers.is_empty());
+}
+
+#[test]
+fn nothing_to_roll_back_is_said_and_confirm_does_nothing() {
+    let mut app = completed_on_event_log();
+    press(&mut app, Action::Rollback);
+    app.update(Msg::RollbackPlanned(Ok(Default::default())));
+    assert!(press(&mut app, Action::Confirm).is_empty());
+    assert!(app.layers.is_empty());
+}
+
+#[test]
+fn read_only_refuses_rollback_from_the_list_and_the_event() {
+    let mut app = app_with(flightdeck::tui::Theme::default(), true);
+    press(&mut app, Action::ViewEventLog);
+    app.update(Msg::EventsLoaded(Ok(records(5))));
+    assert!(app.update(Msg::Key(key('R'))).is_empty());
+    assert_eq!(
+        app.notice.as_deref(),
+        Some("read-only: rollback is disabled")
+    );
+    assert!(!app.is_available(Action::Rollback));
+    press(&mut app, Action::Open);
+    assert!(app.update(Msg::Key(key('R'))).is_empty());
+    assert!(app.rollback.is_none());
+}
+
+#[test]
+fn rollback_is_refused_while_a_run_is_live() {
+    let mut app = app();
+    press(&mut app, Action::StartRun);
+    app.update(Msg::Run(started()));
+    press(&mut app, Action::ViewEventLog);
+    app.update(Msg::EventsLoaded(Ok(records(5))));
+    assert!(!app.is_available(Action::Rollback));
+    assert!(press(&mut app, Action::Rollback).is_empty());
+    assert!(app.rollback.is_none() && app.layers.is_empty());
+    let notice = app.notice.clone().unwrap();
+    assert!(notice.contains("while a run is live"), "{notice}");
+    // Paused is still live: the run holds the target.
+    press(&mut app, Action::PauseResume);
+    app.update(Msg::Run(RunEvent::StateChanged(RunState::Paused)));
+    assert!(press(&mut app, Action::Rollback).is_empty());
+}
+
+#[test]
+fn a_held_lock_is_an_alert_not_a_crash() {
+    let mut app = completed_on_event_log();
+    press(&mut app, Action::Rollback);
+    let held = "the target is locked by flightdeck run by bob (host ops-2, pid 4242, since 2025-03-20T09:00:00Z)";
+    app.update(Msg::RollbackPlanned(Err(held.into())));
+    assert_eq!(app.rollback, Some(RollbackStage::Failed(held.into())));
+    assert!(
+        app.run
+            .alerts
+            .last()
+            .unwrap()
+            .text
+            .contains("bob (host ops-2")
+    );
+    press(&mut app, Action::Back);
+    assert!(app.layers.is_empty());
+    assert!(!app.should_quit);
+}
+
+#[test]
+fn a_rollback_that_fails_part_way_says_so_and_reloads() {
+    let mut app = completed_on_event_log();
+    press(&mut app, Action::Rollback);
+    app.update(Msg::RollbackPlanned(Ok(rollback_plan(None))));
+    press(&mut app, Action::Confirm);
+    let cmds = app.update(Msg::Rollback(RollbackUpdate::Failed(
+        "database is locked".into(),
+    )));
+    assert_eq!(cmds, vec![Cmd::LoadEvents]);
+    assert_eq!(
+        app.rollback,
+        Some(RollbackStage::Failed("database is locked".into()))
+    );
+    assert_eq!(
+        app.run.alerts.last().unwrap().text,
+        "rollback failed: database is locked"
+    );
+}
+
+#[test]
+fn a_rollback_channel_that_closes_early_is_a_failure() {
+    let mut app = completed_on_event_log();
+    press(&mut app, Action::Rollback);
+    app.update(Msg::RollbackPlanned(Ok(rollback_plan(None))));
+    press(&mut app, Action::Confirm);
+    app.update(Msg::RollbackClosed);
+    assert!(matches!(app.rollback, Some(RollbackStage::Failed(_))));
 }

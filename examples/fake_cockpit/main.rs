@@ -9,11 +9,13 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use flightdeck::eventlog::EventRecord;
+use flightdeck::eventlog::rollback::{RollbackPlan, RollbackProgress, RunOutcome, UndoStep};
 use flightdeck::pipeline::{
     Command, RunControl, RunEvent, RunHandle, RunState, RunSummary, SampleRow, TableProgress,
     TableSummary,
 };
-use flightdeck::tui::{CockpitBackend, Keymap, Theme};
+use flightdeck::tui::{CockpitBackend, Keymap, RollbackUpdate, Theme};
+use flightdeck::validate::{CheckResult, Phase};
 use futures::future::BoxFuture;
 use tokio::sync::{mpsc, watch};
 
@@ -33,6 +35,86 @@ impl CockpitBackend for FakeBackend {
     fn load_events(&self) -> BoxFuture<'static, Result<Vec<EventRecord>, String>> {
         let log = self.log.clone();
         Box::pin(async move { Ok(log.lock().map_err(|e| e.to_string())?.clone()) })
+    }
+
+    fn run_checks(
+        &self,
+        phase: Phase,
+        _run: Option<uuid::Uuid>,
+    ) -> BoxFuture<'static, Result<Vec<CheckResult>, String>> {
+        Box::pin(async move {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            Ok(checks(phase))
+        })
+    }
+
+    /// Every logged event with an inverse and not undone yet, newest first.
+    fn plan_rollback(&self, to: Option<i64>) -> BoxFuture<'static, Result<RollbackPlan, String>> {
+        let log = self.log.clone();
+        Box::pin(async move {
+            let log = log.lock().map_err(|e| e.to_string())?;
+            let steps: Vec<UndoStep> = log
+                .iter()
+                .rev()
+                .filter(|e| !e.inverse.is_empty() && to.is_none_or(|t| e.id > t))
+                .map(|e| UndoStep {
+                    event_id: e.id,
+                    run_id: e.run_id,
+                    kind: e.kind.clone(),
+                    table: e.table.clone(),
+                    summary: e.summary.clone(),
+                    statements: e.inverse.clone(),
+                    skipped: vec![],
+                    rows: 500,
+                    quarantined: 5,
+                    checkpoint: None,
+                })
+                .collect();
+            let runs = if steps.is_empty() {
+                vec![]
+            } else {
+                vec![RunOutcome {
+                    run_id: uuid::Uuid::nil(),
+                    project: "AI research consolidation".into(),
+                    full: to.is_none(),
+                }]
+            };
+            Ok(RollbackPlan { to, steps, runs })
+        })
+    }
+
+    fn start_rollback(&self, plan: RollbackPlan) -> mpsc::Receiver<RollbackUpdate> {
+        let (tx, rx) = mpsc::channel(16);
+        let log = self.log.clone();
+        tokio::spawn(async move {
+            let total = plan.steps.len();
+            let _ = tx
+                .send(RollbackUpdate::Progress(RollbackProgress::Started {
+                    rollback_id: uuid::Uuid::nil(),
+                    steps: total,
+                }))
+                .await;
+            for (i, step) in plan.steps.iter().enumerate() {
+                tokio::time::sleep(Duration::from_millis(40)).await;
+                if let Ok(mut log) = log.lock() {
+                    log.retain(|e| e.id != step.event_id);
+                }
+                let _ = tx
+                    .send(RollbackUpdate::Progress(RollbackProgress::Step {
+                        done: i + 1,
+                        total,
+                        event_id: step.event_id,
+                        summary: step.summary.clone(),
+                    }))
+                    .await;
+            }
+            let _ = tx
+                .send(RollbackUpdate::Progress(RollbackProgress::Finished {
+                    undone: total,
+                }))
+                .await;
+        });
+        rx
     }
 }
 
@@ -208,4 +290,57 @@ async fn main() -> color_eyre::Result<()> {
     .await?;
     println!("final state: {:?}", exit.final_state);
     Ok(())
+}
+
+/// A few checks of each phase, one of each status.
+fn checks(phase: flightdeck::validate::Phase) -> Vec<flightdeck::validate::CheckResult> {
+    use flightdeck::validate::{CheckResult, CheckStatus};
+    let check =
+        |table: &str, name: &str, status, message: &str, counts: &[(&str, i64)]| CheckResult {
+            name: format!("{table}: {name}"),
+            phase,
+            table: Some(table.to_string()),
+            status,
+            message: message.to_string(),
+            counts: counts.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+            sql: vec![format!("SELECT COUNT(*) FROM {table}")],
+            examples: if status == CheckStatus::Passed {
+                vec![]
+            } else {
+                vec![
+                    "model_id=17, status=X".into(),
+                    "model_id=42, status=Q".into(),
+                ]
+            },
+        };
+    vec![
+        check(
+            "models",
+            "volume",
+            CheckStatus::Passed,
+            "20000 rows",
+            &[("rows", 20_000)],
+        ),
+        check(
+            "models",
+            "key uniqueness",
+            CheckStatus::Passed,
+            "no duplicate keys",
+            &[("duplicate_keys", 0)],
+        ),
+        check(
+            "models",
+            "status values",
+            CheckStatus::Warning,
+            "2 values outside the map will be quarantined",
+            &[("offending", 2), ("rows", 20_000)],
+        ),
+        check(
+            "metrics",
+            "references models",
+            CheckStatus::Failed,
+            "12 orphan references",
+            &[("offending", 12)],
+        ),
+    ]
 }

@@ -6,14 +6,20 @@ use std::time::{Duration, Instant};
 use chrono::NaiveDate;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
+use uuid::Uuid;
+
+use super::checks::CheckList;
 use super::event_list::EventList;
 use super::keymap::{Action, Keymap};
-use super::run_model::RunModel;
+use super::rollback::RollbackStage;
+use super::run_model::{AlertLevel, RunModel};
 use super::theme::Theme;
-use super::{CockpitInput, TableView};
+use super::{CockpitInput, RollbackUpdate, TableView};
 use crate::eventlog::EventRecord;
+use crate::eventlog::rollback::{RollbackPlan, RollbackProgress};
 use crate::pipeline::{RunEvent, RunState};
 use crate::timeline::Plan;
+use crate::validate::{CheckResult, Phase};
 
 /// How long `q`/SIGTERM waits for the pipeline to stop before leaving anyway.
 pub const STOP_GRACE: Duration = Duration::from_secs(15);
@@ -66,7 +72,7 @@ impl View {
     }
 
     fn has_list(self) -> bool {
-        matches!(self, View::Mapping | View::EventLog)
+        matches!(self, View::Mapping | View::Validation | View::EventLog)
     }
 }
 
@@ -88,28 +94,60 @@ pub enum Msg {
     /// The run's event channel closed.
     RunClosed,
     EventsLoaded(Result<Vec<EventRecord>, String>),
+    ChecksDone {
+        phase: Phase,
+        result: Result<Vec<CheckResult>, String>,
+    },
+    RollbackPlanned(Result<RollbackPlan, String>),
+    Rollback(RollbackUpdate),
+    /// The rollback's channel closed.
+    RollbackClosed,
     Signal(Signal),
     /// The terminal input ended (the pty went away).
     InputClosed,
 }
 
 /// Side effects `update` asks the loop to perform.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Cmd {
     StartRun,
     Pause,
     Resume,
     Cancel,
     LoadEvents,
+    /// Validation checks; post-migration ones need the run they check.
+    RunChecks {
+        phase: Phase,
+        run: Option<Uuid>,
+    },
+    PlanRollback {
+        to: Option<i64>,
+    },
+    StartRollback(RollbackPlan),
 }
 
 /// Popups and prompts, topmost last; the top one sees keys first.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Layer {
-    Help { scroll: usize },
+    Help {
+        scroll: usize,
+    },
     ConfirmQuit,
     Filter,
-    EventDetail { id: i64, scroll: usize },
+    EventDetail {
+        id: i64,
+        scroll: usize,
+    },
+    /// One check's message, SQL and example rows.
+    CheckDetail {
+        phase: Phase,
+        index: usize,
+        scroll: usize,
+    },
+    /// Plan, confirmation, progress and outcome of a rollback (`App::rollback`).
+    Rollback {
+        scroll: usize,
+    },
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -135,6 +173,11 @@ pub struct App {
     pub run: RunModel,
     pub events: EventList,
     pub mapping: MappingState,
+    pub checks: CheckList,
+    /// The rollback under way or just ended; shown by `Layer::Rollback`.
+    pub rollback: Option<RollbackStage>,
+    /// The run the post-migration checks look at.
+    pub last_run_id: Option<Uuid>,
     /// The day the timeline calls today.
     pub today: NaiveDate,
     /// Latest time from a tick.
@@ -167,6 +210,9 @@ impl App {
             run: RunModel::default(),
             events: EventList::default(),
             mapping: MappingState::default(),
+            checks: CheckList::default(),
+            rollback: None,
+            last_run_id: None,
             today: chrono::Local::now().date_naive(),
             now: None,
             size: (80, 24),
@@ -179,13 +225,25 @@ impl App {
         }
     }
 
-    /// Commands to run once the loop is up (autostart of the demo).
+    /// Commands to run once the loop is up: the pre-migration checks, and the
+    /// run itself for the demo.
     pub fn init(&mut self) -> Vec<Cmd> {
+        let mut cmds = self.begin_checks(Phase::Pre);
         if self.autostart {
-            self.act(Action::StartRun)
-        } else {
-            Vec::new()
+            cmds.extend(self.act(Action::StartRun));
         }
+        cmds
+    }
+
+    fn begin_checks(&mut self, phase: Phase) -> Vec<Cmd> {
+        if !self.checks.begin(phase) {
+            return Vec::new();
+        }
+        let run = match phase {
+            Phase::Pre => None,
+            Phase::Post => self.last_run_id,
+        };
+        vec![Cmd::RunChecks { phase, run }]
     }
 
     /// Rows a PgUp/PgDn moves, from the last known terminal height.
@@ -212,6 +270,25 @@ impl App {
                 }
             }
             Msg::EventsLoaded(result) => self.events.loaded(result),
+            Msg::ChecksDone { phase, result } => {
+                // Post-migration checks log a validation event.
+                self.events.stale |= phase == Phase::Post;
+                self.checks.finished(phase, result);
+            }
+            Msg::RollbackPlanned(result) => self.rollback_planned(result),
+            Msg::Rollback(update) => {
+                self.dirty = true;
+                return self.on_rollback_update(update);
+            }
+            Msg::RollbackClosed => {
+                if self.rollback.as_ref().is_some_and(RollbackStage::is_busy) {
+                    self.dirty = true;
+                    return self.rollback_failed(
+                        "the rollback stopped without saying why; roll back again to resume it"
+                            .into(),
+                    );
+                }
+            }
             Msg::Signal(_) | Msg::InputClosed => return self.stop_and_quit(),
         }
         self.dirty = true;
@@ -245,20 +322,35 @@ impl App {
     fn on_run_event(&mut self, event: RunEvent) -> Vec<Cmd> {
         let logged = matches!(event, RunEvent::Logged { .. });
         let ends = matches!(event, RunEvent::Finished(_) | RunEvent::Failed { .. });
-        if matches!(event, RunEvent::Started { .. }) && !self.stopping {
-            self.notice = None;
+        let completed = match &event {
+            RunEvent::Finished(s) if s.status == RunState::Completed => {
+                self.last_run_id = Uuid::parse_str(&s.run_id).ok().or(self.last_run_id);
+                true
+            }
+            _ => false,
+        };
+        if let RunEvent::Started { run_id, .. } = &event {
+            self.last_run_id = Some(*run_id);
+            if !self.stopping {
+                self.notice = None;
+            }
         }
         self.run.apply(event, self.now);
         if ends && self.stopping {
             self.should_quit = true;
         }
+        let mut cmds = Vec::new();
+        if completed && !self.stopping {
+            cmds.extend(self.begin_checks(Phase::Post));
+        }
         if logged {
             if self.view == View::EventLog && self.events.begin_reload(self.now) {
-                return vec![Cmd::LoadEvents];
+                cmds.push(Cmd::LoadEvents);
+            } else {
+                self.events.stale = true;
             }
-            self.events.stale = true;
         }
-        Vec::new()
+        cmds
     }
 
     /// Cancel a live run at a batch boundary and leave once it reports back.
@@ -326,8 +418,37 @@ impl App {
                     self.layers.pop();
                     return self.act(Action::Quit);
                 }
+                Some(Action::Rollback) => {
+                    self.layers.pop();
+                    return self.request_rollback(Some(id));
+                }
                 _ => {}
             },
+            Layer::CheckDetail {
+                phase,
+                index,
+                scroll,
+            } => match action {
+                Some(Action::Down) => self.set_top(Layer::CheckDetail {
+                    phase,
+                    index,
+                    scroll: scroll + 1,
+                }),
+                Some(Action::Up) => self.set_top(Layer::CheckDetail {
+                    phase,
+                    index,
+                    scroll: scroll.saturating_sub(1),
+                }),
+                Some(Action::Back | Action::Open) => {
+                    self.layers.pop();
+                }
+                Some(Action::Quit) => {
+                    self.layers.pop();
+                    return self.act(Action::Quit);
+                }
+                _ => {}
+            },
+            Layer::Rollback { scroll } => return self.on_rollback_key(action, scroll),
             Layer::Filter => return self.on_filter_key(key, action),
         }
         Vec::new()
@@ -374,13 +495,24 @@ impl App {
     fn filter_mut(&mut self) -> &mut String {
         match self.view {
             View::EventLog => &mut self.events.filter,
+            View::Validation => &mut self.checks.filter,
             _ => &mut self.mapping.filter,
+        }
+    }
+
+    /// The filter of the current view's list.
+    pub fn filter_text(&self) -> &str {
+        match self.view {
+            View::EventLog => &self.events.filter,
+            View::Validation => &self.checks.filter,
+            _ => &self.mapping.filter,
         }
     }
 
     fn refilter(&mut self) {
         match self.view {
             View::EventLog => self.events.refilter(),
+            View::Validation => self.checks.refilter(),
             _ => self.mapping.field_scroll = 0,
         }
     }
@@ -391,14 +523,23 @@ impl App {
             return false;
         }
         let live = self.run.is_live();
+        let rolling_back = self.rollback.as_ref().is_some_and(RollbackStage::is_busy);
         match action {
-            Action::StartRun => !live && self.run.state != RunState::Completed,
+            Action::StartRun => !live && !rolling_back && self.run.state != RunState::Completed,
+            Action::Rollback => self.view == View::EventLog && !live && !rolling_back,
+            Action::RunChecks => {
+                self.view == View::Validation && !self.checks.phase(self.checks_to_rerun()).running
+            }
             Action::PauseResume => {
                 live && matches!(self.run.state, RunState::Running | RunState::Paused)
             }
             Action::Filter => self.view.has_list(),
             Action::Down | Action::Up | Action::PageDown | Action::PageUp => self.view.has_list(),
-            Action::Open => self.view == View::EventLog && self.events.selected_record().is_some(),
+            Action::Open => match self.view {
+                View::EventLog => self.events.selected_record().is_some(),
+                View::Validation => self.checks.selected_check().is_some(),
+                _ => false,
+            },
             Action::Confirm | Action::Back => false,
             _ => true,
         }
@@ -412,6 +553,14 @@ impl App {
         }
         self.notice = None;
         match action {
+            Action::Quit
+                if self
+                    .rollback
+                    .as_ref()
+                    .is_some_and(RollbackStage::is_running) =>
+            {
+                self.notice = Some("a rollback is under way: quit once it has finished".into());
+            }
             Action::Quit => {
                 if self.run.is_live() && !self.stopping {
                     self.layers.push(Layer::ConfirmQuit);
@@ -420,6 +569,9 @@ impl App {
                 }
             }
             Action::Help => self.layers.push(Layer::Help { scroll: 0 }),
+            Action::StartRun if self.rollback.as_ref().is_some_and(RollbackStage::is_busy) => {
+                self.notice = Some("a rollback is under way: start the run after it".into());
+            }
             Action::StartRun => {
                 if self.is_available(Action::StartRun) {
                     self.run.requested = true;
@@ -443,6 +595,15 @@ impl App {
                     return vec![Cmd::Pause];
                 }
             },
+            Action::RunChecks => {
+                let phase = self.checks_to_rerun();
+                let cmds = self.begin_checks(phase);
+                if cmds.is_empty() {
+                    self.notice = Some("the checks are already running".into());
+                }
+                return cmds;
+            }
+            Action::Rollback => return self.request_rollback(None),
             Action::Filter => {
                 if self.view.has_list() {
                     self.layers.push(Layer::Filter);
@@ -463,12 +624,24 @@ impl App {
             Action::Up => self.move_by(-1),
             Action::PageDown => self.page_by(1),
             Action::PageUp => self.page_by(-1),
-            Action::Open => {
-                if let (View::EventLog, Some(record)) = (self.view, self.events.selected_record()) {
-                    let id = record.id;
-                    self.layers.push(Layer::EventDetail { id, scroll: 0 });
+            Action::Open => match self.view {
+                View::EventLog => {
+                    if let Some(record) = self.events.selected_record() {
+                        let id = record.id;
+                        self.layers.push(Layer::EventDetail { id, scroll: 0 });
+                    }
                 }
-            }
+                View::Validation => {
+                    if let Some((phase, index)) = self.checks.selected_check() {
+                        self.layers.push(Layer::CheckDetail {
+                            phase,
+                            index,
+                            scroll: 0,
+                        });
+                    }
+                }
+                _ => {}
+            },
             Action::Confirm | Action::Back => {}
         }
         Vec::new()
@@ -485,6 +658,7 @@ impl App {
     fn move_by(&mut self, delta: isize) {
         match self.view {
             View::EventLog => self.events.move_by(delta),
+            View::Validation => self.checks.move_by(delta),
             View::Mapping => {
                 let last = self.tables.len().saturating_sub(1);
                 self.mapping.selected =
@@ -499,6 +673,7 @@ impl App {
         let page = self.page() as isize;
         match self.view {
             View::EventLog => self.events.move_by(direction * page),
+            View::Validation => self.checks.move_by(direction * page),
             View::Mapping => {
                 self.mapping.field_scroll = self
                     .mapping
@@ -506,6 +681,173 @@ impl App {
                     .saturating_add_signed(direction * page);
             }
             _ => {}
+        }
+    }
+
+    /// The checks `run_checks` repeats: post-migration once a run completed
+    /// in this session, else pre-migration (the only ones read-only allows).
+    pub fn checks_to_rerun(&self) -> Phase {
+        if self.last_run_id.is_some() && self.run.state == RunState::Completed && !self.read_only {
+            Phase::Post
+        } else {
+            Phase::Pre
+        }
+    }
+
+    /// Asks for the plan of a rollback; the confirmation opens when it comes.
+    fn request_rollback(&mut self, to: Option<i64>) -> Vec<Cmd> {
+        if self.read_only {
+            self.notice = Some(format!(
+                "read-only: {} is disabled",
+                Action::Rollback.name()
+            ));
+            return Vec::new();
+        }
+        if self.run.is_live() {
+            self.notice = Some(
+                "cannot roll back while a run is live: it holds the target; let it finish or stop it first"
+                    .into(),
+            );
+            return Vec::new();
+        }
+        if self.rollback.as_ref().is_some_and(RollbackStage::is_busy) {
+            self.notice = Some("a rollback is already under way".into());
+            return Vec::new();
+        }
+        if self.view != View::EventLog {
+            self.notice = Some("roll back from the Event log view".into());
+            return Vec::new();
+        }
+        self.notice = None;
+        self.rollback = Some(RollbackStage::Planning { to });
+        self.layers.push(Layer::Rollback { scroll: 0 });
+        vec![Cmd::PlanRollback { to }]
+    }
+
+    fn rollback_planned(&mut self, result: Result<RollbackPlan, String>) {
+        // Closed while planning: the operator no longer wants it.
+        if !matches!(self.rollback, Some(RollbackStage::Planning { .. })) {
+            return;
+        }
+        match result {
+            Ok(plan) => self.rollback = Some(RollbackStage::Confirming(plan)),
+            Err(e) => {
+                self.run
+                    .alert(AlertLevel::Failure, format!("rollback refused: {e}"));
+                self.rollback = Some(RollbackStage::Failed(e));
+            }
+        }
+    }
+
+    fn on_rollback_key(&mut self, action: Option<Action>, scroll: usize) -> Vec<Cmd> {
+        let Some(stage) = self.rollback.clone() else {
+            self.layers.pop();
+            return Vec::new();
+        };
+        match (stage, action) {
+            (_, Some(Action::Down)) => self.set_top(Layer::Rollback { scroll: scroll + 1 }),
+            (_, Some(Action::Up)) => self.set_top(Layer::Rollback {
+                scroll: scroll.saturating_sub(1),
+            }),
+            (RollbackStage::Confirming(plan), Some(Action::Confirm)) if !plan.is_empty() => {
+                let total = plan.steps.len();
+                self.rollback = Some(RollbackStage::Running {
+                    plan: plan.clone(),
+                    done: 0,
+                    total,
+                    last: None,
+                });
+                return vec![Cmd::StartRollback(plan)];
+            }
+            (RollbackStage::Confirming(plan), Some(Action::Back | Action::Quit)) => {
+                self.close_rollback();
+                if !plan.is_empty() {
+                    self.notice = Some("rollback cancelled: nothing was undone".into());
+                }
+            }
+            (RollbackStage::Running { .. }, Some(_)) => {
+                self.notice = Some("the rollback is under way; it ends on its own".into());
+            }
+            (
+                RollbackStage::Planning { .. }
+                | RollbackStage::Finished { .. }
+                | RollbackStage::Failed(_)
+                | RollbackStage::Confirming(_),
+                Some(Action::Back | Action::Open | Action::Confirm),
+            ) => self.close_rollback(),
+            (RollbackStage::Finished { .. } | RollbackStage::Failed(_), Some(Action::Quit)) => {
+                self.close_rollback();
+                return self.act(Action::Quit);
+            }
+            _ => {}
+        }
+        Vec::new()
+    }
+
+    fn close_rollback(&mut self) {
+        self.rollback = None;
+        if matches!(self.layers.last(), Some(Layer::Rollback { .. })) {
+            self.layers.pop();
+        }
+    }
+
+    fn on_rollback_update(&mut self, update: RollbackUpdate) -> Vec<Cmd> {
+        let Some(RollbackStage::Running {
+            plan,
+            done,
+            total,
+            last,
+        }) = self.rollback.as_mut()
+        else {
+            return Vec::new();
+        };
+        match update {
+            RollbackUpdate::Progress(RollbackProgress::Started { steps, .. }) => *total = steps,
+            RollbackUpdate::Progress(RollbackProgress::Step {
+                done: d,
+                total: t,
+                summary,
+                ..
+            }) => {
+                *done = d;
+                *total = t;
+                *last = Some(summary);
+            }
+            RollbackUpdate::Progress(RollbackProgress::Finished { undone }) => {
+                let to = plan.to;
+                self.rollback = Some(RollbackStage::Finished { undone, to });
+                // The run's counts describe rows that are gone now; a new run may start.
+                let alerts = std::mem::take(&mut self.run.alerts);
+                self.run = RunModel {
+                    alerts,
+                    ..RunModel::default()
+                };
+                let text = match to {
+                    None => format!("rolled back: {undone} steps undone"),
+                    Some(id) => format!("rolled back to event {id}: {undone} steps undone"),
+                };
+                self.run.alert(AlertLevel::Info, text);
+                self.checks.clear_post();
+                return self.reload_events();
+            }
+            RollbackUpdate::Failed(e) => return self.rollback_failed(e),
+        }
+        Vec::new()
+    }
+
+    fn rollback_failed(&mut self, error: String) -> Vec<Cmd> {
+        self.run
+            .alert(AlertLevel::Failure, format!("rollback failed: {error}"));
+        self.rollback = Some(RollbackStage::Failed(error));
+        // Steps already undone are in the log.
+        self.reload_events()
+    }
+
+    fn reload_events(&mut self) -> Vec<Cmd> {
+        if self.events.begin_reload(self.now) {
+            vec![Cmd::LoadEvents]
+        } else {
+            Vec::new()
         }
     }
 

@@ -3,15 +3,19 @@
 //! real pipeline, by the demo, or by a fake in tests.
 
 pub mod app;
+pub mod checks;
 pub mod event_list;
 pub mod keymap;
 mod panes;
+pub mod rollback;
 pub mod run_model;
 mod runner;
 pub mod theme;
 pub mod ui;
 
 use futures::future::BoxFuture;
+use tokio::sync::mpsc;
+use uuid::Uuid;
 
 pub use app::{App, Cmd, Layer, Msg, Signal, View};
 pub use keymap::{ACTIONS, Action, Keymap};
@@ -20,7 +24,9 @@ pub use theme::Theme;
 pub use ui::{MIN_HEIGHT, MIN_WIDTH, draw};
 
 use crate::eventlog::EventRecord;
+use crate::eventlog::rollback::{RollbackPlan, RollbackProgress};
 use crate::pipeline::{RunHandle, RunState, RunSummary};
+use crate::validate::{CheckResult, Phase};
 
 /// One field of a table mapping, as the Mapping view lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,6 +68,28 @@ pub trait CockpitBackend: Send + Sync + 'static {
     fn start_run(&self) -> RunHandle;
     /// The event log, in any order.
     fn load_events(&self) -> BoxFuture<'static, Result<Vec<EventRecord>, String>>;
+    /// Pre-migration checks on the source, or post-migration checks of `run`
+    /// on the target.
+    fn run_checks(
+        &self,
+        phase: Phase,
+        run: Option<Uuid>,
+    ) -> BoxFuture<'static, Result<Vec<CheckResult>, String>>;
+    /// What a rollback of the latest run (or back to event `to`) would undo;
+    /// reads only.
+    fn plan_rollback(&self, to: Option<i64>) -> BoxFuture<'static, Result<RollbackPlan, String>>;
+    /// Runs a confirmed plan under the target lock; must return promptly. The
+    /// channel carries progress and ends after `Finished` or `Failed`.
+    fn start_rollback(&self, plan: RollbackPlan) -> mpsc::Receiver<RollbackUpdate>;
+}
+
+/// What a rollback started from the cockpit reports.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RollbackUpdate {
+    Progress(RollbackProgress),
+    /// It did not start (the lock is held, the log changed since the plan was
+    /// shown) or stopped part-way; what was undone stays undone.
+    Failed(String),
 }
 
 /// How the cockpit ended.

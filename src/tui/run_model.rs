@@ -114,7 +114,7 @@ impl RunModel {
         Some(Duration::from_secs_f64(left as f64 / self.smoothed_rate))
     }
 
-    fn alert(&mut self, level: AlertLevel, text: impl Into<String>) {
+    pub fn alert(&mut self, level: AlertLevel, text: impl Into<String>) {
         self.alerts.push(Alert {
             level,
             text: text.into(),

@@ -116,6 +116,33 @@ fn execute(
                     let _ = tx.send(Msg::EventsLoaded(load.await)).await;
                 });
             }
+            Cmd::RunChecks { phase, run } => {
+                let tx = tx.clone();
+                let checks = backend.run_checks(phase, run);
+                tasks.spawn(async move {
+                    let result = checks.await;
+                    let _ = tx.send(Msg::ChecksDone { phase, result }).await;
+                });
+            }
+            Cmd::PlanRollback { to } => {
+                let tx = tx.clone();
+                let plan = backend.plan_rollback(to);
+                tasks.spawn(async move {
+                    let _ = tx.send(Msg::RollbackPlanned(plan.await)).await;
+                });
+            }
+            Cmd::StartRollback(plan) => {
+                let tx = tx.clone();
+                let mut updates = backend.start_rollback(plan);
+                tasks.spawn(async move {
+                    while let Some(update) = updates.recv().await {
+                        if tx.send(Msg::Rollback(update)).await.is_err() {
+                            return;
+                        }
+                    }
+                    let _ = tx.send(Msg::RollbackClosed).await;
+                });
+            }
         }
     }
     // Reap finished loaders so the set does not grow for the life of the cockpit.

@@ -35,6 +35,7 @@ pub fn draw(frame: &mut Frame, app: &App) {
         View::Overview => panes::overview::render(frame, body, app),
         View::Mapping => panes::mapping::render(frame, body, app),
         View::Timeline => panes::timeline::render(frame, body, app),
+        View::Validation => panes::validation::render(frame, body, app),
         View::EventLog => panes::event_log::render(frame, body, app),
         other => panes::placeholder::render(frame, body, app, other),
     }

@@ -281,3 +281,147 @@ pub fn render(app: &App, width: u16, height: u16) -> Terminal<TestBackend> {
         .unwrap();
     terminal
 }
+
+/// Checks of one phase, one of each status, with SQL and example rows.
+pub fn checks(phase: flightdeck::validate::Phase) -> Vec<flightdeck::validate::CheckResult> {
+    use flightdeck::validate::{CheckResult, CheckStatus, Phase};
+    let (models, metrics) = match phase {
+        Phase::Pre => ("models", "metrics"),
+        Phase::Post => ("ml_models", "model_performance"),
+    };
+    let check = |table: &str,
+                 name: &str,
+                 status,
+                 message: &str,
+                 counts: &[(&str, i64)],
+                 sql: &[&str],
+                 examples: &[&str]| CheckResult {
+        name: format!("{table}: {name}"),
+        phase,
+        table: Some(table.to_string()),
+        status,
+        message: message.to_string(),
+        counts: counts.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+        sql: sql.iter().map(|s| s.to_string()).collect(),
+        examples: examples.iter().map(|s| s.to_string()).collect(),
+    };
+    vec![
+        check(
+            models,
+            "volume",
+            CheckStatus::Passed,
+            "20000 rows",
+            &[("rows", 20_000)],
+            &["SELECT COUNT(*) FROM \"models\""],
+            &[],
+        ),
+        check(
+            models,
+            "key uniqueness",
+            CheckStatus::Passed,
+            "no duplicate or NULL keys in 20000 rows",
+            &[("duplicate_keys", 0), ("null_keys", 0)],
+            &[
+                "SELECT \"model_id\", COUNT(*) FROM \"models\" GROUP BY \"model_id\" HAVING COUNT(*) > 1",
+            ],
+            &[],
+        ),
+        check(
+            models,
+            "status in value_map",
+            CheckStatus::Warning,
+            "3 rows hold a status outside the map; they will be quarantined",
+            &[("offending", 3), ("rows", 20_000)],
+            &[
+                "SELECT COUNT(*) FROM \"models\" WHERE \"status\" NOT IN ('R', 'D', 'A')",
+                "SELECT \"model_id\", \"status\" FROM \"models\" WHERE \"status\" NOT IN ('R', 'D', 'A') LIMIT 5",
+            ],
+            &[
+                "model_id=17, status=X",
+                "model_id=923, status=?",
+                "model_id=4410, status=",
+            ],
+        ),
+        check(
+            metrics,
+            "references models",
+            CheckStatus::Failed,
+            "12 rows point at a model that does not exist",
+            &[("offending", 12), ("rows", 150_000)],
+            &[
+                "SELECT COUNT(*) FROM \"metrics\" m LEFT JOIN \"models\" p ON p.\"model_id\" = m.\"model_id\" WHERE p.\"model_id\" IS NULL",
+            ],
+            &[
+                "metric_id=88, model_id=99001",
+                "metric_id=89, model_id=99001",
+                "metric_id=412, model_id=99017",
+                "metric_id=5001, model_id=99020",
+                "metric_id=5002, model_id=99020",
+            ],
+        ),
+        check(
+            "experiments",
+            "volume",
+            CheckStatus::Skipped,
+            "the table is empty",
+            &[("rows", 0)],
+            &["SELECT COUNT(*) FROM \"experiments\""],
+            &[],
+        ),
+    ]
+}
+
+/// A plan undoing a whole run: two created tables, three batches, a DDL change.
+pub fn rollback_plan(to: Option<i64>) -> flightdeck::eventlog::rollback::RollbackPlan {
+    use flightdeck::eventlog::rollback::{RollbackPlan, RunOutcome, UndoStep};
+    let step =
+        |id: i64, kind: &str, table: &str, statements: &[&str], rows, quarantined| UndoStep {
+            event_id: id,
+            run_id: uuid::Uuid::nil(),
+            kind: kind.into(),
+            table: Some(table.into()),
+            summary: format!("event {id} on {table}"),
+            statements: statements.iter().map(|s| s.to_string()).collect(),
+            skipped: vec![],
+            rows,
+            quarantined,
+            checkpoint: None,
+        };
+    RollbackPlan {
+        to,
+        steps: vec![
+            step(
+                7,
+                "ddl_applied",
+                "ml_models",
+                &["ALTER TABLE \"ml_models\" DROP CONSTRAINT \"ml_models_status_check\""],
+                0,
+                0,
+            ),
+            step(6, "batch_committed", "ml_models", &[], 1_990, 10),
+            step(5, "batch_committed", "ml_models", &[], 2_000, 0),
+            step(4, "batch_committed", "data_sources", &[], 398, 2),
+            step(
+                3,
+                "table_created",
+                "ml_models",
+                &["DROP TABLE \"ml_models\""],
+                0,
+                0,
+            ),
+            step(
+                2,
+                "table_created",
+                "data_sources",
+                &["DROP TABLE \"data_sources\""],
+                0,
+                0,
+            ),
+        ],
+        runs: vec![RunOutcome {
+            run_id: uuid::Uuid::nil(),
+            project: "AI research consolidation".into(),
+            full: to.is_none(),
+        }],
+    }
+}

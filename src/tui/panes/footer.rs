@@ -7,17 +7,33 @@ use ratatui::widgets::Paragraph;
 
 use crate::tui::app::{App, Layer};
 use crate::tui::keymap::Action;
+use crate::tui::rollback::RollbackStage;
 
 /// The actions the footer offers, in order, for the current view and popup.
 pub fn footer_actions(app: &App) -> Vec<Action> {
     match app.layers.last() {
         Some(Layer::ConfirmQuit) => vec![Action::Confirm, Action::Back],
         Some(Layer::Help { .. }) => vec![Action::Down, Action::Up, Action::Back],
-        Some(Layer::EventDetail { .. }) => vec![Action::Down, Action::Up, Action::Back],
+        Some(Layer::EventDetail { .. }) => {
+            [Action::Down, Action::Up, Action::Rollback, Action::Back]
+                .into_iter()
+                .filter(|a| *a != Action::Rollback || app.is_available(*a))
+                .collect()
+        }
+        Some(Layer::CheckDetail { .. }) => vec![Action::Down, Action::Up, Action::Back],
+        Some(Layer::Rollback { .. }) => match &app.rollback {
+            Some(RollbackStage::Confirming(plan)) if !plan.is_empty() => {
+                vec![Action::Confirm, Action::Back, Action::Down]
+            }
+            Some(RollbackStage::Running { .. }) => Vec::new(),
+            _ => vec![Action::Back],
+        },
         Some(Layer::Filter) => Vec::new(),
         None => [
             Action::StartRun,
             Action::PauseResume,
+            Action::RunChecks,
+            Action::Rollback,
             Action::Down,
             Action::Up,
             Action::PageDown,
@@ -38,6 +54,11 @@ fn hint(app: &App, action: Action) -> &'static str {
         Action::StartRun => "start",
         Action::PauseResume if app.run.state == crate::pipeline::RunState::Paused => "resume",
         Action::PauseResume => "pause",
+        Action::RunChecks => "rerun checks",
+        Action::Rollback if matches!(app.layers.last(), Some(Layer::EventDetail { .. })) => {
+            "roll back to here"
+        }
+        Action::Rollback => "roll back",
         Action::Down | Action::Up => "move",
         Action::PageDown => "page",
         Action::Open => "details",
@@ -45,8 +66,20 @@ fn hint(app: &App, action: Action) -> &'static str {
         Action::NextView => "views",
         Action::Help => "help",
         Action::Quit => "quit",
+        Action::Confirm if matches!(app.layers.last(), Some(Layer::Rollback { .. })) => "roll back",
         Action::Confirm => "yes",
         Action::Back if matches!(app.layers.last(), Some(Layer::ConfirmQuit)) => "no",
+        Action::Back
+            if matches!(
+                (app.layers.last(), &app.rollback),
+                (
+                    Some(Layer::Rollback { .. }),
+                    Some(RollbackStage::Confirming(_))
+                )
+            ) =>
+        {
+            "keep everything"
+        }
         Action::Back => "back",
         _ => action.name(),
     }
@@ -56,10 +89,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     let theme = &app.theme;
     let mut spans = vec![Span::raw(" ")];
     if let Some(Layer::Filter) = app.layers.last() {
-        let filter = match app.view {
-            crate::tui::app::View::EventLog => &app.events.filter,
-            _ => &app.mapping.filter,
-        };
+        let filter = app.filter_text();
         spans.push(Span::styled("filter: ", theme.key()));
         spans.push(Span::styled(format!("{filter}▏"), theme.text()));
         spans.push(Span::styled("  enter keep · esc clear", theme.muted()));

@@ -8,6 +8,7 @@ pub mod overview;
 pub mod placeholder;
 pub mod popups;
 pub mod timeline;
+pub mod validation;
 
 use ratatui::text::Span;
 use ratatui::widgets::{Block, BorderType, Borders};

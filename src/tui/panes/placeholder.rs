@@ -26,14 +26,6 @@ fn promise(view: View) -> &'static [&'static str] {
             "",
             "No recommendations are produced by this build yet.",
         ],
-        View::Validation => &[
-            "Pre- and post-migration checks will be listed here:",
-            "completeness, key uniqueness, referential integrity, count reconciliation",
-            "(source = target + quarantine), re-transformed samples, business rules,",
-            "each with its status, counts, the SQL it ran and example offending rows.",
-            "",
-            "No checks are run by this build yet.",
-        ],
         _ => &[],
     }
 }
