@@ -30,6 +30,16 @@ impl Value {
         matches!(self, Value::Null)
     }
 
+    /// Bytes this value occupies in memory, for sizing batches by bytes.
+    pub fn footprint(&self) -> usize {
+        std::mem::size_of::<Value>()
+            + match self {
+                Value::Text(s) => s.len(),
+                Value::Bytes(b) => b.len(),
+                _ => 0,
+            }
+    }
+
     /// A display form for logs, samples and quarantine: never truncated here.
     pub fn render(&self) -> String {
         match self {

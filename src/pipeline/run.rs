@@ -442,6 +442,7 @@ async fn run_table(
     ensure_target_table(ctx, table).await?;
 
     let batch_size = Arc::new(AtomicUsize::new(ctx.pipeline.batch_size));
+    let row_bytes = Arc::new(AtomicUsize::new(0));
     let cap = ctx.pipeline.channel_capacity;
     let (src_tx, src_rx) = mpsc::channel::<Result<SourceBatch, DbError>>(cap);
     let (load_tx, mut load_rx) = mpsc::channel::<Result<LoadBatch, DbError>>(cap);
@@ -453,7 +454,12 @@ async fn run_table(
         table.source_columns().to_vec(),
         table.key_column().to_string(),
         after,
-        batch_size.clone(),
+        BatchSizing {
+            rows: batch_size.clone(),
+            row_bytes: row_bytes.clone(),
+            max_bytes: ctx.pipeline.max_batch_bytes,
+            min_rows: ctx.pipeline.min_batch,
+        },
         src_tx,
     ));
     let transform = tokio::task::spawn_blocking({
@@ -566,6 +572,7 @@ async fn run_table(
             .await?;
         adapt_batch_size(
             &batch_size,
+            row_bytes.load(Ordering::Relaxed),
             &ctx.pipeline,
             batch.read as usize,
             t0.elapsed(),
@@ -690,6 +697,7 @@ async fn wait_while_paused(
 /// The feedback loop: aim for commits of about a quarter second.
 fn adapt_batch_size(
     size: &AtomicUsize,
+    row_bytes: usize,
     cfg: &crate::project::model::PipelineSection,
     rows: usize,
     took: Duration,
@@ -703,7 +711,28 @@ fn adapt_batch_size(
     let current = size.load(Ordering::Relaxed);
     // Move halfway to the ideal, so one slow commit does not halve throughput.
     let next = ((current + ideal) / 2).clamp(cfg.min_batch, cfg.max_batch);
-    size.store(next, Ordering::Relaxed);
+    size.store(
+        next.min(rows_within(cfg.max_batch_bytes, row_bytes, cfg.min_batch)),
+        Ordering::Relaxed,
+    );
+}
+
+/// How many rows of `row_bytes` fit in `max_bytes` (at least `min_rows`).
+fn rows_within(max_bytes: usize, row_bytes: usize, min_rows: usize) -> usize {
+    if row_bytes == 0 {
+        usize::MAX
+    } else {
+        (max_bytes / row_bytes).max(min_rows)
+    }
+}
+
+/// The batch size both the feedback loop and the byte budget steer.
+struct BatchSizing {
+    rows: Arc<AtomicUsize>,
+    /// Average in-memory size of a source row, measured by the extractor.
+    row_bytes: Arc<AtomicUsize>,
+    max_bytes: usize,
+    min_rows: usize,
 }
 
 fn key_from_json(v: &serde_json::Value) -> Value {
@@ -724,14 +753,14 @@ async fn extract(
     columns: Vec<String>,
     key: String,
     mut after: Option<Value>,
-    batch_size: Arc<AtomicUsize>,
+    sizing: BatchSizing,
     tx: mpsc::Sender<Result<SourceBatch, DbError>>,
 ) -> Result<(), DbError> {
     let d = source.dialect();
     let first = d.select_page(&table, &columns, &key, false);
     let next = d.select_page(&table, &columns, &key, true);
     loop {
-        let limit = Value::Int(batch_size.load(Ordering::Relaxed) as i64);
+        let limit = Value::Int(sizing.rows.load(Ordering::Relaxed) as i64);
         let rows = match &after {
             None => source.query(&first, &[limit]).await,
             Some(k) => source.query(&next, &[k.clone(), limit]).await,
@@ -748,6 +777,11 @@ async fn extract(
             return Ok(());
         };
         after = Some(last[0].clone());
+        let bytes: usize = rows.iter().flatten().map(Value::footprint).sum();
+        let per_row = bytes / rows.len();
+        sizing.row_bytes.store(per_row, Ordering::Relaxed);
+        let cap = rows_within(sizing.max_bytes, per_row, sizing.min_rows);
+        sizing.rows.fetch_min(cap, Ordering::Relaxed);
         if tx.send(Ok(SourceBatch { rows })).await.is_err() {
             // The loader stopped (cancel or failure): nothing more to read.
             return Ok(());

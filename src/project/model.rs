@@ -67,6 +67,9 @@ pub struct PipelineSection {
     pub max_batch: usize,
     /// Batches in flight between stages (bounded channels).
     pub channel_capacity: usize,
+    /// Upper bound on one batch's size in memory, in bytes; wide or long rows
+    /// get smaller batches so memory stays flat.
+    pub max_batch_bytes: usize,
 }
 
 impl Default for PipelineSection {
@@ -76,7 +79,8 @@ impl Default for PipelineSection {
             adaptive: true,
             min_batch: 200,
             max_batch: 20_000,
-            channel_capacity: 4,
+            channel_capacity: 2,
+            max_batch_bytes: 4 << 20,
         }
     }
 }
