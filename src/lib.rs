@@ -5,10 +5,13 @@
 pub mod cli;
 pub mod db;
 pub mod eventlog;
+pub mod evolve;
 pub mod logging;
 pub mod paths;
 pub mod pipeline;
+pub mod profile;
 pub mod project;
+pub mod recommend;
 pub mod sample;
 pub mod schema;
 pub mod transform;
