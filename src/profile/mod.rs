@@ -168,13 +168,18 @@ impl ColumnProfile {
     }
 
     fn track_extremes(&mut self, v: &Value) {
+        // Lexicographic extremes of text move all the time and mean little;
+        // only numeric and temporal ones (and max length) count as instability.
+        let ordered = !matches!(v, Value::Text(_) | Value::Bytes(_));
         if self
             .min
             .as_ref()
             .is_none_or(|m| compare(v, m) == Some(Ordering::Less))
         {
             self.min = Some(v.clone());
-            self.extremes_changed_at = self.count;
+            if ordered {
+                self.extremes_changed_at = self.count;
+            }
         }
         if self
             .max
@@ -182,9 +187,11 @@ impl ColumnProfile {
             .is_none_or(|m| compare(v, m) == Some(Ordering::Greater))
         {
             self.max = Some(v.clone());
-            self.extremes_changed_at = self.count;
+            if ordered {
+                self.extremes_changed_at = self.count;
+            }
         }
-        if matches!(v, Value::Text(_) | Value::Bytes(_)) {
+        if !ordered {
             return;
         }
         match &self.last {
