@@ -70,6 +70,10 @@ pub enum Cmd {
         /// Slow the run down to at most this many rows per second.
         #[arg(long)]
         pace: Option<f64>,
+        /// Accept every recommendation whose confidence is at least C (0..1);
+        /// `[evolution]` still decides what may be applied.
+        #[arg(long, value_name = "C", value_parser = parse_confidence)]
+        accept_above: Option<f64>,
     },
     /// Parse the project, connect to the source, check tables and columns, and
     /// print the plan. Writes nothing.
@@ -106,7 +110,11 @@ pub async fn dispatch(cli: Cli) -> i32 {
             project,
             headless: _,
             pace,
-        } => run_headless(&project, RunOptions { pace }).await,
+            accept_above,
+        } => {
+            let options = RunOptions { pace, accept_above };
+            run_headless(&project, options).await
+        }
         Cmd::Check { project } => check(&project).await,
         Cmd::Log {
             project,
@@ -159,7 +167,11 @@ async fn demo(rows: u64, pace: Option<f64>, fresh: bool) -> i32 {
             return code;
         }
     }
-    run_headless(&project_file, RunOptions { pace }).await
+    let options = RunOptions {
+        pace,
+        ..RunOptions::default()
+    };
+    run_headless(&project_file, options).await
 }
 
 async fn check(path: &Path) -> i32 {
@@ -192,6 +204,13 @@ async fn check(path: &Path) -> i32 {
             eprintln!("{e}");
             e.exit_code()
         }
+    }
+}
+
+fn parse_confidence(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(c) if (0.0..=1.0).contains(&c) => Ok(c),
+        _ => Err(format!("\"{s}\" is not a confidence between 0 and 1")),
     }
 }
 
