@@ -4,6 +4,8 @@
 
 mod live;
 mod sqlite;
+#[cfg(test)]
+mod tests;
 
 pub use live::LiveEvolution;
 
@@ -130,13 +132,16 @@ fn rank(k: RecommendationKind) -> u8 {
     }
 }
 
-/// Work per row relative to loading one row, by kind of change: a rebuild
-/// copies every row, an index sorts and writes one entry, a guard only scans.
-fn relative_cost(k: RecommendationKind) -> f64 {
+/// Work per row relative to loading one row through the pipeline, by kind of
+/// change, until a change of that kind has been timed: a rebuild copies every
+/// row inside the database (no binding, no round trip), an index sorts and
+/// writes one entry per row, a guard only scans. Measured on SQLite: copy
+/// ~11 µs, index ~4 µs, scan <1 µs per row, against ~130 µs to load one row.
+fn prior_relative_cost(k: RecommendationKind) -> f64 {
     match k {
-        RecommendationKind::NarrowType | RecommendationKind::Partition => 1.0,
-        RecommendationKind::Unique | RecommendationKind::Index => 0.5,
-        RecommendationKind::NotNull | RecommendationKind::Check => 0.05,
+        RecommendationKind::NarrowType | RecommendationKind::Partition => 0.1,
+        RecommendationKind::Unique | RecommendationKind::Index => 0.05,
+        RecommendationKind::NotNull | RecommendationKind::Check => 0.01,
         RecommendationKind::EnumTable => 0.0,
     }
 }
@@ -163,6 +168,8 @@ pub struct Evolver {
     /// Seconds to load one row, as last measured by the loader.
     pub seconds_per_row: f64,
     guards: HashMap<String, Vec<Guard>>,
+    /// Relative cost per kind as measured on changes already applied.
+    measured: HashMap<RecommendationKind, f64>,
 }
 
 impl Evolver {
@@ -172,6 +179,7 @@ impl Evolver {
             run_id,
             seconds_per_row: 20e-6,
             guards: HashMap::new(),
+            measured: HashMap::new(),
         }
     }
 
@@ -242,10 +250,13 @@ impl Evolver {
             let Some(live) = live_table(db, ddl, &r.table).await? else {
                 continue;
             };
-            let lock_ms = (live_rows(db, &r.table).await? as f64
-                * self.seconds_per_row
-                * relative_cost(r.kind)
-                * 1000.0) as u64;
+            let rows = live_rows(db, &r.table).await? as f64;
+            let relative = self
+                .measured
+                .get(&r.kind)
+                .copied()
+                .unwrap_or_else(|| prior_relative_cost(r.kind));
+            let lock_ms = (rows * self.seconds_per_row * relative * 1000.0) as u64;
             if lock_ms > self.policy.lock_budget_ms {
                 note(
                     book,
@@ -309,7 +320,15 @@ impl Evolver {
                     inverse: plan.inverse.clone(),
                 },
             ));
+            let t0 = std::time::Instant::now();
             db.transaction(statements).await?;
+            let took = t0.elapsed().as_secs_f64();
+            if rows >= 1000.0 {
+                // Calibrates the estimate of this kind of change on this database.
+                self.measured
+                    .insert(r.kind, took / (rows * self.seconds_per_row.max(1e-9)));
+            }
+            tracing::info!(id = %r.id, estimated_ms = lock_ms, took_ms = took * 1000.0, "change applied");
             if let Some(x) = book.get_mut(&r.id) {
                 x.state = RecommendationState::Applied;
                 x.forward = plan.forward;

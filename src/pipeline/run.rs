@@ -475,6 +475,12 @@ async fn run_table(
             .iter()
             .map(|f| table.target_columns()[f.column].name.clone())
             .collect(),
+        nulled_orphans: table
+            .foreign_keys()
+            .iter()
+            .filter(|f| f.on_orphan == OrphanPolicy::Null)
+            .map(|f| table.target_columns()[f.column].name.clone())
+            .collect(),
         expected_rows: expected,
     };
     let transform = tokio::task::spawn_blocking({

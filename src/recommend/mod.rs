@@ -6,6 +6,21 @@ mod confidence;
 #[cfg(test)]
 mod tests;
 
+/// Building blocks for other modules' tests.
+#[cfg(test)]
+pub(crate) mod tests_support {
+    use super::*;
+
+    pub(crate) fn recommendation(
+        kind: RecommendationKind,
+        table: &str,
+        column: &str,
+        change: Change,
+    ) -> Recommendation {
+        Recommendation::new(kind, table, column, change)
+    }
+}
+
 use std::collections::BTreeMap;
 
 use serde::Serialize;
@@ -14,7 +29,7 @@ use crate::profile::{ColumnStats, Monotonic, Side, TableProfileSnapshot};
 use crate::schema::{ColumnType, TableDef};
 pub use confidence::{rows_held, support};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RecommendationKind {
     NarrowType,
@@ -144,6 +159,8 @@ pub struct TableFacts {
     pub def: TableDef,
     /// Target columns that reference another table.
     pub foreign_keys: Vec<String>,
+    /// Foreign-key columns the loader sets to NULL for orphans, after the profile saw them.
+    pub nulled_orphans: Vec<String>,
     /// Source rows this run will read for the table.
     pub expected_rows: u64,
 }
@@ -170,7 +187,7 @@ pub fn recommend(p: &TableProfileSnapshot, facts: &TableFacts) -> Vec<Recommenda
         let rows = |n: u64| (n as f64 * scale) as u64;
         let non_null = c.count - c.nulls;
 
-        if c.nulls == 0 {
+        if c.nulls == 0 && !facts.nulled_orphans.contains(&c.name) {
             let mut r = Recommendation::new(
                 RecommendationKind::NotNull,
                 &p.table,

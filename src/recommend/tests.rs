@@ -39,6 +39,7 @@ fn facts(cols: &[(&str, ColumnType)], expected: u64) -> TableFacts {
             primary_key: vec![],
         },
         foreign_keys: vec!["parent".into()],
+        nulled_orphans: vec![],
         expected_rows: expected,
     }
 }
