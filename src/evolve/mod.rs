@@ -170,6 +170,8 @@ pub struct Evolver {
     guards: HashMap<String, Vec<Guard>>,
     /// Relative cost per kind as measured on changes already applied.
     measured: HashMap<RecommendationKind, f64>,
+    /// Changes an interrupted attempt of this run applied already (from the event log).
+    earlier: HashMap<String, Vec<String>>,
 }
 
 impl Evolver {
@@ -180,7 +182,39 @@ impl Evolver {
             seconds_per_row: 20e-6,
             guards: HashMap::new(),
             measured: HashMap::new(),
+            earlier: HashMap::new(),
         }
+    }
+
+    /// Reads the changes an interrupted attempt of this run applied, so a
+    /// resumed run neither repeats their DDL nor forgets to guard them.
+    pub async fn resume(&mut self, db: &dyn Database) -> Result<(), DbError> {
+        let d = db.dialect();
+        let q = |c: &str| d.quote_ident(c);
+        // Only the DDL events: a run's batch events can be many and large.
+        let sql = format!(
+            "SELECT {}, {} FROM {} WHERE {} = {} AND {} = {}",
+            q("detail"),
+            q("inverse"),
+            q(store::EVENTS),
+            q("run_id"),
+            d.placeholder(1),
+            q("kind"),
+            d.placeholder(2)
+        );
+        let params = [
+            Value::Text(self.run_id.to_string()),
+            Value::from(kind::DDL_APPLIED),
+        ];
+        for r in db.query(&sql, &params).await? {
+            let detail: serde_json::Value =
+                serde_json::from_str(&r[0].render()).unwrap_or_default();
+            let inverse: Vec<String> = serde_json::from_str(&r[1].render()).unwrap_or_default();
+            if let Some(id) = detail["recommendation"].as_str() {
+                self.earlier.insert(id.to_string(), inverse);
+            }
+        }
+        Ok(())
     }
 
     /// Why the policy refuses `r`, if it does.
@@ -233,6 +267,19 @@ impl Evolver {
                     x.note = Some(n);
                 }
             };
+            if let Some(inverse) = self.earlier.get(&r.id) {
+                if let Some(x) = book.get_mut(&r.id) {
+                    x.state = RecommendationState::Applied;
+                    x.inverse = inverse.clone();
+                    x.note = Some("applied before the run was interrupted".into());
+                }
+                self.guards.entry(r.table.clone()).or_default().push(Guard {
+                    id: r.id.clone(),
+                    column: r.column.clone(),
+                    change: r.change.clone(),
+                });
+                continue;
+            }
             if let Some(why) = self.refusal(&r) {
                 note(book, format!("not applied: {why}"));
                 continue;

@@ -268,3 +268,56 @@ async fn policy_refuses_denied_kinds_and_low_confidence() {
             .contains("min_confidence")
     );
 }
+
+#[tokio::test]
+async fn a_resumed_run_does_not_repeat_changes_it_applied_before() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = target(dir.path()).await;
+    let run_id = Uuid::new_v4();
+    let accepted = || {
+        let mut book = RecommendationBook::default();
+        book.update(
+            "models",
+            vec![rec(RecommendationKind::NotNull, "name", Change::NotNull)],
+        );
+        book.decide("not_null:models.name", Decision::Accept, "operator");
+        book
+    };
+    let mut first = accepted();
+    let mut engine = Evolver::new(EvolutionSection::default(), run_id);
+    assert_eq!(
+        engine
+            .apply_ready(&mut first, db.as_ref(), None)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+
+    let mut again = accepted();
+    let mut resumed = Evolver::new(EvolutionSection::default(), run_id);
+    resumed.resume(db.as_ref()).await.unwrap();
+    assert!(
+        resumed
+            .apply_ready(&mut again, db.as_ref(), None)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let r = again.get("not_null:models.name").unwrap();
+    assert_eq!(r.state, RecommendationState::Applied);
+    assert_eq!(
+        r.inverse,
+        first.get("not_null:models.name").unwrap().inverse
+    );
+    let rows = vec![vec![Value::Int(7000), Value::from("Draft"), Value::Null]];
+    let cols: Vec<String> = ["id", "status", "name"].map(String::from).to_vec();
+    assert_eq!(
+        resumed
+            .violations(db.as_ref(), "models", &cols, &rows)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+}

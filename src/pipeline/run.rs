@@ -240,12 +240,15 @@ async fn execute(
         }
     };
     tracing::info!(%run_id, resumed, "run started");
-    let evo = LiveEvolution::new(
+    let mut evo = LiveEvolution::new(
         project.file.evolution.clone(),
         run_id,
         decisions,
         options.accept_above,
     );
+    if resumed {
+        evo.engine.resume(target.as_ref()).await?;
+    }
 
     let checkpoints = store::read_checkpoints(target.as_ref(), run_id).await?;
     let mut plans = Vec::new();
