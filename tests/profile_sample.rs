@@ -7,6 +7,7 @@ mod common;
 use std::sync::Arc;
 
 use flightdeck::pipeline::{self, RunEvent, RunOptions, RunState};
+use flightdeck::profile::{Side, TableProfileSnapshot};
 use flightdeck::recommend::{Change, Recommendation, RecommendationState};
 use flightdeck::sample::SampleOptions;
 
@@ -121,6 +122,59 @@ async fn sample_recommendations_hold_and_accepted_ones_are_applied_during_the_ru
             r.id
         );
     }
+
+    // The seeded dirt is flagged, against the legacy rows themselves.
+    let profiles: Vec<&TableProfileSnapshot> = events
+        .iter()
+        .filter_map(|e| match e {
+            RunEvent::Profiled(p) => Some(p),
+            _ => None,
+        })
+        .collect();
+    let last = |t: &str| *profiles.iter().rev().find(|p| p.table == t).unwrap();
+    let models = last("ml_models");
+    assert_eq!(
+        models.rows_seen, 50_000,
+        "the last profile covers the whole table"
+    );
+    let source = common::open_sqlite(&dir.path().join("legacy.db")).await;
+    let q = |sql: &'static str| {
+        let source = source.clone();
+        async move { common::query(&source, sql).await[0][0].as_i64().unwrap() as u64 }
+    };
+    let acc = models.column(Side::Source, "accuracy_score").unwrap();
+    assert_eq!(
+        acc.out_of_rule,
+        q("SELECT COUNT(*) FROM models WHERE accuracy_score < 0 OR accuracy_score > 1").await
+    );
+    // Robust outliers: at least every percentage (≥ 50 among fractions), never a plain fraction.
+    assert!(acc.outliers >= q("SELECT COUNT(*) FROM models WHERE accuracy_score >= 50").await);
+    assert!(acc.outliers <= acc.out_of_rule);
+    for clean in ["primary_metric_value", "original_source_id"] {
+        let c = models.column(Side::Target, clean).unwrap();
+        assert_eq!(
+            (c.outliers, c.out_of_rule),
+            (0, 0),
+            "{clean}: {:?}",
+            c.outlier_examples
+        );
+    }
+    let jobs = last("training_jobs");
+    assert_eq!(jobs.column(Side::Target, "gpu_hours").unwrap().outliers, 0);
+    let status = models.column(Side::Target, "deployment_status").unwrap();
+    assert_eq!(status.nulls, 0);
+    assert!(!status.domain_growing());
+    // 50,000 models over the legacy years: the forecast is there and brackets its point.
+    let g = models
+        .growth
+        .as_ref()
+        .expect("growth forecast from created_at");
+    assert!((g.rows_now - 50_000.0).abs() < 1.0, "{g:?}");
+    assert!(
+        g.low <= g.rows_in_12_months && g.rows_in_12_months <= g.high,
+        "{g:?}"
+    );
+    assert!(g.rows_in_12_months > g.rows_now, "{g:?}");
 
     // Accepted at ≥ 0.9 and allowed: applied, in the schema, logged with an inverse.
     let applied: Vec<&Recommendation> = recs

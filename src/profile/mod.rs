@@ -32,7 +32,9 @@ pub const DOMAIN_LIMIT: usize = 64;
 /// Values kept for median/MAD and the histogram.
 const RESERVOIR: usize = 2048;
 /// Values needed before the outlier fence is trusted.
-const FENCE_WARMUP: usize = 1000;
+const FENCE_WARMUP: usize = 200;
+/// Values judged together against one refreshed fence.
+const FENCE_BATCH: usize = 8192;
 /// Robust z-score beyond which a value is an outlier. Above the usual 3.5 so that
 /// skewed but clean columns stay quiet; a percentage among fractions is far beyond.
 const FENCE_Z: f64 = 6.0;
@@ -87,7 +89,7 @@ pub struct ColumnProfile {
     non_decreasing: bool,
     non_increasing: bool,
     strictly_increasing: bool,
-    fence: Option<(f64, f64)>,
+    /// Numbers not yet judged for outliers.
     fence_pending: Vec<f64>,
     outliers: u64,
     outlier_examples: Vec<f64>,
@@ -127,7 +129,6 @@ impl ColumnProfile {
             non_decreasing: true,
             non_increasing: true,
             strictly_increasing: true,
-            fence: None,
             fence_pending: Vec::new(),
             outliers: 0,
             outlier_examples: Vec::new(),
@@ -224,31 +225,20 @@ impl ColumnProfile {
                 self.rule_examples.push(v.render());
             }
         }
-        match self.fence {
-            Some(f) => self.check_fence(x, f),
-            None => {
-                self.fence_pending.push(x);
-                if self.fence_pending.len() >= FENCE_WARMUP {
-                    self.refresh_fence();
-                }
-            }
-        }
-        // The fence follows the data: refreshed from the reservoir now and then.
-        if self.moments.n % 65_536 == 0 {
-            self.refresh_fence();
+        self.fence_pending.push(x);
+        if self.fence_pending.len() >= FENCE_BATCH {
+            self.check_pending();
         }
     }
 
-    fn check_fence(&mut self, x: f64, (lo, hi): (f64, f64)) {
-        if x < lo || x > hi {
-            self.outliers += 1;
-            if self.outlier_examples.len() < EXAMPLES {
-                self.outlier_examples.push(x);
-            }
+    /// Judges the values waiting since the last check against a fence drawn
+    /// from the reservoir, which samples the whole column so far. A fence fixed
+    /// early would flag every later value of a column that drifts (ids, counters).
+    fn check_pending(&mut self) {
+        if self.fence_pending.is_empty() || self.reservoir.values.len() < FENCE_WARMUP {
+            return;
         }
-    }
-
-    fn refresh_fence(&mut self) {
+        let pending = std::mem::take(&mut self.fence_pending);
         let Some((m, mad)) = median_mad(&self.reservoir.values) else {
             return;
         };
@@ -257,12 +247,13 @@ impl ColumnProfile {
         if scale <= 0.0 {
             return;
         }
-        let f = (m - FENCE_Z * scale, m + FENCE_Z * scale);
-        let first = self.fence.is_none();
-        self.fence = Some(f);
-        if first {
-            for x in std::mem::take(&mut self.fence_pending) {
-                self.check_fence(x, f);
+        let (lo, hi) = (m - FENCE_Z * scale, m + FENCE_Z * scale);
+        for x in pending {
+            if x < lo || x > hi {
+                self.outliers += 1;
+                if self.outlier_examples.len() < EXAMPLES {
+                    self.outlier_examples.push(x);
+                }
             }
         }
     }
@@ -319,11 +310,9 @@ impl ColumnProfile {
         self.out_of_rule += o.out_of_rule;
         self.rule_examples.extend(o.rule_examples.iter().cloned());
         self.rule_examples.truncate(EXAMPLES);
-        for x in o.fence_pending.clone() {
-            self.fence_pending.push(x);
-        }
-        if self.fence.is_none() && self.fence_pending.len() >= FENCE_WARMUP {
-            self.refresh_fence();
+        self.fence_pending.extend(&o.fence_pending);
+        if self.fence_pending.len() >= FENCE_BATCH {
+            self.check_pending();
         }
     }
 
@@ -345,6 +334,7 @@ impl ColumnProfile {
     }
 
     pub fn snapshot(&mut self, top_k: usize) -> ColumnStats {
+        self.check_pending();
         let non_null = self.count - self.nulls;
         let exact = self.topk.evictions == 0 && self.topk.len() <= DOMAIN_LIMIT;
         let distinct = if self.topk.evictions == 0 {

@@ -249,3 +249,14 @@ fn holt_projects_a_linear_trend_within_its_band() {
         "{f:?} vs {truth}"
     );
 }
+
+#[test]
+fn a_drifting_column_has_no_outliers_but_a_spike_in_it_does() {
+    let mut p = col(ColumnType::BigInt);
+    for i in 0..100_000i64 {
+        p.push(&Value::Int(if i == 77_777 { 10_000_000 } else { i }));
+    }
+    let s = p.snapshot(3);
+    assert_eq!(s.outliers, 1, "{:?}", s.outlier_examples);
+    assert_eq!(s.outlier_examples, vec!["10000000".to_string()]);
+}
