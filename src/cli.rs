@@ -95,6 +95,10 @@ pub enum Cmd {
         /// Take over the target's lock when the process holding it is gone.
         #[arg(long)]
         take_over: bool,
+        /// Accept every recommendation whose confidence is at least C (0..1);
+        /// `[evolution]` still decides what may be applied.
+        #[arg(long, value_name = "C", value_parser = parse_confidence)]
+        accept_above: Option<f64>,
     },
     /// Parse the project, connect to the source, run the pre-migration checks
     /// and print the plan. Writes nothing.
@@ -176,9 +180,15 @@ pub async fn dispatch(cli: Cli) -> i32 {
             headless,
             pace,
             take_over,
+            accept_above,
         } => {
             if headless || !crate::cockpit::interactive() {
-                run_headless(&project, RunOptions { pace, take_over }).await
+                let options = RunOptions {
+                    pace,
+                    take_over,
+                    accept_above,
+                };
+                run_headless(&project, options).await
             } else {
                 let options = crate::cockpit::OpenOptions {
                     autostart: true,
@@ -345,6 +355,13 @@ async fn check(path: &Path) -> i32 {
             eprintln!("{e}");
             e.exit_code()
         }
+    }
+}
+
+fn parse_confidence(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(c) if (0.0..=1.0).contains(&c) => Ok(c),
+        _ => Err(format!("\"{s}\" is not a confidence between 0 and 1")),
     }
 }
 

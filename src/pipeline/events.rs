@@ -5,6 +5,8 @@ use serde::Serialize;
 use tokio::sync::watch;
 use uuid::Uuid;
 
+use crate::recommend::Decision;
+
 /// One table of the plan, in the order it will run.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct TablePlan {
@@ -78,6 +80,12 @@ pub enum RunEvent {
         kind: String,
         summary: String,
     },
+    /// The latest profile of the table being loaded (throttled).
+    Profiled(crate::profile::TableProfileSnapshot),
+    /// The whole recommendation queue, whenever it changes.
+    Recommendations(Vec<crate::recommend::Recommendation>),
+    /// An accepted or applied recommendation that later data violates.
+    RecommendationAlert(crate::recommend::Alert),
     StateChanged(RunState),
     Finished(crate::pipeline::RunSummary),
     Failed {
@@ -97,12 +105,29 @@ pub enum Command {
 #[derive(Debug, Clone)]
 pub struct RunControl {
     tx: watch::Sender<Command>,
+    decisions: tokio::sync::mpsc::UnboundedSender<(String, Decision)>,
 }
 
+/// The receiving end of the operator's recommendation decisions.
+pub type DecisionReceiver = tokio::sync::mpsc::UnboundedReceiver<(String, Decision)>;
+
 impl RunControl {
+    /// A control whose decisions go nowhere (for callers that only steer).
     pub fn new() -> (Self, watch::Receiver<Command>) {
+        let (c, rx, _) = Self::with_decisions();
+        (c, rx)
+    }
+
+    pub fn with_decisions() -> (Self, watch::Receiver<Command>, DecisionReceiver) {
         let (tx, rx) = watch::channel(Command::Run);
-        (Self { tx }, rx)
+        let (dtx, drx) = tokio::sync::mpsc::unbounded_channel();
+        (Self { tx, decisions: dtx }, rx, drx)
+    }
+
+    /// Accept, reject or defer a recommendation; applied at the next batch boundary.
+    pub fn decide(&self, id: &str, decision: Decision) {
+        // A finished run has no receiver; the decision no longer matters.
+        let _ = self.decisions.send((id.to_string(), decision));
     }
     pub fn pause(&self) {
         self.tx.send_replace(Command::Pause);

@@ -28,4 +28,6 @@ pub struct RunSummary {
     pub run_id: String,
     pub elapsed_s: f64,
     pub tables: Vec<TableSummary>,
+    /// Every recommendation of the run with its decision and state.
+    pub recommendations: Vec<crate::recommend::Recommendation>,
 }

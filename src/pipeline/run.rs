@@ -1,7 +1,7 @@
 //! One migration run: tables in foreign-key order, each streamed through
 //! extract → transform → load tasks joined by bounded channels.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -11,14 +11,18 @@ use tokio::sync::{mpsc, watch};
 use uuid::Uuid;
 
 use super::events::{
-    Command, RunControl, RunEvent, RunHandle, RunState, SampleRow, TablePlan, TableProgress,
+    Command, DecisionReceiver, RunControl, RunEvent, RunHandle, RunState, SampleRow, TablePlan,
+    TableProgress,
 };
 use super::{RunSummary, TableSummary};
 use crate::db::{self, Db, DbError, Statement};
 use crate::eventlog::kind;
 use crate::eventlog::lock::{self, LockError};
 use crate::eventlog::store::{self, Checkpoint, NewEvent, QuarantinedRow, RunRecord};
+use crate::evolve::LiveEvolution;
+use crate::profile::{TableProfileSnapshot, TableProfiler};
 use crate::project::{CompileError, Project, error::ProjectError};
+use crate::recommend::TableFacts;
 use crate::transform::{CompiledTable, OrphanPolicy, TransformStats};
 use crate::value::{Row, Value};
 
@@ -59,6 +63,8 @@ pub struct RunOptions {
     pub pace: Option<f64>,
     /// Take over the target's lock if its holder's process is gone.
     pub take_over: bool,
+    /// Accept every recommendation at or above this confidence (`--accept-above`).
+    pub accept_above: Option<f64>,
 }
 
 /// A project whose source is reachable and whose tables compiled against it.
@@ -105,11 +111,11 @@ pub async fn prepare(project: Arc<Project>, open_target: bool) -> Result<Prepare
 
 /// Starts the run on the tokio runtime; steer and watch it through the handle.
 pub fn spawn(prepared: Prepared, options: RunOptions) -> RunHandle {
-    let (control, commands) = RunControl::new();
+    let (control, commands, decisions) = RunControl::with_decisions();
     let (tx, events) = mpsc::channel(256);
     tokio::spawn(async move {
         let reporter = Reporter { tx: tx.clone() };
-        match execute(prepared, options, commands, &reporter).await {
+        match execute(prepared, options, commands, decisions, &reporter).await {
             Ok(summary) => reporter.send(RunEvent::Finished(summary)).await,
             Err(e) => {
                 tracing::error!(error = %e, "run failed");
@@ -153,6 +159,8 @@ struct LoadBatch {
     last_key: Value,
     read: u64,
     sample: Option<SampleRow>,
+    /// A fresh profile of the table, a few times a second.
+    profile: Option<TableProfileSnapshot>,
 }
 
 /// One operator at a time: the run holds the target's lock from before it
@@ -161,6 +169,7 @@ async fn execute(
     p: Prepared,
     options: RunOptions,
     commands: watch::Receiver<Command>,
+    decisions: DecisionReceiver,
     reporter: &Reporter,
 ) -> Result<RunSummary, RunError> {
     let target = p.target.clone();
@@ -171,7 +180,7 @@ async fn execute(
             LockError::Db(d) => RunError::Db(d),
             held => RunError::Refused(held.to_string()),
         })?;
-    let result = execute_locked(p, options, commands, reporter).await;
+    let result = execute_locked(p, options, commands, decisions, reporter).await;
     if let Err(e) = held.release(target.as_ref()).await {
         tracing::warn!(error = %e, "could not release the target lock");
     }
@@ -182,6 +191,7 @@ async fn execute_locked(
     p: Prepared,
     options: RunOptions,
     mut commands: watch::Receiver<Command>,
+    decisions: DecisionReceiver,
     reporter: &Reporter,
 ) -> Result<RunSummary, RunError> {
     let started = Instant::now();
@@ -263,6 +273,15 @@ async fn execute_locked(
         }
     };
     tracing::info!(%run_id, resumed, "run started");
+    let mut evo = LiveEvolution::new(
+        project.file.evolution.clone(),
+        run_id,
+        decisions,
+        options.accept_above,
+    );
+    if resumed {
+        evo.engine.resume(target.as_ref()).await?;
+    }
 
     let checkpoints = store::read_checkpoints(target.as_ref(), run_id).await?;
     let mut plans = Vec::new();
@@ -280,6 +299,7 @@ async fn execute_locked(
             already_read: cp.map_or(0, |c| c.read),
         });
     }
+    let plans_rows: Vec<u64> = plans.iter().map(|p| p.source_rows).collect();
     reporter
         .send(RunEvent::Started {
             run_id,
@@ -297,6 +317,18 @@ async fn execute_locked(
         target: target.clone(),
         pipeline: project.file.pipeline.clone(),
         pace: options.pace,
+        evo: tokio::sync::Mutex::new(evo),
+        source_rows: plans_rows,
+        profiling: project.file.profiling.clone(),
+        growth_columns: project
+            .file
+            .tables
+            .iter()
+            .filter_map(|t| {
+                let g = t.growth_column.as_ref()?;
+                Some((t.source.get_ref().clone(), g.get_ref().clone()))
+            })
+            .collect(),
     };
     let mut summaries = Vec::new();
     for (i, table) in p.tables.iter().enumerate() {
@@ -332,6 +364,7 @@ async fn execute_locked(
                 run_id: run_id.to_string(),
                 elapsed_s: started.elapsed().as_secs_f64(),
                 tables: summaries,
+                recommendations: ctx.evo.lock().await.recommendations(),
             });
         }
     }
@@ -363,6 +396,7 @@ async fn execute_locked(
         run_id: run_id.to_string(),
         elapsed_s: started.elapsed().as_secs_f64(),
         tables: summaries,
+        recommendations: ctx.evo.lock().await.recommendations(),
     })
 }
 
@@ -372,6 +406,13 @@ struct RunContext {
     target: Db,
     pipeline: crate::project::model::PipelineSection,
     pace: Option<f64>,
+    /// Recommendations and schema changes; only the loader of the current table uses it.
+    evo: tokio::sync::Mutex<LiveEvolution>,
+    /// Source rows of each table at the start, in table order.
+    source_rows: Vec<u64>,
+    profiling: crate::project::model::ProfilingSection,
+    /// Source table → its growth_column.
+    growth_columns: HashMap<String, String>,
 }
 
 struct TableOutcome {
@@ -419,6 +460,9 @@ async fn run_table(
     commands: &mut watch::Receiver<Command>,
     reporter: &Reporter,
 ) -> Result<TableOutcome, RunError> {
+    let mut evo_guard = ctx.evo.lock().await;
+    let evo = &mut *evo_guard;
+    let expected = ctx.source_rows[index].saturating_sub(cp.read);
     let summary = |cp: &Checkpoint, rate: f64| TableSummary {
         source: table.source_table().into(),
         target: table.target_table().into(),
@@ -462,9 +506,28 @@ async fn run_table(
         },
         src_tx,
     ));
+    let profiler = ctx.profiling.enabled.then(|| {
+        let growth = ctx.growth_columns.get(table.source_table());
+        TableProfiler::new(table, &ctx.profiling, growth.map(String::as_str))
+    });
+    let facts = TableFacts {
+        def: table.target_def(),
+        foreign_keys: table
+            .foreign_keys()
+            .iter()
+            .map(|f| table.target_columns()[f.column].name.clone())
+            .collect(),
+        nulled_orphans: table
+            .foreign_keys()
+            .iter()
+            .filter(|f| f.on_orphan == OrphanPolicy::Null)
+            .map(|f| table.target_columns()[f.column].name.clone())
+            .collect(),
+        expected_rows: expected,
+    };
     let transform = tokio::task::spawn_blocking({
         let table = table.clone();
-        move || transform_stage(table, src_rx, load_tx)
+        move || transform_stage(table, src_rx, load_tx, profiler)
     });
 
     let d = ctx.target.dialect();
@@ -492,6 +555,12 @@ async fn run_table(
         }
         fk_checks(ctx, table, all, &mut batch).await?;
         unstorable_checks(d, table, &mut batch);
+        if let Some(p) = batch.profile.take() {
+            for e in evo.on_profile(p, &facts, ctx.target.as_ref()) {
+                reporter.send(e).await;
+            }
+        }
+        quarantine_violations(ctx.target.as_ref(), evo, table, &target_cols, &mut batch).await?;
 
         let batch_no = cp.batch_no + 1;
         let n_written = batch.rows.len() as u64;
@@ -570,6 +639,15 @@ async fn run_table(
         ctx.target
             .write_batch(table.target_table(), &target_cols, batch.rows, statements)
             .await?;
+        if batch.read > 0 {
+            evo.engine.seconds_per_row = t0.elapsed().as_secs_f64() / batch.read as f64;
+        }
+        for e in evo
+            .apply(ctx.target.as_ref(), Some(table.target_table()))
+            .await?
+        {
+            reporter.send(e).await;
+        }
         adapt_batch_size(
             &batch_size,
             row_bytes.load(Ordering::Relaxed),
@@ -615,9 +693,18 @@ async fn run_table(
         extract
             .await
             .map_err(|e| RunError::Refused(format!("extract task failed: {e}")))??;
-        transform
+        let (_, last_profile) = transform
             .await
             .map_err(|e| RunError::Refused(format!("transform task failed: {e}")))?;
+        if let Some(p) = last_profile {
+            for e in evo.on_profile(p, &facts, ctx.target.as_ref()) {
+                reporter.send(e).await;
+            }
+        }
+        // The table is loaded: deferred index builds may go now.
+        for e in evo.apply(ctx.target.as_ref(), None).await? {
+            reporter.send(e).await;
+        }
         cp.done = true;
         ctx.target
             .transaction(
@@ -719,11 +806,9 @@ fn adapt_batch_size(
 
 /// How many rows of `row_bytes` fit in `max_bytes` (at least `min_rows`).
 fn rows_within(max_bytes: usize, row_bytes: usize, min_rows: usize) -> usize {
-    if row_bytes == 0 {
-        usize::MAX
-    } else {
-        (max_bytes / row_bytes).max(min_rows)
-    }
+    max_bytes
+        .checked_div(row_bytes)
+        .map_or(usize::MAX, |rows| rows.max(min_rows))
 }
 
 /// The batch size both the feedback loop and the byte budget steer.
@@ -793,8 +878,10 @@ fn transform_stage(
     table: Arc<CompiledTable>,
     mut rx: mpsc::Receiver<Result<SourceBatch, DbError>>,
     tx: mpsc::Sender<Result<LoadBatch, DbError>>,
-) -> TransformStats {
+    mut profiler: Option<TableProfiler>,
+) -> (TransformStats, Option<TableProfileSnapshot>) {
     let mut stats = TransformStats::default();
+    let mut last_profile: Option<Instant> = None;
     let cols = table.source_columns().to_vec();
     let target_cols: Vec<String> = table
         .target_columns()
@@ -825,7 +912,11 @@ fn transform_stage(
         let mut quarantined = Vec::new();
         let mut sample = None;
         for src in batch.rows {
-            match table.transform_row(&src, &mut stats) {
+            let result = table.transform_row(&src, &mut stats);
+            if let Some(p) = profiler.as_mut() {
+                p.observe(&src, result.as_ref().ok());
+            }
+            match result {
                 Ok(out) => {
                     if sample.is_none() {
                         sample = Some(SampleRow {
@@ -846,6 +937,14 @@ fn transform_stage(
                 }),
             }
         }
+        let profile = profiler.as_mut().and_then(|p| {
+            // Snapshots cost a sort of the heavy hitters: a few per second is enough.
+            let due = last_profile.is_none_or(|t| t.elapsed() >= Duration::from_millis(500));
+            due.then(|| {
+                last_profile = Some(Instant::now());
+                p.snapshot()
+            })
+        });
         let out = LoadBatch {
             rows,
             quarantined,
@@ -854,12 +953,13 @@ fn transform_stage(
             last_key,
             read,
             sample,
+            profile,
         };
         if tx.blocking_send(Ok(out)).is_err() {
             break;
         }
     }
-    stats
+    (stats, profiler.as_mut().map(TableProfiler::snapshot))
 }
 
 fn pairs(cols: &[String], row: &Row) -> Vec<(String, String)> {
@@ -920,6 +1020,32 @@ fn unstorable_checks(d: &dyn crate::db::Dialect, table: &CompiledTable, batch: &
     }
     batch.rows = kept_rows;
     batch.origins = kept_origins;
+}
+
+/// Moves rows that break a change applied during the run to quarantine.
+async fn quarantine_violations(
+    target: &dyn crate::db::Database,
+    evo: &LiveEvolution,
+    table: &CompiledTable,
+    target_cols: &[String],
+    batch: &mut LoadBatch,
+) -> Result<(), RunError> {
+    let bad = evo
+        .engine
+        .violations(target, table.target_table(), target_cols, &batch.rows)
+        .await?;
+    for (i, id, column, reason) in bad.into_iter().rev() {
+        batch.rows.remove(i);
+        let origin = batch.origins.remove(i);
+        batch.quarantined.push(QuarantinedRow {
+            source_key: origin[0].render(),
+            rule: id,
+            column,
+            reason,
+            raw_row: raw_row(table.source_columns(), &origin),
+        });
+    }
+    Ok(())
 }
 
 /// Looks up the batch's foreign keys in the parents' target tables and applies

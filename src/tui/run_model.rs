@@ -45,6 +45,10 @@ pub struct RunModel {
     pub summary: Option<RunSummary>,
     pub pause_requested: bool,
     pub resume_requested: bool,
+    /// Latest live profile per target table.
+    pub profiles: HashMap<String, crate::profile::TableProfileSnapshot>,
+    /// The recommendation queue as the pipeline last scored it.
+    pub recommendations: Vec<crate::recommend::Recommendation>,
 }
 
 impl Default for RunModel {
@@ -68,6 +72,8 @@ impl Default for RunModel {
             summary: None,
             pause_requested: false,
             resume_requested: false,
+            profiles: HashMap::new(),
+            recommendations: Vec::new(),
         }
     }
 }
@@ -189,6 +195,16 @@ impl RunModel {
                 }
             }
             RunEvent::Logged { .. } => {}
+            RunEvent::Profiled(snapshot) => {
+                self.profiles.insert(snapshot.table.clone(), snapshot);
+            }
+            RunEvent::Recommendations(queue) => self.recommendations = queue,
+            RunEvent::RecommendationAlert(a) => {
+                self.alert(
+                    AlertLevel::Warning,
+                    format!("recommendation {}: {}", a.id, a.message),
+                );
+            }
             RunEvent::StateChanged(state) => self.change_state(state),
             RunEvent::Finished(summary) => {
                 self.end(now);

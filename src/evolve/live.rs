@@ -1,0 +1,97 @@
+//! The loop of one run: profiles in, recommendations out, decisions in,
+//! changes applied between batches.
+
+use tokio::sync::mpsc;
+use uuid::Uuid;
+
+use super::{Evolver, fill_ddl};
+use crate::db::{Database, DbError};
+use crate::pipeline::RunEvent;
+use crate::profile::TableProfileSnapshot;
+use crate::project::model::EvolutionSection;
+use crate::recommend::{self, Decision, Recommendation, RecommendationBook, TableFacts};
+
+/// Recommendations, decisions and the engine of one run.
+pub struct LiveEvolution {
+    pub book: RecommendationBook,
+    pub engine: Evolver,
+    decisions: mpsc::UnboundedReceiver<(String, Decision)>,
+    accept_above: Option<f64>,
+}
+
+impl LiveEvolution {
+    pub fn new(
+        policy: EvolutionSection,
+        run_id: Uuid,
+        decisions: mpsc::UnboundedReceiver<(String, Decision)>,
+        accept_above: Option<f64>,
+    ) -> Self {
+        Self {
+            book: RecommendationBook::default(),
+            engine: Evolver::new(policy, run_id),
+            decisions,
+            accept_above,
+        }
+    }
+
+    /// Recomputes a table's recommendations from its latest profile; returns the
+    /// events to report (profile, alerts, the queue).
+    pub fn on_profile(
+        &mut self,
+        p: TableProfileSnapshot,
+        facts: &TableFacts,
+        db: &dyn Database,
+    ) -> Vec<RunEvent> {
+        let mut fresh = recommend::recommend(&p, facts);
+        fill_ddl(&mut fresh, db.dialect(), &facts.def);
+        let mut events = vec![RunEvent::Profiled(p.clone())];
+        for a in self.book.update(&p.table, fresh) {
+            tracing::warn!(id = %a.id, "{}", a.message);
+            events.push(RecommendationAlert(a));
+        }
+        self.decide_pending();
+        events.push(RunEvent::Recommendations(self.book.all()));
+        events
+    }
+
+    /// Takes the operator's decisions sent since the last batch, then applies the
+    /// `--accept-above` threshold.
+    fn decide_pending(&mut self) -> bool {
+        let mut changed = false;
+        while let Ok((id, d)) = self.decisions.try_recv() {
+            changed |= self.book.decide(&id, d, "operator");
+        }
+        if let Some(c) = self.accept_above {
+            changed |= !self.book.accept_above(c).is_empty();
+        }
+        changed
+    }
+
+    /// Applies what may go now; `loading` is the table still streaming.
+    pub async fn apply(
+        &mut self,
+        db: &dyn Database,
+        loading: Option<&str>,
+    ) -> Result<Vec<RunEvent>, DbError> {
+        let changed = self.decide_pending();
+        let applied = self.engine.apply_ready(&mut self.book, db, loading).await?;
+        let mut events: Vec<RunEvent> = applied
+            .iter()
+            .map(|a| RunEvent::Logged {
+                id: 0,
+                kind: crate::eventlog::kind::DDL_APPLIED.into(),
+                summary: a.summary.clone(),
+            })
+            .collect();
+        if changed || !applied.is_empty() {
+            events.push(RunEvent::Recommendations(self.book.all()));
+        }
+        Ok(events)
+    }
+
+    pub fn recommendations(&self) -> Vec<Recommendation> {
+        self.book.all()
+    }
+}
+
+use RunEvent::RecommendationAlert;

@@ -1,0 +1,318 @@
+//! Mergeable streaming sketches: moments, quantiles, heavy hitters, a reservoir.
+
+use std::collections::HashMap;
+
+use tdigest::TDigest;
+
+use crate::value::Value;
+
+/// Count, mean and variance in one pass (Welford); merged with Chan's formula.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Moments {
+    pub n: u64,
+    pub mean: f64,
+    m2: f64,
+}
+
+impl Moments {
+    pub fn push(&mut self, x: f64) {
+        self.n += 1;
+        let d = x - self.mean;
+        self.mean += d / self.n as f64;
+        self.m2 += d * (x - self.mean);
+    }
+
+    pub fn merge(&mut self, o: &Moments) {
+        if o.n == 0 {
+            return;
+        }
+        if self.n == 0 {
+            *self = o.clone();
+            return;
+        }
+        let n = (self.n + o.n) as f64;
+        let d = o.mean - self.mean;
+        // Chan et al.: the cross term corrects for the two means differing.
+        self.m2 += o.m2 + d * d * self.n as f64 * o.n as f64 / n;
+        self.mean += d * o.n as f64 / n;
+        self.n += o.n;
+    }
+
+    /// Sample standard deviation.
+    pub fn stddev(&self) -> f64 {
+        if self.n < 2 {
+            0.0
+        } else {
+            (self.m2 / (self.n - 1) as f64).sqrt()
+        }
+    }
+}
+
+/// A t-digest fed through a buffer, since merging one value at a time is slow.
+#[derive(Debug, Clone)]
+pub struct Quantiles {
+    digest: TDigest,
+    buffer: Vec<f64>,
+}
+
+const DIGEST_SIZE: usize = 200;
+const DIGEST_BUFFER: usize = 4096;
+
+impl Default for Quantiles {
+    fn default() -> Self {
+        Self {
+            digest: TDigest::new_with_size(DIGEST_SIZE),
+            buffer: Vec::with_capacity(DIGEST_BUFFER),
+        }
+    }
+}
+
+impl Quantiles {
+    pub fn push(&mut self, x: f64) {
+        if !x.is_finite() {
+            return;
+        }
+        self.buffer.push(x);
+        if self.buffer.len() >= DIGEST_BUFFER {
+            self.flush();
+        }
+    }
+
+    fn flush(&mut self) {
+        if !self.buffer.is_empty() {
+            let values = std::mem::take(&mut self.buffer);
+            self.digest = self.digest.merge_unsorted(values);
+            self.buffer.reserve(DIGEST_BUFFER);
+        }
+    }
+
+    pub fn merge(&mut self, o: &Quantiles) {
+        self.flush();
+        let mut other = o.clone();
+        other.flush();
+        self.digest = TDigest::merge_digests(vec![self.digest.clone(), other.digest]);
+    }
+
+    /// The `q` quantile, or `None` before any value.
+    pub fn quantile(&mut self, q: f64) -> Option<f64> {
+        self.flush();
+        (!self.digest.is_empty()).then(|| self.digest.estimate_quantile(q))
+    }
+}
+
+/// Space-Saving heavy hitters: `capacity` counters in a min-heap keyed by value hash.
+/// Exact while the column has at most `capacity` distinct values.
+#[derive(Debug, Clone)]
+pub struct TopK {
+    capacity: usize,
+    /// Min-heap on count: (count, overestimate, hash).
+    heap: Vec<(u64, u64, u64)>,
+    slot: HashMap<u64, usize>,
+    values: HashMap<u64, Value>,
+    /// Counters replaced so far; zero means every count is exact.
+    pub evictions: u64,
+}
+
+impl TopK {
+    pub fn new(capacity: usize) -> Self {
+        Self {
+            capacity: capacity.max(1),
+            heap: Vec::new(),
+            slot: HashMap::new(),
+            values: HashMap::new(),
+            evictions: 0,
+        }
+    }
+
+    pub fn push(&mut self, hash: u64, v: &Value) {
+        self.add(hash, 1, 0, || v.clone());
+    }
+
+    fn add(&mut self, hash: u64, count: u64, err: u64, v: impl FnOnce() -> Value) {
+        if let Some(&i) = self.slot.get(&hash) {
+            self.heap[i].0 += count;
+            self.heap[i].1 += err;
+            self.sift_down(i);
+        } else if self.heap.len() < self.capacity {
+            self.heap.push((count, err, hash));
+            self.values.insert(hash, v());
+            let i = self.heap.len() - 1;
+            self.slot.insert(hash, i);
+            self.sift_up(i);
+        } else {
+            // Replace the smallest counter; its count becomes the new value's error bound.
+            let (min, _, old) = self.heap[0];
+            self.evictions += 1;
+            self.slot.remove(&old);
+            self.values.remove(&old);
+            self.heap[0] = (min + count, min + err, hash);
+            self.slot.insert(hash, 0);
+            self.values.insert(hash, v());
+            self.sift_down(0);
+        }
+    }
+
+    fn swap(&mut self, a: usize, b: usize) {
+        self.heap.swap(a, b);
+        self.slot.insert(self.heap[a].2, a);
+        self.slot.insert(self.heap[b].2, b);
+    }
+
+    fn sift_up(&mut self, mut i: usize) {
+        while i > 0 {
+            let p = (i - 1) / 2;
+            if self.heap[p].0 <= self.heap[i].0 {
+                break;
+            }
+            self.swap(p, i);
+            i = p;
+        }
+    }
+
+    fn sift_down(&mut self, mut i: usize) {
+        let n = self.heap.len();
+        loop {
+            let (l, r) = (2 * i + 1, 2 * i + 2);
+            let mut m = i;
+            if l < n && self.heap[l].0 < self.heap[m].0 {
+                m = l;
+            }
+            if r < n && self.heap[r].0 < self.heap[m].0 {
+                m = r;
+            }
+            if m == i {
+                break;
+            }
+            self.swap(i, m);
+            i = m;
+        }
+    }
+
+    pub fn merge(&mut self, o: &TopK) {
+        self.evictions += o.evictions;
+        for &(count, err, hash) in &o.heap {
+            let v = o.values[&hash].clone();
+            self.add(hash, count, err, || v);
+        }
+    }
+
+    /// Values by descending count: (value, count, overestimate bound).
+    pub fn top(&self, k: usize) -> Vec<(&Value, u64, u64)> {
+        let mut all: Vec<_> = self
+            .heap
+            .iter()
+            .map(|&(c, e, h)| (&self.values[&h], c, e))
+            .collect();
+        all.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.render().cmp(&b.0.render())));
+        all.truncate(k);
+        all
+    }
+
+    pub fn len(&self) -> usize {
+        self.heap.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.heap.is_empty()
+    }
+}
+
+/// A fixed-size uniform sample (Vitter's algorithm R) with a deterministic generator.
+#[derive(Debug, Clone)]
+pub struct Reservoir {
+    pub values: Vec<f64>,
+    seen: u64,
+    capacity: usize,
+    rng: u64,
+}
+
+impl Reservoir {
+    pub fn new(capacity: usize) -> Self {
+        Self {
+            values: Vec::with_capacity(capacity),
+            seen: 0,
+            capacity,
+            rng: 0x9E37_79B9_7F4A_7C15,
+        }
+    }
+
+    pub fn push(&mut self, x: f64) {
+        self.seen += 1;
+        if self.values.len() < self.capacity {
+            self.values.push(x);
+        } else {
+            let j = splitmix(&mut self.rng) % self.seen;
+            if (j as usize) < self.capacity {
+                self.values[j as usize] = x;
+            }
+        }
+    }
+
+    pub fn merge(&mut self, o: &Reservoir) {
+        // Weighted by how many values each side stands for.
+        let total = self.seen + o.seen;
+        if total == 0 {
+            return;
+        }
+        let mut out = Vec::with_capacity(self.capacity);
+        let take_self = (self.capacity as u128 * self.seen as u128 / total as u128) as usize;
+        out.extend(self.values.iter().take(take_self));
+        out.extend(
+            o.values
+                .iter()
+                .take(self.capacity - take_self.min(self.capacity)),
+        );
+        self.values = out;
+        self.seen = total;
+    }
+}
+
+pub fn splitmix(state: &mut u64) -> u64 {
+    *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    let mut z = *state;
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// Median and median absolute deviation of a sample.
+pub fn median_mad(values: &[f64]) -> Option<(f64, f64)> {
+    if values.is_empty() {
+        return None;
+    }
+    let mut v: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
+    if v.is_empty() {
+        return None;
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(|a, b| a.total_cmp(b));
+        let n = v.len();
+        if n % 2 == 1 {
+            v[n / 2]
+        } else {
+            (v[n / 2 - 1] + v[n / 2]) / 2.0
+        }
+    };
+    let m = median(&mut v);
+    let mut dev: Vec<f64> = v.iter().map(|x| (x - m).abs()).collect();
+    Some((m, median(&mut dev)))
+}
+
+/// A 64-bit hash of a value, stable across runs (for sketches, not security).
+pub fn value_hash(v: &Value) -> u64 {
+    use std::hash::{DefaultHasher, Hash, Hasher};
+    let mut h = DefaultHasher::new();
+    match v {
+        Value::Null => 0u8.hash(&mut h),
+        Value::Bool(b) => (1u8, b).hash(&mut h),
+        Value::Int(i) => (2u8, i).hash(&mut h),
+        Value::Float(f) => (3u8, f.to_bits()).hash(&mut h),
+        Value::Text(s) => (4u8, s.as_str()).hash(&mut h),
+        Value::Bytes(b) => (5u8, b.as_slice()).hash(&mut h),
+        Value::Uuid(u) => (6u8, u.as_u128()).hash(&mut h),
+        Value::Date(d) => (7u8, d).hash(&mut h),
+        Value::DateTime(d) => (8u8, d).hash(&mut h),
+        Value::Timestamp(t) => (9u8, t.timestamp_micros()).hash(&mut h),
+    }
+    h.finish()
+}

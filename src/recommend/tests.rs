@@ -1,0 +1,158 @@
+//! Recommendations from profiles of synthetic tables with known truth.
+
+use super::*;
+use crate::profile::{ColumnProfile, Side};
+use crate::schema::ColumnDef;
+use crate::value::Value;
+
+fn snapshot(cols: Vec<(ColumnProfile, &[Value])>, rows: u64) -> TableProfileSnapshot {
+    let columns = cols
+        .into_iter()
+        .map(|(mut p, vals)| {
+            vals.iter().for_each(|v| p.push(v));
+            p.snapshot(5)
+        })
+        .collect();
+    TableProfileSnapshot {
+        source_table: "s".into(),
+        table: "t".into(),
+        rows_seen: rows,
+        rows_profiled: rows,
+        sample: 1.0,
+        columns,
+        growth: None,
+    }
+}
+
+fn facts(cols: &[(&str, ColumnType)], expected: u64) -> TableFacts {
+    TableFacts {
+        def: TableDef {
+            name: "t".into(),
+            columns: cols
+                .iter()
+                .map(|(n, t)| ColumnDef {
+                    name: n.to_string(),
+                    column_type: *t,
+                    nullable: true,
+                })
+                .collect(),
+            primary_key: vec![],
+        },
+        foreign_keys: vec!["parent".into()],
+        nulled_orphans: vec![],
+        expected_rows: expected,
+    }
+}
+
+fn values(n: usize, f: impl Fn(usize) -> Value) -> Vec<Value> {
+    (0..n).map(f).collect()
+}
+
+#[test]
+fn recommends_what_holds_and_nothing_the_data_violates() {
+    let n = 10_000;
+    let status = values(n, |i| Value::from(["Draft", "Active", "Retired"][i % 3]));
+    let name = values(n, |i| {
+        if i == 5000 {
+            Value::Null
+        } else {
+            Value::Text(format!("model_{i}"))
+        }
+    });
+    let parent = values(n, |i| Value::Int((i % 500) as i64));
+    let seq = values(n, |i| Value::Int(i as i64 + 1));
+    let p = snapshot(
+        vec![
+            (
+                ColumnProfile::new(
+                    "status",
+                    Side::Target,
+                    ColumnType::Varchar(64),
+                    (None, None),
+                ),
+                &status,
+            ),
+            (
+                ColumnProfile::new("name", Side::Target, ColumnType::Varchar(255), (None, None)),
+                &name,
+            ),
+            (
+                ColumnProfile::new("parent", Side::Target, ColumnType::BigInt, (None, None)),
+                &parent,
+            ),
+            (
+                ColumnProfile::new("seq", Side::Target, ColumnType::BigInt, (None, None)),
+                &seq,
+            ),
+        ],
+        n as u64,
+    );
+    let f = facts(
+        &[
+            ("status", ColumnType::Varchar(64)),
+            ("name", ColumnType::Varchar(255)),
+            ("parent", ColumnType::BigInt),
+            ("seq", ColumnType::BigInt),
+        ],
+        n as u64,
+    );
+    let recs = recommend(&p, &f);
+    let ids: Vec<&str> = recs.iter().map(|r| r.id.as_str()).collect();
+    for want in [
+        "not_null:t.status",
+        "check:t.status",
+        "index:t.parent",
+        "unique:t.seq",
+        "narrow_type:t.seq",
+        "narrow_type:t.name",
+    ] {
+        assert!(ids.contains(&want), "missing {want} in {ids:?}");
+    }
+    // name has a NULL; parent repeats; status is not monotonic.
+    for never in [
+        "not_null:t.name",
+        "unique:t.parent",
+        "unique:t.status",
+        "index:t.status",
+    ] {
+        assert!(!ids.contains(&never), "{never} contradicts the data");
+    }
+    let check = recs.iter().find(|r| r.id == "check:t.status").unwrap();
+    assert_eq!(
+        check.change,
+        Change::Check {
+            values: vec!["Active".into(), "Draft".into(), "Retired".into()]
+        }
+    );
+    assert!(check.confidence > 0.98, "{}", check.confidence);
+}
+
+#[test]
+fn confidence_rises_with_rows_held_and_remaining_rows_lower_it() {
+    assert!(confidence::zero_violations(1_000, 9_000) < 0.2);
+    assert!(confidence::zero_violations(9_000, 1_000) > 0.85);
+    assert!(confidence::zero_violations(10_000, 0) > 0.98);
+    assert!(confidence::zero_violations(10, 0) < 0.1);
+}
+
+#[test]
+fn contradicted_pending_is_withdrawn_and_violated_accepted_alerts() {
+    let mut book = RecommendationBook::default();
+    let mut a = Recommendation::new(RecommendationKind::NotNull, "t", "a", Change::NotNull);
+    a.confidence = 0.95;
+    let b = Recommendation::new(RecommendationKind::NotNull, "t", "b", Change::NotNull);
+    assert!(book.update("t", vec![a.clone(), b]).is_empty());
+    assert_eq!(book.accept_above(0.9), vec!["not_null:t.a".to_string()]);
+    // Both columns now hold NULLs: neither recommendation is produced any more.
+    let alerts = book.update("t", vec![]);
+    assert_eq!(alerts.len(), 1);
+    assert_eq!(alerts[0].id, "not_null:t.a");
+    assert_eq!(
+        book.get("not_null:t.b").unwrap().state,
+        RecommendationState::Withdrawn
+    );
+    assert_eq!(
+        book.get("not_null:t.a").unwrap().state,
+        RecommendationState::Accepted
+    );
+}
