@@ -26,8 +26,8 @@ async fn run(rows: u64, accept_above: Option<f64>) -> (tempfile::TempDir, Vec<Ru
     let mut h = pipeline::spawn(
         prepared,
         RunOptions {
-            pace: None,
             accept_above,
+            ..RunOptions::default()
         },
     );
     let mut events = Vec::new();

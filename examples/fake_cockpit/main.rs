@@ -268,6 +268,7 @@ fn summary(
                 rows_per_s: 0.0,
             })
             .collect(),
+        recommendations: Vec::new(),
     }
 }
 

@@ -237,6 +237,7 @@ pub fn summary(status: RunState) -> RunSummary {
                 rows_per_s: 9000.0,
             })
             .collect(),
+        recommendations: Vec::new(),
     }
 }
 
