@@ -90,12 +90,15 @@ pub async fn prepare(project: Arc<Project>, open_target: bool) -> Result<Prepare
                 .with_hint("check [source] url and that the database is reachable"),
         )
     })?;
-    let tables = project
+    let tables: Vec<Arc<CompiledTable>> = project
         .compile(source.as_ref())
         .await?
         .into_iter()
         .map(Arc::new)
         .collect();
+    for t in &tables {
+        ensure_unique_key(source.as_ref(), t).await?;
+    }
     let target = if open_target {
         db::connect(&project.target_url, true).await?
     } else {
@@ -107,6 +110,40 @@ pub async fn prepare(project: Arc<Project>, open_target: bool) -> Result<Prepare
         target,
         tables,
     })
+}
+
+/// Keyset pagination reads rows in key order and resumes after the last key:
+/// with duplicate keys it would skip rows at batch boundaries. A key that the
+/// source does not declare as its primary key is counted first.
+async fn ensure_unique_key(
+    source: &dyn db::Database,
+    table: &CompiledTable,
+) -> Result<(), RunError> {
+    let info = source.table_info(table.source_table()).await?;
+    let declared = info.as_ref().is_some_and(|i| {
+        let pk: Vec<_> = i.columns.iter().filter(|c| c.primary_key).collect();
+        pk.len() == 1 && pk[0].name == table.key_column()
+    });
+    if declared {
+        return Ok(());
+    }
+    let d = source.dialect();
+    let key = d.quote_ident(table.key_column());
+    let sql = format!(
+        "SELECT COUNT({key}) - COUNT(DISTINCT {key}), COUNT(*) - COUNT({key}) FROM {}",
+        d.quote_ident(table.source_table())
+    );
+    let row = source.query(&sql, &[]).await?;
+    let n = |i: usize| row.first().and_then(|r| r[i].as_i64()).unwrap_or(0);
+    let (duplicates, nulls) = (n(0), n(1));
+    if duplicates > 0 || nulls > 0 {
+        return Err(RunError::Refused(format!(
+            "key column \"{}\" of source table \"{}\" is not unique ({duplicates} duplicated values, {nulls} NULLs): rows would be skipped or collide; set `key` to a unique column (`flightdeck check` lists the duplicates)",
+            table.key_column(),
+            table.source_table()
+        )));
+    }
+    Ok(())
 }
 
 /// Starts the run on the tokio runtime; steer and watch it through the handle.

@@ -67,6 +67,15 @@ pub fn convert(value: Value, to: ColumnType, tz: Tz) -> Result<Value, String> {
                 Err(format!("text of {len} characters is longer than {to}"))
             }
         }
+        // Bytes become text only when they are UTF-8: rendering them as a hex
+        // literal would silently change the data.
+        (T::Text | T::Varchar(_), Value::Bytes(b)) => match String::from_utf8(b) {
+            Ok(s) => convert(Value::Text(s), to, tz),
+            Err(e) => Err(format!(
+                "bytes are not valid UTF-8 text (invalid byte at offset {})",
+                e.utf8_error().valid_up_to()
+            )),
+        },
         (T::Text | T::Varchar(_), v) => convert(Value::Text(v.render()), to, tz),
         (T::Bytes, Value::Text(s)) => Ok(Value::Bytes(s.into_bytes())),
         (T::Bytes, v @ Value::Bytes(_)) => Ok(v),
