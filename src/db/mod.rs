@@ -71,6 +71,10 @@ pub trait Dialect: Send + Sync {
     /// Our reading of a native type name from the catalog.
     fn parse_native_type(&self, native: &str) -> ColumnType;
 
+    /// A query whose first column lists the user tables of the current
+    /// database or schema, in name order.
+    fn list_tables_sql(&self) -> &'static str;
+
     /// Column definition of an auto-incrementing integer primary key.
     fn serial_primary_key(&self) -> &'static str;
 
@@ -187,7 +191,17 @@ pub trait Database: Send + Sync {
     fn display_url(&self) -> String;
 
     /// Names of the user tables.
-    async fn list_tables(&self) -> Result<Vec<String>, DbError>;
+    async fn list_tables(&self) -> Result<Vec<String>, DbError> {
+        let rows = self.query(self.dialect().list_tables_sql(), &[]).await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|r| {
+                r.into_iter()
+                    .next()
+                    .and_then(|v| v.as_text().map(|s| s.into_owned()))
+            })
+            .collect())
+    }
 
     /// Columns of one table, or `None` if it does not exist.
     async fn table_info(&self, table: &str) -> Result<Option<TableInfo>, DbError>;

@@ -120,6 +120,12 @@ impl Dialect for MySqlDialect {
         }
     }
 
+    fn list_tables_sql(&self) -> &'static str {
+        "SELECT TABLE_NAME FROM information_schema.TABLES \
+                 WHERE TABLE_SCHEMA = DATABASE() AND TABLE_TYPE = 'BASE TABLE' \
+                 ORDER BY TABLE_NAME"
+    }
+
     fn serial_primary_key(&self) -> &'static str {
         "BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY"
     }
@@ -424,25 +430,6 @@ impl Database for MySqlDb {
 
     fn display_url(&self) -> String {
         self.url.redacted()
-    }
-
-    async fn list_tables(&self) -> Result<Vec<String>, DbError> {
-        let rows = self
-            .query(
-                "SELECT TABLE_NAME FROM information_schema.TABLES \
-                 WHERE TABLE_SCHEMA = DATABASE() AND TABLE_TYPE = 'BASE TABLE' \
-                 ORDER BY TABLE_NAME",
-                &[],
-            )
-            .await?;
-        Ok(rows
-            .into_iter()
-            .filter_map(|r| {
-                r.into_iter()
-                    .next()
-                    .and_then(|v| v.as_text().map(|s| s.into_owned()))
-            })
-            .collect())
     }
 
     async fn table_info(&self, table: &str) -> Result<Option<TableInfo>, DbError> {

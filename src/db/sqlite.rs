@@ -83,6 +83,10 @@ impl Dialect for SqliteDialect {
         }
     }
 
+    fn list_tables_sql(&self) -> &'static str {
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name"
+    }
+
     fn serial_primary_key(&self) -> &'static str {
         "INTEGER PRIMARY KEY AUTOINCREMENT"
     }
@@ -192,23 +196,6 @@ impl Database for SqliteDb {
 
     fn display_url(&self) -> String {
         self.url.redacted()
-    }
-
-    async fn list_tables(&self) -> Result<Vec<String>, DbError> {
-        let rows = self
-            .query(
-                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name",
-                &[],
-            )
-            .await?;
-        Ok(rows
-            .into_iter()
-            .filter_map(|r| {
-                r.into_iter()
-                    .next()
-                    .and_then(|v| v.as_text().map(|s| s.into_owned()))
-            })
-            .collect())
     }
 
     async fn table_info(&self, table: &str) -> Result<Option<TableInfo>, DbError> {
