@@ -409,3 +409,101 @@ async fn canary_passwords_never_leak() {
         .unwrap();
     assert!(!panic.contains(CANARY));
 }
+
+/// The kinds of schema change a run applied, from the event log.
+async fn applied_kinds(dir: &Path) -> std::collections::BTreeSet<String> {
+    events(dir)
+        .await
+        .iter()
+        .filter(|e| e.kind == "ddl_applied")
+        .map(|e| e.detail["kind"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+fn run_accepting(dir: &Path) -> Output {
+    common::flightdeck(dir)
+        .args(["run", "--headless", "--accept-above", "0.5"])
+        .arg(dir.join("project.toml"))
+        .output()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rollback_undoes_every_kind_of_applied_schema_change() {
+    let dir = tempfile::tempdir().unwrap();
+    common::sample(dir.path(), 3_000);
+    let before = state(dir.path()).await;
+    let out = run_accepting(dir.path());
+    assert!(
+        out.status.code().is_some_and(|c| c <= 1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let kinds = applied_kinds(dir.path()).await;
+    for k in ["not_null", "check", "index", "narrow_type"] {
+        assert!(kinds.contains(k), "no {k} change was applied: {kinds:?}");
+    }
+    rollback_ok(dir.path(), &["--yes"]);
+    assert_eq!(state(dir.path()).await, before);
+    // Apply again after the rollback: the same changes land again.
+    let again = run_accepting(dir.path());
+    assert!(again.status.code().is_some_and(|c| c <= 1));
+    assert_eq!(applied_kinds(dir.path()).await, kinds);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rollback_undoes_schema_changes_on_a_table_the_operator_created() {
+    let scratch = tempfile::tempdir().unwrap();
+    common::sample(scratch.path(), 50);
+    run_json(scratch.path());
+    let db = common::open_sqlite(&scratch.path().join("platform.db")).await;
+    let ddl = common::query(
+        &db,
+        "SELECT sql FROM sqlite_master WHERE name = 'ml_models'",
+    )
+    .await[0][0]
+        .render();
+    db.close().await;
+
+    let dir = tempfile::tempdir().unwrap();
+    common::sample(dir.path(), 3_000);
+    {
+        let url = flightdeck::db::DbUrl::parse(
+            &format!("sqlite://{}", dir.path().join("platform.db").display()),
+            Path::new("/"),
+        )
+        .unwrap();
+        let db = flightdeck::db::connect(&url, true).await.unwrap();
+        db.execute(&ddl, &[]).await.unwrap();
+        db.execute(
+            "INSERT INTO ml_models (model_uuid, original_source_id, model_name) VALUES ('22222222-2222-2222-2222-222222222222', -7, 'the operator''s own')",
+            &[],
+        )
+        .await
+        .unwrap();
+        db.close().await;
+    }
+    let before = state(dir.path()).await;
+    let out = run_accepting(dir.path());
+    assert!(
+        out.status.code().is_some_and(|c| c <= 1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let on_operator_table = events(dir.path())
+        .await
+        .iter()
+        .filter(|e| e.kind == "ddl_applied" && e.table.as_deref() == Some("ml_models"))
+        .count();
+    assert!(
+        on_operator_table > 0,
+        "no change was applied to the operator's table"
+    );
+    assert_ne!(state(dir.path()).await, before);
+    rollback_ok(dir.path(), &["--yes"]);
+    assert_eq!(
+        state(dir.path()).await,
+        before,
+        "schema or rows of the operator's table changed"
+    );
+}
