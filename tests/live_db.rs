@@ -793,3 +793,29 @@ async fn ai_research_mysql_sample_loads_mariadb_and_runs_into_postgres() {
     sdb.close().await;
     tdb.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_target_lock_is_a_session_lock_on_servers() {
+    use flightdeck::eventlog::{lock, store};
+    for server in [Server::Postgres, Server::MySql] {
+        let tmp = TempDb::new(server, "tlock").await;
+        let a = tmp.connect().await;
+        let b = tmp.connect().await;
+        store::ensure_schema(a.as_ref()).await.unwrap();
+        let held = lock::acquire(a.as_ref(), "run", false).await.unwrap();
+        assert!(lock::still_held(a.as_ref()).await.unwrap());
+        // A second operator is refused while the first holds it, even with
+        // --take-over: the holder's session is alive.
+        let refused = lock::acquire(b.as_ref(), "run", true).await;
+        assert!(refused.is_err(), "{server:?}: second operator got the lock");
+        held.release(a.as_ref()).await.unwrap();
+        assert!(!lock::still_held(a.as_ref()).await.unwrap());
+        let second = lock::acquire(b.as_ref(), "run", false).await.unwrap();
+        assert!(lock::still_held(b.as_ref()).await.unwrap());
+        // Losing the connection loses the lock: a writer would stop.
+        b.close().await;
+        assert!(!lock::still_held(b.as_ref()).await.unwrap());
+        drop(second);
+        a.close().await;
+    }
+}

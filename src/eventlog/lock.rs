@@ -97,7 +97,9 @@ impl TargetLock {
     /// Gives the lock back; only our own row is deleted.
     pub async fn release(self, db: &dyn Database) -> Result<(), DbError> {
         let (sql, params) = delete_holder(db, &self.holder);
-        db.execute(&sql, &params).await.map(|_| ())
+        let deleted = db.execute(&sql, &params).await.map(|_| ());
+        db.unlock(&session_lock(db)).await?;
+        deleted
     }
 }
 
@@ -182,12 +184,50 @@ pub async fn current(db: &dyn Database) -> Result<Option<LockHolder>, DbError> {
 /// process is gone (or lives on another host, where we cannot tell) is
 /// replaced; a live holder on this host is never displaced.
 /// Needs `store::ensure_schema` first.
+/// Name of the server-side session lock that guards one target. MySQL lock
+/// names are server-wide and at most 64 characters: a hash of the target's
+/// (redacted) URL keeps two targets on one server apart.
+pub fn session_lock(db: &dyn Database) -> String {
+    let id = uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_URL, db.display_url().as_bytes());
+    format!("flightdeck:{id}")
+}
+
+/// Whether this process still holds the target's session lock; a writer
+/// checks it before every batch and stops when it is gone.
+pub async fn still_held(db: &dyn Database) -> Result<bool, DbError> {
+    db.holds_lock(&session_lock(db)).await
+}
+
 pub async fn acquire(
     db: &dyn Database,
     purpose: &str,
     take_over: bool,
 ) -> Result<TargetLock, LockError> {
+    let taken = acquire_row(db, purpose, take_over).await;
+    if taken.is_err() {
+        // A refused operator must not keep the session lock it may have taken.
+        let _ = db.unlock(&session_lock(db)).await;
+    }
+    taken
+}
+
+async fn acquire_row(
+    db: &dyn Database,
+    purpose: &str,
+    take_over: bool,
+) -> Result<TargetLock, LockError> {
     let me = LockHolder::me(purpose);
+    // Servers with session locks (PostgreSQL advisory, MySQL GET_LOCK) hold one
+    // on a dedicated connection: it dies with its process, and losing it stops
+    // writes (see `still_held`). SQLite grants it and relies on the row below.
+    if !db.try_lock(&session_lock(db)).await? {
+        return Err(match current(db).await? {
+            Some(h) => LockError::Held(h),
+            None => LockError::Db(DbError::Unsupported(
+                "another session holds the target's lock".into(),
+            )),
+        });
+    }
     // The insert is the arbiter: the primary key lets exactly one writer in.
     // A few rounds cover a holder that releases between our insert and read.
     for _ in 0..3 {

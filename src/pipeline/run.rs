@@ -672,6 +672,11 @@ async fn run_table(
             &next,
         ));
 
+        if !crate::eventlog::lock::still_held(ctx.target.as_ref()).await? {
+            return Err(RunError::Refused(
+                "lost the target lock (its connection dropped): stopped before the next batch; run again to resume".into(),
+            ));
+        }
         let t0 = Instant::now();
         ctx.target
             .write_batch(table.target_table(), &target_cols, batch.rows, statements)
