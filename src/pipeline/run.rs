@@ -96,8 +96,11 @@ pub async fn prepare(project: Arc<Project>, open_target: bool) -> Result<Prepare
         .into_iter()
         .map(Arc::new)
         .collect();
-    for t in &tables {
-        ensure_unique_key(source.as_ref(), t).await?;
+    if open_target {
+        // `check` (no target) reports duplicates among its pre-checks instead.
+        for t in &tables {
+            ensure_unique_key(source.as_ref(), t).await?;
+        }
     }
     let target = if open_target {
         db::connect(&project.target_url, true).await?
