@@ -29,19 +29,33 @@ pub struct OpenOptions {
 
 /// Runs the real pipeline for the cockpit. Each start spawns a run over the
 /// prepared project; a second start resumes from the checkpoints.
+/// Every database task runs on the main runtime (`rt`); the cockpit's own
+/// thread only awaits the results, so pipeline work never delays a redraw.
 struct PipelineBackend {
     prepared: Prepared,
     options: RunOptions,
+    rt: tokio::runtime::Handle,
+}
+
+impl PipelineBackend {
+    fn on_main<T: Send + 'static>(
+        &self,
+        fut: impl std::future::Future<Output = Result<T, String>> + Send + 'static,
+    ) -> BoxFuture<'static, Result<T, String>> {
+        let task = self.rt.spawn(fut);
+        Box::pin(async move { task.await.map_err(|e| e.to_string())? })
+    }
 }
 
 impl CockpitBackend for PipelineBackend {
     fn start_run(&self) -> RunHandle {
+        let _main = self.rt.enter();
         pipeline::spawn(self.prepared.clone(), self.options.clone())
     }
 
     fn load_events(&self) -> BoxFuture<'static, Result<Vec<EventRecord>, String>> {
         let target = self.prepared.target.clone();
-        Box::pin(async move {
+        self.on_main(async move {
             store::ensure_schema(target.as_ref())
                 .await
                 .map_err(|e| e.to_string())?;
@@ -57,7 +71,7 @@ impl CockpitBackend for PipelineBackend {
         run: Option<Uuid>,
     ) -> BoxFuture<'static, Result<Vec<CheckResult>, String>> {
         let p = self.prepared.clone();
-        Box::pin(async move {
+        self.on_main(async move {
             Ok(match phase {
                 Phase::Pre => {
                     crate::validate::run_pre(&p.project, p.source.as_ref(), &p.tables).await
@@ -73,7 +87,7 @@ impl CockpitBackend for PipelineBackend {
 
     fn plan_rollback(&self, to: Option<i64>) -> BoxFuture<'static, Result<RollbackPlan, String>> {
         let target = self.prepared.target.clone();
-        Box::pin(async move {
+        self.on_main(async move {
             let db = target.as_ref();
             store::ensure_schema(db).await.map_err(|e| e.to_string())?;
             // Say who holds the target before asking for a confirmation that
@@ -88,7 +102,7 @@ impl CockpitBackend for PipelineBackend {
     fn start_rollback(&self, plan: RollbackPlan) -> mpsc::Receiver<RollbackUpdate> {
         let target = self.prepared.target.clone();
         let (tx, rx) = mpsc::channel(64);
-        tokio::spawn(async move {
+        self.rt.spawn(async move {
             let db = target.as_ref();
             let held = match lock::acquire(db, "rollback", false).await {
                 Ok(held) => held,
@@ -243,13 +257,34 @@ pub async fn open(path: &Path, options: OpenOptions) -> i32 {
         autostart: options.autostart,
     };
     let backend = Arc::new(PipelineBackend {
+        rt: tokio::runtime::Handle::current(),
         prepared,
         options: RunOptions {
             pace: options.pace,
             ..Default::default()
         },
     });
-    match tui::run(input, backend).await {
+    // The cockpit gets a thread and runtime of its own: a redraw never waits
+    // behind pipeline work on the main runtime's workers.
+    let (done, ui) = tokio::sync::oneshot::channel();
+    let spawned = std::thread::Builder::new()
+        .name("cockpit".into())
+        .spawn(move || {
+            let result = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(color_eyre::Report::from)
+                .and_then(|rt| rt.block_on(tui::run(input, backend)));
+            let _ = done.send(result);
+        });
+    if let Err(e) = spawned {
+        eprintln!("flightdeck: cannot start the cockpit: {e}");
+        return exit::RUNTIME;
+    }
+    let result = ui
+        .await
+        .unwrap_or_else(|_| Err(color_eyre::eyre::eyre!("the cockpit stopped unexpectedly")));
+    match result {
         Ok(exit) => {
             if let Some(s) = &exit.summary {
                 eprintln!(
