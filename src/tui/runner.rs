@@ -109,6 +109,9 @@ fn execute(
             Cmd::Pause => control.iter().for_each(RunControl::pause),
             Cmd::Resume => control.iter().for_each(RunControl::resume),
             Cmd::Cancel => control.iter().for_each(RunControl::cancel),
+            Cmd::Decide { id, decision } => {
+                control.iter().for_each(|c| c.decide(&id, decision));
+            }
             Cmd::LoadEvents => {
                 let tx = tx.clone();
                 let load = backend.load_events();
