@@ -252,3 +252,33 @@ fn a_new_run_forgets_decisions_in_flight() {
     app.update(Msg::Run(started()));
     assert!(app.recs.sent.is_empty());
 }
+
+#[test]
+fn rebound_decision_keys_work_by_action_name() {
+    let keymap =
+        flightdeck::tui::Keymap::with_overrides("accept = \"A\"\ndefer = \"z\"\n", "test").unwrap();
+    let mut input = input_with(Theme::default(), false);
+    input.keymap = keymap;
+    let mut app = App::new(input);
+    press(&mut app, Action::StartRun);
+    mid_run(&mut app);
+    profiled(&mut app);
+    press(&mut app, Action::ViewRecommendations);
+    let key = |c| crossterm::event::KeyEvent::from(crossterm::event::KeyCode::Char(c));
+    // The old key no longer decides; the new one does.
+    assert!(app.update(Msg::Key(key('a'))).is_empty());
+    assert!(matches!(
+        app.update(Msg::Key(key('A')))[..],
+        [Cmd::Decide {
+            decision: Decision::Accept,
+            ..
+        }]
+    ));
+    assert!(matches!(
+        press(&mut app, Action::Defer)[..],
+        [Cmd::Decide {
+            decision: Decision::Defer,
+            ..
+        }]
+    ));
+}
