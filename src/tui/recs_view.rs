@@ -135,7 +135,7 @@ impl App {
             r.decided_by = Some("operator".into());
         }
         self.recs.sent.insert(id.clone(), new_state);
-        self.notice = Some(format!("{id}: {}", state_label(new_state)));
+        self.notice = Some(format!("{} {id}", state_label(new_state)));
         vec![Cmd::Decide { id, decision }]
     }
 
