@@ -120,7 +120,7 @@ impl Stat {
     fn width(self, wide: bool) -> usize {
         match self {
             Stat::Histogram if !wide => 8,
-            Stat::Type => 9,
+            Stat::Type => 11,
             Stat::Count | Stat::Nulls => 7,
             Stat::Distinct => 8,
             Stat::Range => 19,
