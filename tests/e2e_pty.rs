@@ -279,3 +279,92 @@ fn demo_run_then_rollback_from_the_event_log_restores_the_target() {
     assert!(left.is_empty(), "user tables left after rollback: {left:?}");
     assert!(own.iter().all(|t| t.starts_with("flightdeck_")), "{own:?}");
 }
+
+#[test]
+fn accepting_a_recommendation_in_the_cockpit_reaches_the_pipeline() {
+    let home = tempfile::tempdir().unwrap();
+    let mut s = Session::start(
+        home.path(),
+        &["demo", "--rows", "6000", "--pace", "600"],
+        false,
+    );
+    s.wait_for("RUNNING", Duration::from_secs(90));
+    s.press("3");
+    // Wait for a pending recommendation at 0.9 or more, then start at the top.
+    let start = Instant::now();
+    while !s.screen().lines().any(|l| {
+        l.contains(" pending ")
+            && l.split_whitespace()
+                .any(|w| w.len() == 4 && w.parse::<f64>().is_ok_and(|c| c >= 0.9))
+    }) {
+        assert!(
+            start.elapsed() < Duration::from_secs(90),
+            "no pending recommendation at 0.9:\n{}",
+            s.screen()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    s.press("\x1b[5~");
+    s.press("\x1b[5~");
+    std::thread::sleep(Duration::from_millis(200));
+    // Walk down the queue to a pending recommendation confident enough for the
+    // sample's `[evolution] min_confidence = 0.9`, and accept it from its popup.
+    let mut accepted = false;
+    for _ in 0..20 {
+        s.press("\r");
+        let popup = s.wait_for("esc closes", Duration::from_secs(5));
+        let header = popup
+            .lines()
+            .find(|l| l.contains("confidence "))
+            .unwrap_or_default()
+            .to_string();
+        let confidence: f64 = header
+            .split("confidence ")
+            .nth(1)
+            .and_then(|c| c.get(..4))
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(0.0);
+        if header.contains(" pending ") && confidence >= 0.9 {
+            s.press("a");
+            s.wait_for("decided by operator", Duration::from_secs(5));
+            accepted = true;
+            break;
+        }
+        s.press("\x1b");
+        std::thread::sleep(Duration::from_millis(100));
+        s.press("j");
+    }
+    assert!(
+        accepted,
+        "no pending recommendation at 0.9:\n{}",
+        s.screen()
+    );
+    // The pipeline applies it between batches and its queue says so; the popup
+    // follows the queue.
+    let start = Instant::now();
+    loop {
+        let screen = s.screen();
+        if screen
+            .lines()
+            .any(|l| l.contains(" applied ") && l.contains("decided by operator"))
+        {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(90),
+            "not applied:\n{screen}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    s.press("\x1b");
+    // Apart, or the terminal reads them as alt-q.
+    std::thread::sleep(Duration::from_millis(300));
+    s.press("q");
+    std::thread::sleep(Duration::from_millis(300));
+    s.press("y");
+    let start = Instant::now();
+    while s.child.try_wait().unwrap().is_none() {
+        assert!(start.elapsed() < Duration::from_secs(30), "did not exit");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

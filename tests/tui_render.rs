@@ -17,6 +17,7 @@ fn busy_app(theme: Theme) -> App {
     let mut app = app_with(theme, false);
     press(&mut app, Action::StartRun);
     mid_run(&mut app);
+    profiled(&mut app);
     press(&mut app, Action::PauseResume);
     app.update(Msg::Run(RunEvent::StateChanged(RunState::Paused)));
     app.update(Msg::EventsLoaded(Ok(records(30))));
@@ -293,4 +294,58 @@ fn rollback_progress_and_outcome() {
         screen.contains("Rolled back: 6 steps undone; the target is back to its state before"),
         "{screen}"
     );
+}
+
+/// The Profile view on a column with outliers and values outside its rule.
+#[test]
+fn profile_column_with_anomalies() {
+    let mut app = busy_app(Theme::default());
+    show(&mut app, View::Profile);
+    press(&mut app, Action::FocusRight);
+    for _ in 0..3 {
+        press(&mut app, Action::Down);
+    }
+    let terminal = render(&app, 80, 24);
+    let screen = terminal.backend().to_string();
+    assert!(screen.contains("outside the rule 0–1"), "{screen}");
+    insta::assert_snapshot!("profile_anomalies_80x24", terminal.backend());
+}
+
+#[test]
+fn recommendation_detail_shows_evidence_and_both_ddls() {
+    let mut app = busy_app(Theme::default());
+    show(&mut app, View::Recommendations);
+    press(&mut app, Action::Down);
+    press(&mut app, Action::Open);
+    insta::assert_snapshot!(
+        "recommendation_detail_80x24",
+        render(&app, 80, 24).backend()
+    );
+}
+
+/// The popup, the empty views and the selection at every size and in monochrome.
+#[test]
+fn profile_and_recommendations_survive_tiny_sizes_and_monochrome() {
+    let mut empty = app_with(Theme::built_in("monochrome").unwrap(), false);
+    let mut detail = busy_app(Theme::built_in("monochrome").unwrap());
+    show(&mut detail, View::Recommendations);
+    press(&mut detail, Action::Open);
+    let mut columns = busy_app(Theme::built_in("monochrome").unwrap());
+    show(&mut columns, View::Profile);
+    press(&mut columns, Action::FocusRight);
+    press(&mut columns, Action::PageDown);
+    for view in [View::Profile, View::Recommendations] {
+        show(&mut empty, view);
+        for app in [&empty, &detail, &columns] {
+            for (w, h) in [(0, 0), (1, 1), (20, 5), (79, 23), (80, 24), (300, 100)] {
+                render(app, w, h);
+            }
+            for cell in render(app, 160, 48).backend().buffer().content() {
+                assert_eq!(cell.fg, Color::Reset, "{view:?} at {:?}", cell.symbol());
+                assert_eq!(cell.bg, Color::Reset, "{view:?} at {:?}", cell.symbol());
+            }
+        }
+    }
+    let screen = render(&empty, 80, 24).backend().to_string();
+    assert!(screen.contains("none yet"), "{screen}");
 }

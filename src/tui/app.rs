@@ -11,13 +11,16 @@ use uuid::Uuid;
 use super::checks::CheckList;
 use super::event_list::EventList;
 use super::keymap::{Action, Keymap};
+use super::profile_view::{ProfileFocus, ProfileView};
+use super::recs_view::RecsView;
 use super::rollback::RollbackStage;
-use super::run_model::{AlertLevel, RunModel};
+use super::run_model::RunModel;
 use super::theme::Theme;
 use super::{CockpitInput, RollbackUpdate, TableView};
 use crate::eventlog::EventRecord;
-use crate::eventlog::rollback::{RollbackPlan, RollbackProgress};
+use crate::eventlog::rollback::RollbackPlan;
 use crate::pipeline::{RunEvent, RunState};
+use crate::recommend::Decision;
 use crate::timeline::Plan;
 use crate::validate::{CheckResult, Phase};
 
@@ -74,6 +77,11 @@ impl View {
     fn has_list(self) -> bool {
         matches!(self, View::Mapping | View::Validation | View::EventLog)
     }
+
+    /// Views where j/k and PgUp/PgDn move something.
+    fn moves(self) -> bool {
+        self.has_list() || matches!(self, View::Profile | View::Recommendations)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -124,6 +132,11 @@ pub enum Cmd {
         to: Option<i64>,
     },
     StartRollback(RollbackPlan),
+    /// The operator's answer to a recommendation, for `RunControl::decide`.
+    Decide {
+        id: String,
+        decision: Decision,
+    },
 }
 
 /// Popups and prompts, topmost last; the top one sees keys first.
@@ -146,6 +159,11 @@ pub enum Layer {
     },
     /// Plan, confirmation, progress and outcome of a rollback (`App::rollback`).
     Rollback {
+        scroll: usize,
+    },
+    /// One recommendation's evidence, benefit, cost and DDL.
+    Recommendation {
+        id: String,
         scroll: usize,
     },
 }
@@ -173,6 +191,8 @@ pub struct App {
     pub run: RunModel,
     pub events: EventList,
     pub mapping: MappingState,
+    pub profile: ProfileView,
+    pub recs: RecsView,
     pub checks: CheckList,
     /// The rollback under way or just ended; shown by `Layer::Rollback`.
     pub rollback: Option<RollbackStage>,
@@ -210,6 +230,8 @@ impl App {
             run: RunModel::default(),
             events: EventList::default(),
             mapping: MappingState::default(),
+            profile: ProfileView::default(),
+            recs: RecsView::default(),
             checks: CheckList::default(),
             rollback: None,
             last_run_id: None,
@@ -331,11 +353,16 @@ impl App {
         };
         if let RunEvent::Started { run_id, .. } = &event {
             self.last_run_id = Some(*run_id);
+            self.recs.sent.clear();
             if !self.stopping {
                 self.notice = None;
             }
         }
+        let queue = matches!(event, RunEvent::Recommendations(_));
         self.run.apply(event, self.now);
+        if queue {
+            self.recs.reconcile(&mut self.run.recommendations);
+        }
         if ends && self.stopping {
             self.should_quit = true;
         }
@@ -449,12 +476,31 @@ impl App {
                 _ => {}
             },
             Layer::Rollback { scroll } => return self.on_rollback_key(action, scroll),
+            Layer::Recommendation { id, scroll } => match action {
+                Some(Action::Down) => self.set_top(Layer::Recommendation {
+                    id,
+                    scroll: scroll + 1,
+                }),
+                Some(Action::Up) => self.set_top(Layer::Recommendation {
+                    id,
+                    scroll: scroll.saturating_sub(1),
+                }),
+                Some(Action::Back | Action::Open) => {
+                    self.layers.pop();
+                }
+                Some(a @ (Action::Accept | Action::Reject | Action::Defer)) => return self.act(a),
+                Some(Action::Quit) => {
+                    self.layers.pop();
+                    return self.act(Action::Quit);
+                }
+                _ => {}
+            },
             Layer::Filter => return self.on_filter_key(key, action),
         }
         Vec::new()
     }
 
-    fn set_top(&mut self, layer: Layer) {
+    pub(super) fn set_top(&mut self, layer: Layer) {
         if let Some(top) = self.layers.last_mut() {
             *top = layer;
         }
@@ -534,12 +580,25 @@ impl App {
                 live && matches!(self.run.state, RunState::Running | RunState::Paused)
             }
             Action::Filter => self.view.has_list(),
-            Action::Down | Action::Up | Action::PageDown | Action::PageUp => self.view.has_list(),
+            Action::Down | Action::Up | Action::PageDown | Action::PageUp => self.view.moves(),
             Action::Open => match self.view {
                 View::EventLog => self.events.selected_record().is_some(),
                 View::Validation => self.checks.selected_check().is_some(),
+                View::Recommendations => self.selected_recommendation().is_some(),
                 _ => false,
             },
+            Action::FocusLeft | Action::FocusRight => self.view == View::Profile,
+            Action::Accept | Action::Reject | Action::Defer => {
+                self.view == View::Recommendations
+                    && live
+                    && self.selected_recommendation().is_some_and(|r| {
+                        !matches!(
+                            r.state,
+                            crate::recommend::RecommendationState::Applied
+                                | crate::recommend::RecommendationState::Withdrawn
+                        )
+                    })
+            }
             Action::Confirm | Action::Back => false,
             _ => true,
         }
@@ -640,8 +699,12 @@ impl App {
                         });
                     }
                 }
+                View::Recommendations => self.open_recommendation(),
                 _ => {}
             },
+            Action::FocusLeft => self.profile.focus = ProfileFocus::Tables,
+            Action::FocusRight => self.profile.focus = ProfileFocus::Columns,
+            Action::Accept | Action::Reject | Action::Defer => return self.decide(action),
             Action::Confirm | Action::Back => {}
         }
         Vec::new()
@@ -665,6 +728,8 @@ impl App {
                     self.mapping.selected.saturating_add_signed(delta).min(last);
                 self.mapping.field_scroll = 0;
             }
+            View::Profile => self.profile_move(delta, false),
+            View::Recommendations => self.recs.move_by(&self.run.recommendations, delta),
             _ => {}
         }
     }
@@ -680,6 +745,10 @@ impl App {
                     .field_scroll
                     .saturating_add_signed(direction * page);
             }
+            View::Profile => self.profile_move(direction * page, true),
+            View::Recommendations => self
+                .recs
+                .move_by(&self.run.recommendations, direction * page),
             _ => {}
         }
     }
@@ -691,163 +760,6 @@ impl App {
             Phase::Post
         } else {
             Phase::Pre
-        }
-    }
-
-    /// Asks for the plan of a rollback; the confirmation opens when it comes.
-    fn request_rollback(&mut self, to: Option<i64>) -> Vec<Cmd> {
-        if self.read_only {
-            self.notice = Some(format!(
-                "read-only: {} is disabled",
-                Action::Rollback.name()
-            ));
-            return Vec::new();
-        }
-        if self.run.is_live() {
-            self.notice = Some(
-                "cannot roll back while a run is live: it holds the target; let it finish or stop it first"
-                    .into(),
-            );
-            return Vec::new();
-        }
-        if self.rollback.as_ref().is_some_and(RollbackStage::is_busy) {
-            self.notice = Some("a rollback is already under way".into());
-            return Vec::new();
-        }
-        if self.view != View::EventLog {
-            self.notice = Some("roll back from the Event log view".into());
-            return Vec::new();
-        }
-        self.notice = None;
-        self.rollback = Some(RollbackStage::Planning { to });
-        self.layers.push(Layer::Rollback { scroll: 0 });
-        vec![Cmd::PlanRollback { to }]
-    }
-
-    fn rollback_planned(&mut self, result: Result<RollbackPlan, String>) {
-        // Closed while planning: the operator no longer wants it.
-        if !matches!(self.rollback, Some(RollbackStage::Planning { .. })) {
-            return;
-        }
-        match result {
-            Ok(plan) => self.rollback = Some(RollbackStage::Confirming(plan)),
-            Err(e) => {
-                self.run
-                    .alert(AlertLevel::Failure, format!("rollback refused: {e}"));
-                self.rollback = Some(RollbackStage::Failed(e));
-            }
-        }
-    }
-
-    fn on_rollback_key(&mut self, action: Option<Action>, scroll: usize) -> Vec<Cmd> {
-        let Some(stage) = self.rollback.clone() else {
-            self.layers.pop();
-            return Vec::new();
-        };
-        match (stage, action) {
-            (_, Some(Action::Down)) => self.set_top(Layer::Rollback { scroll: scroll + 1 }),
-            (_, Some(Action::Up)) => self.set_top(Layer::Rollback {
-                scroll: scroll.saturating_sub(1),
-            }),
-            (RollbackStage::Confirming(plan), Some(Action::Confirm)) if !plan.is_empty() => {
-                let total = plan.steps.len();
-                self.rollback = Some(RollbackStage::Running {
-                    plan: plan.clone(),
-                    done: 0,
-                    total,
-                    last: None,
-                });
-                return vec![Cmd::StartRollback(plan)];
-            }
-            (RollbackStage::Confirming(plan), Some(Action::Back | Action::Quit)) => {
-                self.close_rollback();
-                if !plan.is_empty() {
-                    self.notice = Some("rollback cancelled: nothing was undone".into());
-                }
-            }
-            (RollbackStage::Running { .. }, Some(_)) => {
-                self.notice = Some("the rollback is under way; it ends on its own".into());
-            }
-            (
-                RollbackStage::Planning { .. }
-                | RollbackStage::Finished { .. }
-                | RollbackStage::Failed(_)
-                | RollbackStage::Confirming(_),
-                Some(Action::Back | Action::Open | Action::Confirm),
-            ) => self.close_rollback(),
-            (RollbackStage::Finished { .. } | RollbackStage::Failed(_), Some(Action::Quit)) => {
-                self.close_rollback();
-                return self.act(Action::Quit);
-            }
-            _ => {}
-        }
-        Vec::new()
-    }
-
-    fn close_rollback(&mut self) {
-        self.rollback = None;
-        if matches!(self.layers.last(), Some(Layer::Rollback { .. })) {
-            self.layers.pop();
-        }
-    }
-
-    fn on_rollback_update(&mut self, update: RollbackUpdate) -> Vec<Cmd> {
-        let Some(RollbackStage::Running {
-            plan,
-            done,
-            total,
-            last,
-        }) = self.rollback.as_mut()
-        else {
-            return Vec::new();
-        };
-        match update {
-            RollbackUpdate::Progress(RollbackProgress::Started { steps, .. }) => *total = steps,
-            RollbackUpdate::Progress(RollbackProgress::Step {
-                done: d,
-                total: t,
-                summary,
-                ..
-            }) => {
-                *done = d;
-                *total = t;
-                *last = Some(summary);
-            }
-            RollbackUpdate::Progress(RollbackProgress::Finished { undone }) => {
-                let to = plan.to;
-                self.rollback = Some(RollbackStage::Finished { undone, to });
-                // The run's counts describe rows that are gone now; a new run may start.
-                let alerts = std::mem::take(&mut self.run.alerts);
-                self.run = RunModel {
-                    alerts,
-                    ..RunModel::default()
-                };
-                let text = match to {
-                    None => format!("rolled back: {undone} steps undone"),
-                    Some(id) => format!("rolled back to event {id}: {undone} steps undone"),
-                };
-                self.run.alert(AlertLevel::Info, text);
-                self.checks.clear_post();
-                return self.reload_events();
-            }
-            RollbackUpdate::Failed(e) => return self.rollback_failed(e),
-        }
-        Vec::new()
-    }
-
-    fn rollback_failed(&mut self, error: String) -> Vec<Cmd> {
-        self.run
-            .alert(AlertLevel::Failure, format!("rollback failed: {error}"));
-        self.rollback = Some(RollbackStage::Failed(error));
-        // Steps already undone are in the log.
-        self.reload_events()
-    }
-
-    fn reload_events(&mut self) -> Vec<Cmd> {
-        if self.events.begin_reload(self.now) {
-            vec![Cmd::LoadEvents]
-        } else {
-            Vec::new()
         }
     }
 

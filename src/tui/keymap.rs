@@ -31,6 +31,11 @@ pub enum Action {
     Open,
     Confirm,
     Back,
+    FocusLeft,
+    FocusRight,
+    Accept,
+    Reject,
+    Defer,
 }
 
 /// One row of the action table.
@@ -166,6 +171,41 @@ pub const ACTIONS: &[ActionInfo] = &[
         &["esc", "n"],
         "close, answer no, clear filter",
         false,
+    ),
+    info(
+        Action::FocusLeft,
+        "focus_left",
+        &["left", "h"],
+        "focus the table list",
+        false,
+    ),
+    info(
+        Action::FocusRight,
+        "focus_right",
+        &["right", "l"],
+        "focus the columns",
+        false,
+    ),
+    info(
+        Action::Accept,
+        "accept",
+        &["a"],
+        "accept a recommendation",
+        true,
+    ),
+    info(
+        Action::Reject,
+        "reject",
+        &["r"],
+        "reject a recommendation",
+        true,
+    ),
+    info(
+        Action::Defer,
+        "defer",
+        &["d"],
+        "defer a recommendation",
+        true,
     ),
 ];
 

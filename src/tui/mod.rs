@@ -7,6 +7,8 @@ pub mod checks;
 pub mod event_list;
 pub mod keymap;
 mod panes;
+pub mod profile_view;
+pub mod recs_view;
 pub mod rollback;
 pub mod run_model;
 mod runner;

@@ -106,9 +106,11 @@ fn execute(
                     let _ = tx.send(Msg::RunClosed).await;
                 });
             }
-            Cmd::Pause => control.iter().for_each(RunControl::pause),
-            Cmd::Resume => control.iter().for_each(RunControl::resume),
-            Cmd::Cancel => control.iter().for_each(RunControl::cancel),
+            Cmd::Pause | Cmd::Resume | Cmd::Cancel | Cmd::Decide { .. } => {
+                if let Some(control) = control.as_ref() {
+                    steer(control, &cmd);
+                }
+            }
             Cmd::LoadEvents => {
                 let tx = tx.clone();
                 let load = backend.load_events();
@@ -147,6 +149,17 @@ fn execute(
     }
     // Reap finished loaders so the set does not grow for the life of the cockpit.
     while tasks.try_join_next().is_some() {}
+}
+
+/// Commands that go to the live run through its control handle.
+fn steer(control: &RunControl, cmd: &Cmd) {
+    match cmd {
+        Cmd::Pause => control.pause(),
+        Cmd::Resume => control.resume(),
+        Cmd::Cancel => control.cancel(),
+        Cmd::Decide { id, decision } => control.decide(id, *decision),
+        _ => {}
+    }
 }
 
 /// Keys and resizes; ends (and says so) when the terminal input ends or fails,
@@ -196,5 +209,30 @@ async fn forward_signals(tx: mpsc::Sender<Msg>) {
         if tx.send(Msg::Signal(which)).await.is_err() {
             return;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::recommend::Decision;
+
+    #[test]
+    fn a_decision_reaches_the_pipeline_through_run_control() {
+        let (control, _commands, mut decisions) = RunControl::with_decisions();
+        steer(
+            &control,
+            &Cmd::Decide {
+                id: "not_null:ml_models.model_name".into(),
+                decision: Decision::Accept,
+            },
+        );
+        assert_eq!(
+            decisions.try_recv().unwrap(),
+            (
+                "not_null:ml_models.model_name".to_string(),
+                Decision::Accept
+            )
+        );
     }
 }

@@ -37,7 +37,8 @@ pub fn draw(frame: &mut Frame, app: &App) {
         View::Timeline => panes::timeline::render(frame, body, app),
         View::Validation => panes::validation::render(frame, body, app),
         View::EventLog => panes::event_log::render(frame, body, app),
-        other => panes::placeholder::render(frame, body, app, other),
+        View::Profile => panes::profile::render(frame, body, app),
+        View::Recommendations => panes::recommendations::render(frame, body, app),
     }
     panes::footer::render(frame, footer, app);
     panes::popups::render(frame, area, app);

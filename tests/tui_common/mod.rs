@@ -426,3 +426,344 @@ pub fn rollback_plan(to: Option<i64>) -> flightdeck::eventlog::rollback::Rollbac
         }],
     }
 }
+
+/// One profiled column: `numbers` are (min, max, p50, p95, p99) for numeric ones.
+#[allow(clippy::too_many_arguments)]
+pub fn column_stats(
+    name: &str,
+    declared: &str,
+    inferred: Option<&str>,
+    count: u64,
+    nulls: u64,
+    distinct: u64,
+    text: (Option<&str>, Option<&str>, u64),
+    numbers: Option<(f64, f64, f64, f64, f64)>,
+    histogram: &[u64],
+) -> flightdeck::profile::ColumnStats {
+    use flightdeck::profile::{ColumnStats, Monotonic, Side};
+    let n = |i: usize| numbers.map(|v| [v.0, v.1, v.2, v.3, v.4][i]);
+    ColumnStats {
+        name: name.into(),
+        side: Side::Target,
+        declared_type: declared.into(),
+        count,
+        nulls,
+        distinct,
+        min: text.0.map(str::to_string).or(n(0).map(|x| x.to_string())),
+        max: text.1.map(str::to_string).or(n(1).map(|x| x.to_string())),
+        min_number: n(0),
+        max_number: n(1),
+        mean: n(2),
+        stddev: numbers.map(|v| (v.3 - v.2) / 2.0),
+        p50: n(2),
+        p95: n(3),
+        p99: n(4),
+        top: Vec::new(),
+        domain: None,
+        max_len: text.2,
+        inferred_type: inferred.map(str::to_string),
+        monotonic: Monotonic::Unknown,
+        nulls_stable_for: count,
+        extremes_stable_for: count / 2,
+        domain_stable_for: count / 2,
+        outliers: 0,
+        outlier_examples: Vec::new(),
+        rule_min: None,
+        rule_max: None,
+        out_of_rule: 0,
+        out_of_rule_examples: Vec::new(),
+        histogram: histogram.to_vec(),
+    }
+}
+
+/// A live profile of ml_models: a clean key, a status with a small domain, a
+/// metric with outliers and values outside its 0–1 rule, and a growth forecast.
+pub fn models_profile() -> flightdeck::profile::TableProfileSnapshot {
+    use flightdeck::profile::growth::GrowthForecast;
+    use flightdeck::profile::{Monotonic, Side, TableProfileSnapshot, TopValue};
+    let mut id = column_stats(
+        "original_source_id",
+        "BIGINT",
+        Some("int"),
+        12_000,
+        0,
+        12_000,
+        (None, None, 0),
+        Some((1.0, 12_000.0, 6_000.0, 11_400.0, 11_880.0)),
+        &[750; 16],
+    );
+    id.monotonic = Monotonic::StrictlyIncreasing;
+    let mut name = column_stats(
+        "model_name",
+        "TEXT",
+        None,
+        12_000,
+        0,
+        11_874,
+        (Some("alpha-bert-001"), Some("zeta-vit-977"), 42),
+        None,
+        &[],
+    );
+    name.top = vec![TopValue {
+        value: "baseline".into(),
+        count: 31,
+    }];
+    let mut status = column_stats(
+        "lifecycle_status",
+        "TEXT",
+        None,
+        12_000,
+        0,
+        4,
+        (Some("Archived"), Some("Ready for Deployment"), 20),
+        None,
+        &[],
+    );
+    status.top = [
+        "Ready for Deployment",
+        "In Training",
+        "Deprecated",
+        "Archived",
+    ]
+    .iter()
+    .zip([5_400, 3_600, 2_040, 960])
+    .map(|(v, count)| TopValue {
+        value: v.to_string(),
+        count,
+    })
+    .collect();
+    status.domain = Some(vec![
+        "Archived".into(),
+        "Deprecated".into(),
+        "In Training".into(),
+        "Ready for Deployment".into(),
+    ]);
+    status.domain_stable_for = 11_990;
+    let mut metric = column_stats(
+        "primary_metric_value",
+        "DOUBLE",
+        Some("float"),
+        12_000,
+        118,
+        9_204,
+        (None, None, 0),
+        Some((0.12, 87.5, 0.84, 0.97, 0.99)),
+        &[
+            2, 5, 11, 30, 64, 120, 260, 540, 980, 1_600, 2_300, 2_700, 2_100, 900, 250, 18,
+        ],
+    );
+    metric.outliers = 3;
+    metric.outlier_examples = vec!["87.5".into(), "91".into(), "64.2".into()];
+    metric.rule_min = Some(0.0);
+    metric.rule_max = Some(1.0);
+    metric.out_of_rule = 3;
+    metric.out_of_rule_examples = metric.outlier_examples.clone();
+    metric.nulls_stable_for = 2_400;
+    let dataset = column_stats(
+        "training_dataset_uuid",
+        "UUID",
+        Some("uuid"),
+        12_000,
+        0,
+        398,
+        (
+            Some("0a1b2c3d-0000-5000-8000-000000000001"),
+            Some("ff0e1d2c-0000-5000-8000-000000000398"),
+            36,
+        ),
+        None,
+        &[],
+    );
+    let mut created = column_stats(
+        "created_at_utc",
+        "TEXT",
+        Some("datetime"),
+        12_000,
+        0,
+        11_990,
+        (Some("2021-01-04 08:00:00"), Some("2025-02-28 17:42:10"), 19),
+        None,
+        &[],
+    );
+    created.monotonic = Monotonic::Increasing;
+    let mut accuracy = column_stats(
+        "accuracy_score",
+        "REAL",
+        None,
+        12_000,
+        118,
+        870,
+        (None, None, 0),
+        Some((12.0, 99.9, 84.0, 97.0, 99.0)),
+        &[
+            1, 0, 2, 4, 9, 20, 44, 90, 200, 420, 900, 1_900, 3_100, 3_300, 1_600, 300,
+        ],
+    );
+    accuracy.side = Side::Source;
+    TableProfileSnapshot {
+        source_table: "models".into(),
+        table: "ml_models".into(),
+        rows_seen: 12_000,
+        rows_profiled: 12_000,
+        sample: 1.0,
+        columns: vec![id, name, status, metric, dataset, created, accuracy],
+        growth: Some(GrowthForecast {
+            days_observed: 1_516,
+            rows_per_day: 7.9,
+            trend_per_day: 0.002,
+            rows_now: 12_000.0,
+            rows_in_12_months: 14_900.0,
+            low: 13_800.0,
+            high: 16_100.0,
+        }),
+    }
+}
+
+/// The first table, done: two columns and no forecast.
+pub fn sources_profile() -> flightdeck::profile::TableProfileSnapshot {
+    flightdeck::profile::TableProfileSnapshot {
+        source_table: "datasets".into(),
+        table: "data_sources".into(),
+        rows_seen: 400,
+        rows_profiled: 400,
+        sample: 1.0,
+        columns: vec![
+            column_stats(
+                "data_source_uuid",
+                "UUID",
+                Some("uuid"),
+                400,
+                0,
+                400,
+                (Some("0a1b"), Some("ff0e"), 36),
+                None,
+                &[],
+            ),
+            column_stats(
+                "display_name",
+                "TEXT",
+                None,
+                400,
+                12,
+                388,
+                (Some("ImageNet-1k"), Some("wiki-2023"), 64),
+                None,
+                &[],
+            ),
+        ],
+        growth: None,
+    }
+}
+
+/// A queue in every state, deliberately out of score order.
+pub fn recommendations() -> Vec<flightdeck::recommend::Recommendation> {
+    use flightdeck::recommend::{
+        Change, Recommendation, RecommendationKind as K, RecommendationState as S,
+    };
+    let rec = |kind: K,
+               table: &str,
+               column: &str,
+               change: Change,
+               confidence: f64,
+               state: S,
+               evidence: &str,
+               forward: &str,
+               inverse: &str| Recommendation {
+        id: format!("{}:{table}.{column}", kind.name()),
+        kind,
+        table: table.into(),
+        column: column.into(),
+        change,
+        confidence,
+        benefit: "the database enforces what the data already shows".into(),
+        cost: "one validating scan of the table".into(),
+        cost_rows: 12_000,
+        evidence: evidence.into(),
+        forward: vec![forward.into()],
+        inverse: vec![inverse.into()],
+        state,
+        decided_by: matches!(state, S::Applied).then(|| "operator".to_string()),
+        note: matches!(state, S::Withdrawn)
+            .then(|| "118 NULLs arrived after 2,400 clean rows".to_string()),
+    };
+    vec![
+        rec(
+            K::Index,
+            "ml_models",
+            "training_dataset_uuid",
+            Change::Index,
+            0.9,
+            S::Applied,
+            "foreign key to data_sources; 398 distinct values in 12,000 rows",
+            "CREATE INDEX \"ix_ml_models_training_dataset_uuid\" ON \"ml_models\" (\"training_dataset_uuid\")",
+            "DROP INDEX \"ix_ml_models_training_dataset_uuid\"",
+        ),
+        rec(
+            K::NotNull,
+            "ml_models",
+            "primary_metric_value",
+            Change::NotNull,
+            0.0,
+            S::Withdrawn,
+            "118 NULLs in 12,000 rows",
+            "ALTER TABLE \"ml_models\" ALTER COLUMN \"primary_metric_value\" SET NOT NULL",
+            "ALTER TABLE \"ml_models\" ALTER COLUMN \"primary_metric_value\" DROP NOT NULL",
+        ),
+        rec(
+            K::NotNull,
+            "ml_models",
+            "model_name",
+            Change::NotNull,
+            0.97,
+            S::Pending,
+            "0 NULLs in 12,000 rows; stable for the last 12,000",
+            "ALTER TABLE \"ml_models\" ALTER COLUMN \"model_name\" SET NOT NULL",
+            "ALTER TABLE \"ml_models\" ALTER COLUMN \"model_name\" DROP NOT NULL",
+        ),
+        rec(
+            K::Check,
+            "ml_models",
+            "lifecycle_status",
+            Change::Check {
+                values: vec!["Archived".into(), "Deprecated".into()],
+            },
+            0.93,
+            S::Pending,
+            "4 distinct values in 12,000 rows; no new value in the last 11,990",
+            "ALTER TABLE \"ml_models\" ADD CONSTRAINT \"ck_ml_models_lifecycle_status\" CHECK (\"lifecycle_status\" IN ('Archived', 'Deprecated', 'In Training', 'Ready for Deployment'))",
+            "ALTER TABLE \"ml_models\" DROP CONSTRAINT \"ck_ml_models_lifecycle_status\"",
+        ),
+        rec(
+            K::NarrowType,
+            "ml_models",
+            "created_at_utc",
+            Change::NarrowType {
+                from: "TEXT".into(),
+                to: "TIMESTAMP".into(),
+            },
+            0.88,
+            S::Deferred,
+            "all 12,000 values parse as datetime",
+            "ALTER TABLE \"ml_models\" ALTER COLUMN \"created_at_utc\" TYPE TIMESTAMP",
+            "ALTER TABLE \"ml_models\" ALTER COLUMN \"created_at_utc\" TYPE TEXT",
+        ),
+        rec(
+            K::Unique,
+            "data_sources",
+            "display_name",
+            Change::Unique,
+            0.41,
+            S::Rejected,
+            "388 distinct values in 388 non-NULL rows",
+            "CREATE UNIQUE INDEX \"ux_data_sources_display_name\" ON \"data_sources\" (\"display_name\")",
+            "DROP INDEX \"ux_data_sources_display_name\"",
+        ),
+    ]
+}
+
+/// Feeds two table profiles and the recommendation queue, as the pipeline does.
+pub fn profiled(app: &mut App) {
+    app.update(Msg::Run(RunEvent::Profiled(sources_profile())));
+    app.update(Msg::Run(RunEvent::Profiled(models_profile())));
+    app.update(Msg::Run(RunEvent::Recommendations(recommendations())));
+}

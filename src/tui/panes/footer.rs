@@ -21,6 +21,17 @@ pub fn footer_actions(app: &App) -> Vec<Action> {
                 .collect()
         }
         Some(Layer::CheckDetail { .. }) => vec![Action::Down, Action::Up, Action::Back],
+        Some(Layer::Recommendation { .. }) => [
+            Action::Accept,
+            Action::Reject,
+            Action::Defer,
+            Action::Down,
+            Action::Up,
+            Action::Back,
+        ]
+        .into_iter()
+        .filter(|a| !a.dangerous() || app.is_available(*a))
+        .collect(),
         Some(Layer::Rollback { .. }) => match &app.rollback {
             Some(RollbackStage::Confirming(plan)) if !plan.is_empty() => {
                 vec![Action::Confirm, Action::Back, Action::Down]
@@ -38,6 +49,11 @@ pub fn footer_actions(app: &App) -> Vec<Action> {
             Action::Up,
             Action::PageDown,
             Action::Open,
+            Action::Accept,
+            Action::Reject,
+            Action::Defer,
+            Action::FocusLeft,
+            Action::FocusRight,
             Action::Filter,
             Action::NextView,
             Action::Help,
@@ -60,6 +76,7 @@ fn hint(app: &App, action: Action) -> &'static str {
         }
         Action::Rollback => "roll back",
         Action::Down | Action::Up => "move",
+        Action::FocusLeft | Action::FocusRight => "focus",
         Action::PageDown => "page",
         Action::Open => "details",
         Action::Filter => "filter",
@@ -99,12 +116,12 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     for action in footer_actions(app) {
         // Pairs share one hint ("j/k move") to keep the footer within 80 columns.
         let label = match action {
-            Action::Up | Action::PageUp => continue,
-            Action::Down | Action::PageDown => {
-                let other = if action == Action::Down {
-                    Action::Up
-                } else {
-                    Action::PageUp
+            Action::Up | Action::PageUp | Action::FocusRight => continue,
+            Action::Down | Action::PageDown | Action::FocusLeft => {
+                let other = match action {
+                    Action::Down => Action::Up,
+                    Action::PageDown => Action::PageUp,
+                    _ => Action::FocusRight,
                 };
                 match (first(action), first(other)) {
                     (Some(a), Some(b)) => format!("{a}/{b}"),
@@ -118,10 +135,11 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
         }
     }
     // Least needed first: dropped until the footer fits the terminal.
-    const EXPENDABLE: [Action; 4] = [
+    const EXPENDABLE: [Action; 5] = [
         Action::NextView,
         Action::PageDown,
         Action::Filter,
+        Action::FocusLeft,
         Action::Down,
     ];
     let used: usize = spans.iter().map(|s| s.width()).sum::<usize>()

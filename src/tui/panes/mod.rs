@@ -5,8 +5,9 @@ pub mod footer;
 pub mod header;
 pub mod mapping;
 pub mod overview;
-pub mod placeholder;
 pub mod popups;
+pub mod profile;
+pub mod recommendations;
 pub mod timeline;
 pub mod validation;
 

@@ -38,6 +38,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
                 scroll,
             } => check_detail(frame, area, app, *phase, *index, *scroll),
             Layer::Rollback { scroll } => rollback(frame, area, app, *scroll),
+            Layer::Recommendation { id, scroll } => recommendation(frame, area, app, id, *scroll),
             // The filter is edited in the footer.
             Layer::Filter => {}
         }
@@ -161,6 +162,32 @@ fn event_detail(frame: &mut Frame, area: Rect, app: &App, id: i64, scroll: usize
             .wrap(Wrap { trim: false })
             .scroll((scroll as u16, 0))
             .block(pane(theme, &format!("Event {id} · esc closes"), true)),
+        rect,
+    );
+}
+
+fn recommendation(frame: &mut Frame, area: Rect, app: &App, id: &str, scroll: usize) {
+    let theme = &app.theme;
+    let rect = centered(
+        area,
+        area.width.saturating_sub(8),
+        area.height.saturating_sub(4),
+    );
+    let lines = match app.run.recommendations.iter().find(|r| r.id == id) {
+        Some(r) => super::recommendations::detail_lines(theme, r),
+        None => vec![Line::styled(
+            format!(" {id} is no longer in the queue"),
+            theme.muted(),
+        )],
+    };
+    let scroll = scroll.min(lines.len().saturating_sub(1));
+    frame.render_widget(Clear, rect);
+    frame.render_widget(
+        Paragraph::new(lines)
+            .style(theme.popup())
+            .wrap(Wrap { trim: false })
+            .scroll((scroll as u16, 0))
+            .block(pane(theme, &format!("{id} · esc closes"), true)),
         rect,
     );
 }
