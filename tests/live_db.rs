@@ -819,3 +819,126 @@ async fn the_target_lock_is_a_session_lock_on_servers() {
         a.close().await;
     }
 }
+
+/// A canary password in a target URL (through `${ENV}`) never reaches the
+/// cockpit's screen, the log file or the event log.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_canary_password_never_reaches_the_screen_logs_or_event_log() {
+    use std::io::{Read, Write};
+    use std::sync::{Arc, Mutex};
+    use std::time::{Duration, Instant};
+
+    const CANARY: &str = "Zq9CanaryPw41";
+    let tmp = TempDb::new(Server::Postgres, "canary").await;
+    let dir = sample_dir(200).await;
+    let (scheme, rest) = tmp.url.split_once("://").unwrap();
+    let (user, host) = rest.split_once('@').unwrap();
+    let target = format!("{scheme}://{user}:${{FLIGHTDECK_CANARY}}@{host}");
+    project_with(dir.path(), "canary.toml", "sqlite://legacy.db", &target);
+
+    let pty = portable_pty::native_pty_system()
+        .openpty(portable_pty::PtySize {
+            rows: 30,
+            cols: 120,
+            pixel_width: 0,
+            pixel_height: 0,
+        })
+        .unwrap();
+    let mut cmd = portable_pty::CommandBuilder::new(env!("CARGO_BIN_EXE_flightdeck"));
+    cmd.args(["run", "canary.toml"]);
+    cmd.cwd(dir.path());
+    cmd.env("FLIGHTDECK_CANARY", CANARY);
+    cmd.env("FLIGHTDECK_LOG", "debug");
+    cmd.env("XDG_STATE_HOME", dir.path().join("state"));
+    cmd.env("XDG_CONFIG_HOME", dir.path().join("config"));
+    cmd.env("TERM", "xterm-256color");
+    let mut child = pty.slave.spawn_command(cmd).unwrap();
+    drop(pty.slave);
+    let mut reader = pty.master.try_clone_reader().unwrap();
+    let mut writer = pty.master.take_writer().unwrap();
+    let raw = Arc::new(Mutex::new(Vec::new()));
+    let parser = Arc::new(Mutex::new(vt100::Parser::new(30, 120, 0)));
+    let (r, p) = (raw.clone(), parser.clone());
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 8192];
+        while let Ok(n) = reader.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            r.lock().unwrap().extend_from_slice(&buf[..n]);
+            p.lock().unwrap().process(&buf[..n]);
+        }
+    });
+    let screen = || parser.lock().unwrap().screen().contents();
+    let start = Instant::now();
+    while !screen().contains("COMPLETED") {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "run did not complete:\n{}",
+            screen()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        screen().contains(":***@"),
+        "the header should show the redacted URL:\n{}",
+        screen()
+    );
+    for key in ["1", "2", "3", "4", "5", "6", "7"] {
+        writer.write_all(key.as_bytes()).unwrap();
+        writer.flush().unwrap();
+        std::thread::sleep(Duration::from_millis(300));
+        assert!(!screen().contains(CANARY), "view {key} shows the password");
+    }
+    writer.write_all(b"q").unwrap();
+    writer.flush().unwrap();
+    let start = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > Duration::from_secs(2) {
+            writer.write_all(b"y").unwrap();
+            writer.flush().unwrap();
+        }
+        assert!(start.elapsed() < Duration::from_secs(30), "did not quit");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = String::from_utf8_lossy(&raw.lock().unwrap()).into_owned();
+    assert!(!out.contains(CANARY), "the password reached the terminal");
+    for entry in walk(&dir.path().join("state")) {
+        let text = String::from_utf8_lossy(&std::fs::read(&entry).unwrap()).into_owned();
+        assert!(
+            !text.contains(CANARY),
+            "{} holds the password",
+            entry.display()
+        );
+        assert!(!text.is_empty() || entry.extension().is_none());
+    }
+    let db = tmp.connect().await;
+    let events = rows(
+        &db,
+        "SELECT summary || ' ' || detail || ' ' || inverse FROM flightdeck_events",
+    )
+    .await;
+    assert!(!events.is_empty());
+    for e in events {
+        assert!(
+            !e[0].render().contains(CANARY),
+            "the event log holds the password"
+        );
+    }
+    db.close().await;
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                out.extend(walk(&p));
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
