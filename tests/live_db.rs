@@ -942,3 +942,88 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+/// User tables of a server database with their row counts (flightdeck's own
+/// tables are the audit trail and stay).
+async fn user_tables(db: &Db) -> Vec<(String, i64)> {
+    let mut out = Vec::new();
+    for t in db.list_tables().await.unwrap() {
+        if !t.starts_with("flightdeck_") {
+            let n = count(db, &t).await;
+            out.push((t, n));
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rollback_restores_postgres_and_mariadb_targets() {
+    let bin = env!("CARGO_BIN_EXE_flightdeck");
+    for server in [Server::Postgres, Server::MySql] {
+        let tmp = TempDb::new(server, "rollback").await;
+        let dir = sample_dir(300).await;
+        let path = project_with(dir.path(), "server.toml", "sqlite://legacy.db", &tmp.url);
+        let db = tmp.connect().await;
+        db.execute(
+            "CREATE TABLE crm_contacts (id INT PRIMARY KEY, email VARCHAR(100))",
+            &[],
+        )
+        .await
+        .unwrap();
+        db.execute(
+            "INSERT INTO crm_contacts VALUES (1, 'a@example.org'), (2, 'b@example.org')",
+            &[],
+        )
+        .await
+        .unwrap();
+        let before = user_tables(&db).await;
+        let state = dir.path().join("state");
+        let run = std::process::Command::new(bin)
+            .args(["run", "--headless", "--accept-above", "0.9"])
+            .arg(&path)
+            .env("XDG_STATE_HOME", &state)
+            .output()
+            .unwrap();
+        assert!(
+            run.status.code().is_some_and(|c| c <= 1),
+            "{server:?}: {}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+        assert!(
+            user_tables(&db).await.len() > before.len(),
+            "{server:?}: the run created nothing"
+        );
+        let rb = std::process::Command::new(bin)
+            .args(["rollback", "--yes"])
+            .arg(&path)
+            .env("XDG_STATE_HOME", &state)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        assert!(
+            rb.status.success(),
+            "{server:?}: {}",
+            String::from_utf8_lossy(&rb.stderr)
+        );
+        assert_eq!(
+            user_tables(&db).await,
+            before,
+            "{server:?}: the target is not back to its pre-run state"
+        );
+        // Twice is once.
+        let again = std::process::Command::new(bin)
+            .args(["rollback", "--yes"])
+            .arg(&path)
+            .env("XDG_STATE_HOME", &state)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        assert!(
+            again.status.success(),
+            "{server:?}: {}",
+            String::from_utf8_lossy(&again.stderr)
+        );
+        assert_eq!(user_tables(&db).await, before);
+        db.close().await;
+    }
+}
