@@ -1027,3 +1027,96 @@ async fn rollback_restores_postgres_and_mariadb_targets() {
         db.close().await;
     }
 }
+
+/// Row count and an order-independent hash of each user table.
+async fn content(db: &Db) -> Vec<(String, i64, u64)> {
+    use std::hash::{DefaultHasher, Hash, Hasher};
+    let mut out = Vec::new();
+    for t in db.list_tables().await.unwrap() {
+        if t.starts_with("flightdeck_") {
+            continue;
+        }
+        let q = db.dialect().quote_ident(&t);
+        let all = rows(db, &format!("SELECT * FROM {q}")).await;
+        let mut acc = 0u64;
+        for r in &all {
+            let mut h = DefaultHasher::new();
+            for v in r {
+                v.render().hash(&mut h);
+            }
+            acc = acc.wrapping_add(h.finish());
+        }
+        out.push((t, all.len() as i64, acc));
+    }
+    out.sort();
+    out
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn kill_9_during_a_mariadb_to_postgres_run_then_resume_equals_an_uninterrupted_run() {
+    use std::time::{Duration, Instant};
+    let bin = env!("CARGO_BIN_EXE_flightdeck");
+    let dir = sample_dir(1_500).await;
+    let source = TempDb::new(Server::MySql, "k9_src").await;
+    let sdb = source.connect().await;
+    load_legacy(dir.path(), &sdb).await;
+    let reference = TempDb::new(Server::Postgres, "k9_ref").await;
+    let path = project_with(dir.path(), "ref.toml", &source.url, &reference.url);
+    run_project(&path).await;
+    let rdb = reference.connect().await;
+    let expected = content(&rdb).await;
+    rdb.close().await;
+    assert_eq!(expected.len(), 5);
+
+    let state = dir.path().join("state");
+    let mut landed = 0;
+    // Kill points spread over a paced run (about 2 s long).
+    for (trial, after_ms) in [150u64, 700, 1400].into_iter().enumerate() {
+        let target = TempDb::new(Server::Postgres, "k9_dst").await;
+        let path = project_with(
+            dir.path(),
+            &format!("k9_{trial}.toml"),
+            &source.url,
+            &target.url,
+        );
+        let mut child = std::process::Command::new(bin)
+            .args(["run", "--headless", "--pace", "5000"])
+            .arg(&path)
+            .env("XDG_STATE_HOME", &state)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let started = Instant::now();
+        while started.elapsed() < Duration::from_millis(after_ms)
+            && child.try_wait().unwrap().is_none()
+        {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        if child.try_wait().unwrap().is_none() {
+            landed += 1;
+        }
+        let _ = child.kill();
+        child.wait().unwrap();
+        let resume = std::process::Command::new(bin)
+            .args(["run", "--headless", "--take-over"])
+            .arg(&path)
+            .env("XDG_STATE_HOME", &state)
+            .output()
+            .unwrap();
+        assert!(
+            resume.status.code().is_some_and(|c| c <= 1),
+            "trial {trial}: {}",
+            String::from_utf8_lossy(&resume.stderr)
+        );
+        let tdb = target.connect().await;
+        assert_eq!(
+            content(&tdb).await,
+            expected,
+            "trial {trial}: target differs after kill -9 and resume"
+        );
+        tdb.close().await;
+    }
+    assert!(landed >= 2, "only {landed} kills landed inside a run");
+    sdb.close().await;
+}
