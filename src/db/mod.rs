@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use crate::schema::{ColumnType, TableDef, TableInfo};
+use crate::schema::{ColumnInfo, ColumnType, TableDef, TableInfo};
 use crate::value::{Row, Value};
 
 pub use url::{Backend, DbUrl};
@@ -74,6 +74,10 @@ pub trait Dialect: Send + Sync {
     /// A query whose first column lists the user tables of the current
     /// database or schema, in name order.
     fn list_tables_sql(&self) -> &'static str;
+
+    /// A query, bound to the table name, returning per column in order: name,
+    /// native type, nullable (true/1) and part of the primary key (true/1).
+    fn table_info_sql(&self) -> &'static str;
 
     /// Column definition of an auto-incrementing integer primary key.
     fn serial_primary_key(&self) -> &'static str;
@@ -204,7 +208,33 @@ pub trait Database: Send + Sync {
     }
 
     /// Columns of one table, or `None` if it does not exist.
-    async fn table_info(&self, table: &str) -> Result<Option<TableInfo>, DbError>;
+    async fn table_info(&self, table: &str) -> Result<Option<TableInfo>, DbError> {
+        let d = self.dialect();
+        let rows = self
+            .query(d.table_info_sql(), &[Value::Text(table.to_string())])
+            .await?;
+        if rows.is_empty() {
+            return Ok(None);
+        }
+        let flag = |v: &Value| matches!(v, Value::Bool(true)) || v.as_i64().is_some_and(|n| n != 0);
+        let columns = rows
+            .into_iter()
+            .map(|r| {
+                let native = r[1].as_text().unwrap_or_default().into_owned();
+                ColumnInfo {
+                    name: r[0].as_text().unwrap_or_default().into_owned(),
+                    column_type: d.parse_native_type(&native),
+                    native_type: native,
+                    nullable: flag(&r[2]),
+                    primary_key: flag(&r[3]),
+                }
+            })
+            .collect();
+        Ok(Some(TableInfo {
+            name: table.to_string(),
+            columns,
+        }))
+    }
 
     async fn query(&self, sql: &str, params: &[Value]) -> Result<Vec<Row>, DbError>;
 

@@ -17,7 +17,7 @@ use tokio::sync::Mutex;
 
 use super::postgres::{f32_to_f64, kind_of};
 use super::{Backend, Database, DbError, DbUrl, Dialect, Statement, head};
-use crate::schema::{ColumnInfo, ColumnType, TableDef, TableInfo};
+use crate::schema::{ColumnType, TableDef};
 use crate::value::{Row, Value};
 
 /// Strict, so a value that does not fit fails loudly instead of being
@@ -124,6 +124,13 @@ impl Dialect for MySqlDialect {
         "SELECT TABLE_NAME FROM information_schema.TABLES \
                  WHERE TABLE_SCHEMA = DATABASE() AND TABLE_TYPE = 'BASE TABLE' \
                  ORDER BY TABLE_NAME"
+    }
+
+    fn table_info_sql(&self) -> &'static str {
+        "SELECT COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE = 'YES', COLUMN_KEY = 'PRI' \
+         FROM information_schema.COLUMNS \
+         WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? \
+         ORDER BY ORDINAL_POSITION"
     }
 
     fn serial_primary_key(&self) -> &'static str {
@@ -430,39 +437,6 @@ impl Database for MySqlDb {
 
     fn display_url(&self) -> String {
         self.url.redacted()
-    }
-
-    async fn table_info(&self, table: &str) -> Result<Option<TableInfo>, DbError> {
-        let rows = self
-            .query(
-                "SELECT COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, COLUMN_KEY \
-                 FROM information_schema.COLUMNS \
-                 WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? \
-                 ORDER BY ORDINAL_POSITION",
-                &[Value::Text(table.to_string())],
-            )
-            .await?;
-        if rows.is_empty() {
-            return Ok(None);
-        }
-        let columns = rows
-            .into_iter()
-            .map(|r| {
-                let text = |i: usize| r[i].as_text().unwrap_or_default().into_owned();
-                let native = text(1);
-                ColumnInfo {
-                    name: text(0),
-                    column_type: MySqlDialect.parse_native_type(&native),
-                    native_type: native,
-                    nullable: text(2).eq_ignore_ascii_case("YES"),
-                    primary_key: text(3) == "PRI",
-                }
-            })
-            .collect();
-        Ok(Some(TableInfo {
-            name: table.to_string(),
-            columns,
-        }))
     }
 
     async fn query(&self, sql: &str, params: &[Value]) -> Result<Vec<Row>, DbError> {

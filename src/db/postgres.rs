@@ -20,7 +20,7 @@ use sqlx::{
 use tokio::sync::Mutex;
 
 use super::{Backend, Database, DbError, DbUrl, Dialect, Statement, head};
-use crate::schema::{ColumnInfo, ColumnType, TableInfo};
+use crate::schema::ColumnType;
 use crate::value::{Row, Value};
 
 pub struct PostgresDialect;
@@ -108,6 +108,21 @@ impl Dialect for PostgresDialect {
                  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
                  WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p') \
                  ORDER BY 1"
+    }
+
+    fn table_info_sql(&self) -> &'static str {
+        "SELECT a.attname::text, pg_catalog.format_type(a.atttypid, a.atttypmod), \
+                NOT a.attnotnull, \
+                EXISTS (SELECT 1 FROM pg_catalog.pg_index i \
+                        WHERE i.indrelid = c.oid AND i.indisprimary \
+                          AND a.attnum = ANY(i.indkey)) \
+         FROM pg_catalog.pg_attribute a \
+         JOIN pg_catalog.pg_class c ON c.oid = a.attrelid \
+         JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+         WHERE n.nspname = current_schema() AND c.relname = $1 \
+           AND c.relkind IN ('r', 'p', 'v', 'm', 'f') \
+           AND a.attnum > 0 AND NOT a.attisdropped \
+         ORDER BY a.attnum"
     }
 
     fn serial_primary_key(&self) -> &'static str {
@@ -494,46 +509,6 @@ impl Database for PostgresDb {
 
     fn display_url(&self) -> String {
         self.url.redacted()
-    }
-
-    async fn table_info(&self, table: &str) -> Result<Option<TableInfo>, DbError> {
-        let rows = self
-            .query(
-                "SELECT a.attname::text, pg_catalog.format_type(a.atttypid, a.atttypmod), \
-                        a.attnotnull, \
-                        EXISTS (SELECT 1 FROM pg_catalog.pg_index i \
-                                WHERE i.indrelid = c.oid AND i.indisprimary \
-                                  AND a.attnum = ANY(i.indkey)) \
-                 FROM pg_catalog.pg_attribute a \
-                 JOIN pg_catalog.pg_class c ON c.oid = a.attrelid \
-                 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
-                 WHERE n.nspname = current_schema() AND c.relname = $1 \
-                   AND c.relkind IN ('r', 'p', 'v', 'm', 'f') \
-                   AND a.attnum > 0 AND NOT a.attisdropped \
-                 ORDER BY a.attnum",
-                &[Value::Text(table.to_string())],
-            )
-            .await?;
-        if rows.is_empty() {
-            return Ok(None);
-        }
-        let columns = rows
-            .into_iter()
-            .map(|r| {
-                let native = r[1].as_text().unwrap_or_default().into_owned();
-                ColumnInfo {
-                    name: r[0].as_text().unwrap_or_default().into_owned(),
-                    column_type: PostgresDialect.parse_native_type(&native),
-                    native_type: native,
-                    nullable: r[2] == Value::Bool(false),
-                    primary_key: r[3] == Value::Bool(true),
-                }
-            })
-            .collect();
-        Ok(Some(TableInfo {
-            name: table.to_string(),
-            columns,
-        }))
     }
 
     async fn query(&self, sql: &str, params: &[Value]) -> Result<Vec<Row>, DbError> {

@@ -11,7 +11,7 @@ use sqlx::sqlite::{
 use sqlx::{Arguments, AssertSqlSafe, Row as _, SqlitePool, TypeInfo, ValueRef};
 
 use super::{Backend, Database, DbError, DbUrl, Dialect, Statement};
-use crate::schema::{ColumnInfo, ColumnType, TableInfo};
+use crate::schema::ColumnType;
 use crate::value::{Row, Value};
 
 pub struct SqliteDialect;
@@ -85,6 +85,10 @@ impl Dialect for SqliteDialect {
 
     fn list_tables_sql(&self) -> &'static str {
         "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name"
+    }
+
+    fn table_info_sql(&self) -> &'static str {
+        "SELECT name, type, \"notnull\" = 0, pk > 0 FROM pragma_table_info(?1) ORDER BY cid"
     }
 
     fn serial_primary_key(&self) -> &'static str {
@@ -196,35 +200,6 @@ impl Database for SqliteDb {
 
     fn display_url(&self) -> String {
         self.url.redacted()
-    }
-
-    async fn table_info(&self, table: &str) -> Result<Option<TableInfo>, DbError> {
-        let rows = self
-            .query(
-                "SELECT name, type, \"notnull\", pk FROM pragma_table_info(?1) ORDER BY cid",
-                &[Value::Text(table.to_string())],
-            )
-            .await?;
-        if rows.is_empty() {
-            return Ok(None);
-        }
-        let columns = rows
-            .into_iter()
-            .map(|r| {
-                let native = r[1].as_text().unwrap_or_default().into_owned();
-                ColumnInfo {
-                    name: r[0].as_text().unwrap_or_default().into_owned(),
-                    column_type: SqliteDialect.parse_native_type(&native),
-                    native_type: native,
-                    nullable: r[2].as_i64() == Some(0),
-                    primary_key: r[3].as_i64().unwrap_or(0) > 0,
-                }
-            })
-            .collect();
-        Ok(Some(TableInfo {
-            name: table.to_string(),
-            columns,
-        }))
     }
 
     async fn query(&self, sql: &str, params: &[Value]) -> Result<Vec<Row>, DbError> {
