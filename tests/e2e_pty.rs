@@ -145,7 +145,7 @@ fn demo_in_a_pty_switches_views_pauses_and_quits_cleanly() {
 
     // Quit asks while the run is live; `y` stops it at a batch boundary.
     s.press("q");
-    s.wait_for("y", Duration::from_secs(5));
+    s.wait_for("Quit?", Duration::from_secs(5));
     s.press("y");
     let start = Instant::now();
     let status = loop {
@@ -214,7 +214,7 @@ fn with_no_color_the_cockpit_draws_no_colour() {
         );
     }
     s.press("q");
-    s.wait_for("y", Duration::from_secs(5));
+    s.wait_for("Quit?", Duration::from_secs(5));
     s.press("y");
     let start = Instant::now();
     while s.child.try_wait().unwrap().is_none() {

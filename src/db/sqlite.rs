@@ -10,7 +10,7 @@ use sqlx::sqlite::{
 };
 use sqlx::{Arguments, AssertSqlSafe, Row as _, SqlitePool, TypeInfo, ValueRef};
 
-use super::{Backend, Database, DbError, DbUrl, Dialect, Statement};
+use super::{Backend, Database, DbError, DbUrl, Dialect, Statement, head};
 use crate::schema::ColumnType;
 use crate::value::{Row, Value};
 
@@ -181,15 +181,6 @@ fn decode_row(row: &SqliteRow) -> Result<Row, sqlx::Error> {
         out.push(v);
     }
     Ok(out)
-}
-
-fn head(sql: &str) -> String {
-    let one_line: String = sql.split_whitespace().collect::<Vec<_>>().join(" ");
-    if one_line.chars().count() > 80 {
-        format!("{}…", one_line.chars().take(80).collect::<String>())
-    } else {
-        one_line
-    }
 }
 
 #[async_trait]
