@@ -254,7 +254,12 @@ async fn rollback_to_an_event_then_run_resumes_to_the_same_target() {
     assert!(!plan.contains("DROP TABLE \"ml_models\""), "{plan}");
     let (schema, _) = state(dir.path()).await;
     let names: Vec<&str> = schema.iter().map(|(n, _)| n.as_str()).collect();
-    assert_eq!(names, vec!["data_sources", "ml_models"]);
+    // data_sources stays whole with the key built after its load; ml_models
+    // keeps one batch and loses its key with the batches undone after it.
+    assert_eq!(
+        names,
+        vec!["data_sources", "data_sources_pkey", "ml_models"]
+    );
     assert_eq!(run_status(dir.path()).await, vec!["partially_rolled_back"]);
 
     let unknown = rollback(dir.path(), &["--yes", "--to", "999999"]);

@@ -105,18 +105,47 @@ pub trait Dialect: Send + Sync {
             })
             .collect();
         if !def.primary_key.is_empty() {
-            let pk: Vec<String> = def
-                .primary_key
-                .iter()
-                .map(|c| self.quote_ident(c))
-                .collect();
-            cols.push(format!("PRIMARY KEY ({})", pk.join(", ")));
+            cols.push(format!(
+                "PRIMARY KEY ({})",
+                self.ident_list(&def.primary_key)
+            ));
         }
         format!(
             "CREATE TABLE {} (\n  {}\n)",
             self.quote_ident(&def.name),
             cols.join(",\n  ")
         )
+    }
+
+    /// Adds the primary key to a table created without one, and its inverse.
+    /// A run creates its tables without the key and builds it once after the
+    /// load (as pgloader does): random UUID keys would otherwise touch index
+    /// pages all over the tree on every batch.
+    fn add_primary_key(&self, table: &str, key: &[String]) -> (String, String) {
+        let name = self.quote_ident(&format!("{table}_pkey"));
+        let t = self.quote_ident(table);
+        (
+            format!(
+                "ALTER TABLE {t} ADD CONSTRAINT {name} PRIMARY KEY ({})",
+                self.ident_list(key)
+            ),
+            format!("ALTER TABLE {t} DROP CONSTRAINT {name}"),
+        )
+    }
+
+    /// Whether a run creates tables without their primary key and adds it
+    /// after the load (see `add_primary_key`).
+    fn defers_primary_key(&self) -> bool {
+        true
+    }
+
+    /// `a, b, c`, each quoted.
+    fn ident_list(&self, idents: &[String]) -> String {
+        idents
+            .iter()
+            .map(|c| self.quote_ident(c))
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 
     fn drop_table(&self, name: &str) -> String {

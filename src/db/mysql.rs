@@ -137,6 +137,12 @@ impl Dialect for MySqlDialect {
         "BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY"
     }
 
+    /// InnoDB stores rows in primary-key order: adding the key after the
+    /// load would copy the whole table once more.
+    fn defers_primary_key(&self) -> bool {
+        false
+    }
+
     /// utf8mb4 with a binary collation: keys compare exactly, as in the source.
     /// Text key columns become VARCHAR(191), which utf8mb4 can index anywhere.
     fn create_table(&self, def: &TableDef) -> String {
@@ -155,12 +161,10 @@ impl Dialect for MySqlDialect {
             })
             .collect();
         if !def.primary_key.is_empty() {
-            let pk: Vec<String> = def
-                .primary_key
-                .iter()
-                .map(|c| self.quote_ident(c))
-                .collect();
-            cols.push(format!("PRIMARY KEY ({})", pk.join(", ")));
+            cols.push(format!(
+                "PRIMARY KEY ({})",
+                self.ident_list(&def.primary_key)
+            ));
         }
         format!(
             "CREATE TABLE {} (\n  {}\n) DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",

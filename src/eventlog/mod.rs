@@ -14,6 +14,8 @@ pub mod kind {
     pub const RUN_CANCELLED: &str = "run_cancelled";
     pub const TABLE_CREATED: &str = "table_created";
     pub const BATCH_COMMITTED: &str = "batch_committed";
+    /// The primary key of a table the run created, built after its load.
+    pub const KEY_BUILT: &str = "key_built";
     pub const DDL_APPLIED: &str = "ddl_applied";
     pub const DECISION: &str = "recommendation_decision";
     pub const VALIDATION: &str = "validation";

@@ -250,6 +250,14 @@ pub async fn plan(db: &dyn Database, to: Option<i64>) -> Result<RollbackPlan, Ro
         let Some(table) = s.table.clone().filter(|t| dropped.contains(t)) else {
             continue;
         };
+        if s.kind == kind::KEY_BUILT {
+            s.skipped.extend(
+                s.statements
+                    .drain(..)
+                    .map(|st| (st, format!("table {table} is dropped by this rollback"))),
+            );
+            continue;
+        }
         if s.kind != kind::BATCH_COMMITTED {
             continue;
         }
@@ -264,6 +272,12 @@ pub async fn plan(db: &dyn Database, to: Option<i64>) -> Result<RollbackPlan, Ro
                 .map(|st| (st, format!("table {table} is dropped by this rollback"))),
         );
     }
+    // Undoing a batch deletes its rows by key: a key built after the load is
+    // dropped only after the batches are undone (the two commute).
+    let (keys, mut steps): (Vec<UndoStep>, Vec<UndoStep>) = steps
+        .into_iter()
+        .partition(|s| s.kind == kind::KEY_BUILT && !s.statements.is_empty());
+    steps.extend(keys);
     Ok(RollbackPlan {
         to,
         steps,

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 use uuid::Uuid;
 
-use super::EventRecord;
+use super::{EventRecord, kind};
 use crate::db::{Database, DbError, Dialect, Statement};
 use crate::schema::{ColumnDef, ColumnType, TableDef};
 use crate::value::Value;
@@ -333,6 +333,29 @@ pub async fn latest_run(db: &dyn Database, project: &str) -> Result<Option<RunRe
     );
     let rows = db.query(&sql, &[Value::Text(project.into())]).await?;
     Ok(rows.first().map(|r| run_from_row(r)))
+}
+
+/// Whether run `run_id` created `table` (an attempt interrupted earlier counts).
+pub async fn created_in_run(db: &dyn Database, run_id: Uuid, table: &str) -> Result<bool, DbError> {
+    let d = db.dialect();
+    let q = |c: &str| d.quote_ident(c);
+    let sql = format!(
+        "SELECT COUNT(*) FROM {} WHERE {} = {} AND {} = {} AND {} = {}",
+        q(EVENTS),
+        q("run_id"),
+        d.placeholder(1),
+        q("kind"),
+        d.placeholder(2),
+        q("table_name"),
+        d.placeholder(3),
+    );
+    let params = [
+        Value::Text(run_id.to_string()),
+        Value::from(kind::TABLE_CREATED),
+        Value::Text(table.into()),
+    ];
+    let rows = db.query(&sql, &params).await?;
+    Ok(rows.first().and_then(|r| r[0].as_i64()).unwrap_or(0) > 0)
 }
 
 pub fn insert_run(d: &dyn Dialect, run: &RunRecord) -> Statement {

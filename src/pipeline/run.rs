@@ -467,7 +467,18 @@ async fn ensure_target_table(ctx: &RunContext, table: &CompiledTable) -> Result<
         return Ok(());
     }
     let d = t.dialect();
-    let def = table.target_def();
+    let mut def = table.target_def();
+    if defers_key(d, table) {
+        // `build_deferred_key` adds it when the table's load is done.
+        def.primary_key.clear();
+        for c in def
+            .columns
+            .iter_mut()
+            .filter(|c| c.name == table.target_key())
+        {
+            c.nullable = false;
+        }
+    }
     let create = d.create_table(&def);
     t.transaction(vec![
         Statement::new(create.clone(), vec![]),
@@ -491,6 +502,67 @@ async fn ensure_target_table(ctx: &RunContext, table: &CompiledTable) -> Result<
     Ok(())
 }
 
+/// Hands the memory of the batch just written back to the system. glibc keeps
+/// freed chunks in per-thread arenas, and a batch is allocated on one thread
+/// and freed on another: without this the resident size ratchets up with
+/// every batch (measured: 193 MB peak instead of 145 MB on 910k rows).
+fn release_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only walks the allocator's own free lists.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
+/// A table's key is built after its load unless the dialect keeps rows in
+/// key order, or the table's own rows look up their parents in it.
+fn defers_key(d: &dyn db::Dialect, table: &CompiledTable) -> bool {
+    d.defers_primary_key()
+        && !table
+            .foreign_keys()
+            .iter()
+            .any(|f| f.parent_table == table.target_table())
+}
+
+/// The statements adding the primary key of a table this run created without
+/// it (in the transaction of the table's final checkpoint), with the event
+/// whose inverse drops it. Nothing when the key exists (a resumed run built
+/// it) or the table was not created by this run.
+async fn deferred_key_statements(
+    ctx: &RunContext,
+    table: &CompiledTable,
+) -> Result<Vec<Statement>, RunError> {
+    let t = &ctx.target;
+    let d = t.dialect();
+    if !defers_key(d, table) {
+        return Ok(Vec::new());
+    }
+    let has_key = t
+        .table_info(table.target_table())
+        .await?
+        .is_some_and(|i| i.columns.iter().any(|c| c.primary_key));
+    if has_key || !store::created_in_run(t.as_ref(), ctx.run_id, table.target_table()).await? {
+        return Ok(Vec::new());
+    }
+    let (build, drop) = d.add_primary_key(table.target_table(), &[table.target_key().into()]);
+    let event = NewEvent {
+        run_id: ctx.run_id,
+        kind: kind::KEY_BUILT,
+        table: Some(table.target_table()),
+        summary: format!(
+            "built primary key ({}) of {} after its load",
+            table.target_key(),
+            table.target_table()
+        ),
+        detail: json!({ "ddl": build }),
+        inverse: vec![drop],
+    };
+    Ok(vec![
+        Statement::new(build, vec![]),
+        store::event_statement(d, &event),
+    ])
+}
+
 async fn run_table(
     ctx: &RunContext,
     index: usize,
@@ -512,6 +584,11 @@ async fn run_table(
         rows_per_s: rate,
     };
     if cp.done {
+        // A `rollback --to` may have undone the key built after the load.
+        let key = deferred_key_statements(ctx, table).await?;
+        if !key.is_empty() {
+            ctx.target.transaction(key).await?;
+        }
         reporter
             .send(RunEvent::TableFinished {
                 table: index,
@@ -684,6 +761,7 @@ async fn run_table(
         ctx.target
             .write_batch(table.target_table(), &target_cols, batch.rows, statements)
             .await?;
+        release_freed_memory();
         if batch.read > 0 {
             evo.engine.seconds_per_row = t0.elapsed().as_secs_f64() / batch.read as f64;
         }
@@ -751,11 +829,14 @@ async fn run_table(
             reporter.send(e).await;
         }
         cp.done = true;
-        ctx.target
-            .transaction(
-                store::checkpoint_statements(d, ctx.run_id, table.source_table(), &cp).into(),
-            )
-            .await?;
+        let mut finish = deferred_key_statements(ctx, table).await?;
+        finish.extend(store::checkpoint_statements(
+            d,
+            ctx.run_id,
+            table.source_table(),
+            &cp,
+        ));
+        ctx.target.transaction(finish).await?;
     }
     let r = rate(rows_this_run, started);
     reporter
