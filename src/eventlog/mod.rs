@@ -1,9 +1,13 @@
 //! The append-only event log in the target (SPEC §7): every run, table, batch and
 //! DDL change with its inverse. Rollback reads it newest first.
 
+use std::collections::HashSet;
+
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use uuid::Uuid;
+
+use crate::db::{Database, DbError};
 
 /// Kinds of event, as stored in the `kind` column.
 pub mod kind {
@@ -15,6 +19,11 @@ pub mod kind {
     pub const TABLE_CREATED: &str = "table_created";
     pub const BATCH_COMMITTED: &str = "batch_committed";
     pub const DDL_APPLIED: &str = "ddl_applied";
+    /// A change about to run outside a transaction: its DDL, inverse, and the
+    /// catalog probe that tells later whether it took effect.
+    pub const DDL_INTENT: &str = "ddl_intent";
+    /// A change that ran outside a transaction and did not take effect.
+    pub const DDL_FAILED: &str = "ddl_failed";
     pub const DECISION: &str = "recommendation_decision";
     pub const VALIDATION: &str = "validation";
     /// One undo step of a rollback; `detail.undoes` is the event it undid.
@@ -38,6 +47,40 @@ pub struct EventRecord {
     pub detail: serde_json::Value,
     /// Statements that undo this event, in order; empty when nothing to undo.
     pub inverse: Vec<String>,
+}
+
+/// The `ddl_intent` events with neither a completion (`ddl_applied` or
+/// `ddl_failed` of the same recommendation after it) nor a rollback step:
+/// the process stopped between the intent and the outcome.
+pub fn dangling_intents(events: &[EventRecord]) -> Vec<&EventRecord> {
+    let undone: HashSet<i64> = events
+        .iter()
+        .filter(|e| e.kind == kind::ROLLBACK)
+        .filter_map(|e| e.detail["undoes"].as_i64())
+        .collect();
+    let outcomes: Vec<&EventRecord> = events
+        .iter()
+        .filter(|e| matches!(e.kind.as_str(), kind::DDL_APPLIED | kind::DDL_FAILED))
+        .collect();
+    events
+        .iter()
+        .filter(|i| i.kind == kind::DDL_INTENT && !undone.contains(&i.id))
+        .filter(|i| {
+            !outcomes
+                .iter()
+                .any(|o| o.id > i.id && o.detail["recommendation"] == i.detail["recommendation"])
+        })
+        .collect()
+}
+
+/// Runs the catalog probe an online change carries: whether it is in place.
+pub async fn in_place(db: &dyn Database, probe: &str) -> Result<bool, DbError> {
+    Ok(db
+        .query(probe, &[])
+        .await?
+        .first()
+        .and_then(|r| r[0].as_i64())
+        .is_some_and(|n| n > 0))
 }
 
 pub mod lock;
