@@ -57,6 +57,44 @@ async fn target(dir: &Path) -> Db {
     db
 }
 
+/// A live table of `(name, type, catalog spelling, nullable)` columns with an
+/// `id` key, for tests of the SQL a plan produces.
+pub(super) fn live_of(table: &str, columns: &[(&str, ColumnType, &str, bool)]) -> LiveTable {
+    let mut cols = vec![ColumnDef {
+        name: "id".into(),
+        column_type: ColumnType::BigInt,
+        nullable: false,
+    }];
+    cols.extend(columns.iter().map(|(n, t, _, null)| ColumnDef {
+        name: n.to_string(),
+        column_type: *t,
+        nullable: *null,
+    }));
+    LiveTable {
+        def: TableDef {
+            name: table.into(),
+            columns: cols,
+            primary_key: vec!["id".into()],
+        },
+        dependents: Vec::new(),
+        native_types: columns
+            .iter()
+            .map(|(n, _, native, _)| (n.to_string(), native.to_string()))
+            .collect(),
+    }
+}
+
+#[test]
+fn object_names_fit_63_bytes_and_stay_distinct() {
+    assert_eq!(object_name("ix", "t", "c"), "fd_ix_t_c");
+    let long = "é".repeat(40);
+    let a = object_name("ix", &long, "column_a");
+    let b = object_name("ix", &long, "column_b");
+    assert!(a.len() <= 63 && b.len() <= 63, "{a} {b}");
+    assert_ne!(a, b);
+    assert_eq!(a, object_name("ix", &long, "column_a"), "stable");
+}
+
 fn rec(kind: RecommendationKind, column: &str, change: Change) -> Recommendation {
     let mut r = crate::recommend::tests_support::recommendation(kind, "models", column, change);
     r.confidence = 0.99;
