@@ -86,3 +86,42 @@ pub async fn in_place(db: &dyn Database, probe: &str) -> Result<bool, DbError> {
 pub mod lock;
 pub mod rollback;
 pub mod store;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn event(id: i64, kind: &str, detail: serde_json::Value) -> EventRecord {
+        EventRecord {
+            id,
+            run_id: Uuid::nil(),
+            at: Utc::now(),
+            kind: kind.into(),
+            table: None,
+            summary: String::new(),
+            detail,
+            inverse: vec![],
+        }
+    }
+
+    #[test]
+    fn an_intent_dangles_until_its_outcome_or_its_undo() {
+        let rec = |r: &str| json!({ "recommendation": r });
+        let events = [
+            event(1, kind::DDL_INTENT, rec("a")),
+            event(2, kind::DDL_APPLIED, rec("a")),
+            event(3, kind::DDL_INTENT, rec("b")),
+            event(4, kind::DDL_FAILED, rec("b")),
+            event(5, kind::DDL_INTENT, rec("c")),
+            event(6, kind::ROLLBACK, json!({ "undoes": 5 })),
+            // Retried after a failure: only the latest attempt is open.
+            event(7, kind::DDL_INTENT, rec("b")),
+            // An outcome before the intent does not close it.
+            event(8, kind::DDL_APPLIED, rec("d")),
+            event(9, kind::DDL_INTENT, rec("d")),
+        ];
+        let ids: Vec<i64> = dangling_intents(&events).iter().map(|e| e.id).collect();
+        assert_eq!(ids, [7, 9]);
+    }
+}
