@@ -359,3 +359,53 @@ async fn a_resumed_run_does_not_repeat_changes_it_applied_before() {
         1
     );
 }
+
+#[tokio::test]
+async fn a_change_a_rollback_undid_is_applied_again_on_resume() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = target(dir.path()).await;
+    let run_id = Uuid::new_v4();
+    let accepted = || {
+        let mut book = RecommendationBook::default();
+        book.update(
+            "models",
+            vec![rec(RecommendationKind::NotNull, "name", Change::NotNull)],
+        );
+        book.decide("not_null:models.name", Decision::Accept, "operator");
+        book
+    };
+    let mut engine = Evolver::new(EvolutionSection::default(), run_id);
+    engine
+        .apply_ready(&mut accepted(), db.as_ref(), None)
+        .await
+        .unwrap();
+    // Undo it as `rollback --to` would: its inverse, and a rollback event naming it.
+    let applied = store::read_events(db.as_ref(), Some(run_id), 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|e| e.kind == kind::DDL_APPLIED)
+        .unwrap();
+    undo(&db, &applied.inverse).await;
+    db.transaction(vec![store::event_statement(
+        db.dialect(),
+        &NewEvent {
+            run_id,
+            kind: kind::ROLLBACK,
+            table: Some("models"),
+            summary: "undid it".into(),
+            detail: json!({ "undoes": applied.id }),
+            inverse: vec![],
+        },
+    )])
+    .await
+    .unwrap();
+
+    let mut resumed = Evolver::new(EvolutionSection::default(), run_id);
+    resumed.resume(db.as_ref()).await.unwrap();
+    let applied = resumed
+        .apply_ready(&mut accepted(), db.as_ref(), None)
+        .await
+        .unwrap();
+    assert_eq!(applied.len(), 1, "the undone change is applied again");
+}
