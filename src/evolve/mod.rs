@@ -718,8 +718,17 @@ impl Evolver {
         } else {
             None
         };
-        if let Some(why) = why {
-            clean_up(db, &online.cleanup).await;
+        // After a failure the clean-up removes what was left, and the catalog
+        // decides: a statement may have failed after the change itself took
+        // (PostgreSQL's NOT NULL, then dropping its helper CHECK).
+        let failed = match why {
+            Some(why) => {
+                clean_up(db, &online.cleanup).await;
+                (!in_place(db, &online.probe).await?).then_some(why)
+            }
+            None => None,
+        };
+        if let Some(why) = failed {
             let mut detail = change_detail(r, &ran);
             detail["error"] = json!(why);
             detail["refused"] = json!(refused);
