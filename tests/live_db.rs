@@ -961,7 +961,7 @@ async fn rollback_restores_postgres_and_mariadb_targets() {
     let bin = env!("CARGO_BIN_EXE_flightdeck");
     for server in [Server::Postgres, Server::MySql] {
         let tmp = TempDb::new(server, "rollback").await;
-        let dir = sample_dir(300).await;
+        let dir = sample_dir(800).await;
         let path = project_with(dir.path(), "server.toml", "sqlite://legacy.db", &tmp.url);
         let db = tmp.connect().await;
         db.execute(
@@ -993,6 +993,19 @@ async fn rollback_restores_postgres_and_mariadb_targets() {
             user_tables(&db).await.len() > before.len(),
             "{server:?}: the run created nothing"
         );
+        // Accepted changes went through the online path: each intent has its outcome.
+        let events = |cond: &str| {
+            let sql = format!("SELECT COUNT(*) FROM flightdeck_events WHERE {cond}");
+            let db = db.clone();
+            async move { rows(&db, &sql).await[0][0].as_i64().unwrap() }
+        };
+        let intents = events("kind = 'ddl_intent'").await;
+        assert!(intents > 0, "{server:?}: no change was applied online");
+        let outcomes = events(
+            "kind = 'ddl_failed' OR (kind = 'ddl_applied' AND detail LIKE '%\"online\":true%')",
+        )
+        .await;
+        assert_eq!(intents, outcomes, "{server:?}");
         let rb = std::process::Command::new(bin)
             .args(["rollback", "--yes"])
             .arg(&path)
@@ -1119,4 +1132,519 @@ async fn kill_9_during_a_mariadb_to_postgres_run_then_resume_equals_an_uninterru
     }
     assert!(landed >= 2, "only {landed} kills landed inside a run");
     sdb.close().await;
+}
+
+// ---------------------------------------------------------------------------
+// Online DDL: the evolution engine's changes on PostgreSQL and MariaDB.
+// ---------------------------------------------------------------------------
+
+use flightdeck::eventlog::{EventRecord, kind, rollback, store};
+use flightdeck::evolve::{self, Evolver};
+use flightdeck::project::model::EvolutionSection;
+use flightdeck::recommend::{
+    Change, Decision, Recommendation, RecommendationBook, RecommendationKind, RecommendationState,
+};
+
+/// Every quote character either server knows, in a table and a column name.
+const EVO: &str = "ev\"o`t's";
+const NAME: &str = "na\"m`e";
+
+fn evo_columns() -> Vec<String> {
+    ["id", NAME, "status", "code", "n"]
+        .map(String::from)
+        .to_vec()
+}
+
+/// A target table of 3000 rows, in a database of its own.
+async fn evo_target(server: Server, tag: &str) -> (TempDb, Db) {
+    let tmp = TempDb::new(server, tag).await;
+    let db = tmp.connect().await;
+    store::ensure_schema(db.as_ref()).await.unwrap();
+    let col = |name: &str, column_type, nullable| ColumnDef {
+        name: name.into(),
+        column_type,
+        nullable,
+    };
+    let def = TableDef {
+        name: EVO.into(),
+        columns: vec![
+            col("id", ColumnType::BigInt, false),
+            col(NAME, ColumnType::Varchar(255), true),
+            col("status", ColumnType::Varchar(32), true),
+            col("code", ColumnType::Varchar(64), true),
+            col("n", ColumnType::BigInt, true),
+        ],
+        primary_key: vec!["id".into()],
+    };
+    let d = db.dialect();
+    let rows = (1..=3000)
+        .map(|i| {
+            vec![
+                Value::Int(i),
+                Value::Text(format!("m{i}")),
+                Value::from(["Draft", "Active"][i as usize % 2]),
+                Value::Text(format!("c{i:05}")),
+                Value::Int(i % 97),
+            ]
+        })
+        .collect();
+    let mut statements = vec![Statement::new(d.create_table(&def), vec![])];
+    statements.extend(d.insert_rows(EVO, &evo_columns(), rows));
+    db.transaction(statements).await.unwrap();
+    (tmp, db)
+}
+
+/// A run record, so that rollback finds the run the engine logs under.
+async fn start_run(db: &Db) -> Uuid {
+    let run_id = Uuid::new_v4();
+    let run = store::RunRecord {
+        run_id,
+        project: "online-ddl".into(),
+        fingerprint: "-".into(),
+        status: "running".into(),
+        started_at: Utc::now().to_rfc3339(),
+        fingerprint_material: None,
+    };
+    db.transaction(vec![store::insert_run(db.dialect(), &run)])
+        .await
+        .unwrap();
+    run_id
+}
+
+fn evo_rec(kind: RecommendationKind, column: &str, change: Change) -> Recommendation {
+    Recommendation {
+        id: format!("{}:{EVO}.{column}", kind.name()),
+        kind,
+        table: EVO.into(),
+        column: column.into(),
+        change,
+        confidence: 0.99,
+        benefit: String::new(),
+        cost: String::new(),
+        cost_rows: 3000,
+        evidence: "live test".into(),
+        forward: vec![],
+        inverse: vec![],
+        state: RecommendationState::Pending,
+        decided_by: None,
+        note: None,
+    }
+}
+
+fn accepted(recs: Vec<Recommendation>) -> RecommendationBook {
+    let ids: Vec<String> = recs.iter().map(|r| r.id.clone()).collect();
+    let mut book = RecommendationBook::default();
+    book.update(EVO, recs);
+    for id in ids {
+        assert!(book.decide(&id, Decision::Accept, "operator"));
+    }
+    book
+}
+
+/// Columns, indexes and constraints of the test table, from the catalog.
+async fn evo_schema(db: &Db, server: Server) -> Vec<String> {
+    let info = db.table_info(EVO).await.unwrap().unwrap();
+    let mut out: Vec<String> = info
+        .columns
+        .iter()
+        .map(|c| {
+            format!(
+                "column {} {} nullable={}",
+                c.name, c.native_type, c.nullable
+            )
+        })
+        .collect();
+    let (indexes, constraints, param) = match server {
+        Server::Postgres => (
+            "SELECT format('index %s unique=%s valid=%s', c.relname, i.indisunique::text, i.indisvalid::text) \
+             FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid \
+             WHERE i.indrelid = to_regclass($1) ORDER BY 1",
+            "SELECT format('constraint %s %s validated=%s', conname, contype, convalidated::text) \
+             FROM pg_constraint WHERE conrelid = to_regclass($1) ORDER BY 1",
+            db.dialect().quote_ident(EVO),
+        ),
+        Server::MySql => (
+            "SELECT CONCAT('index ', INDEX_NAME, ' unique=', IF(MAX(NON_UNIQUE) = 0, 'true', 'false'), ' valid=true') \
+             FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? \
+             GROUP BY INDEX_NAME ORDER BY 1",
+            "SELECT CONCAT('constraint ', CONSTRAINT_NAME, ' ', CONSTRAINT_TYPE) \
+             FROM information_schema.TABLE_CONSTRAINTS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? ORDER BY 1",
+            EVO.to_string(),
+        ),
+    };
+    for sql in [indexes, constraints] {
+        for r in db.query(sql, &[Value::Text(param.clone())]).await.unwrap() {
+            out.push(r[0].render());
+        }
+    }
+    out
+}
+
+async fn insert_evo(db: &Db, row: Vec<Value>) -> Result<u64, db::DbError> {
+    let st = db.dialect().insert_rows(EVO, &evo_columns(), vec![row]);
+    db.execute(&st[0].sql, &st[0].params).await
+}
+
+async fn roll_back_run(db: &Db) {
+    let plan = rollback::plan(db.as_ref(), None).await.unwrap();
+    assert!(!plan.is_empty());
+    let (tx, _rx) = tokio::sync::mpsc::channel(1024);
+    rollback::execute(db.as_ref(), &plan, tx, None)
+        .await
+        .unwrap_or_else(|e| panic!("rollback: {e}\n{:#?}", plan.steps));
+    assert!(
+        rollback::plan(db.as_ref(), None).await.unwrap().is_empty(),
+        "a second rollback has nothing left to do"
+    );
+}
+
+async fn run_events(db: &Db, run_id: Uuid) -> Vec<EventRecord> {
+    let mut events = store::read_events(db.as_ref(), Some(run_id), 1000)
+        .await
+        .unwrap();
+    events.reverse();
+    events
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn online_changes_apply_enforce_and_roll_back_on_postgres_and_mariadb() {
+    for server in [Server::Postgres, Server::MySql] {
+        let (_tmp, db) = evo_target(server, "online").await;
+        let before = evo_schema(&db, server).await;
+        let run_id = start_run(&db).await;
+        let check_values = vec!["Draft".into(), "Active".into(), r"Re\view's".into()];
+        let mut book = accepted(vec![
+            evo_rec(
+                RecommendationKind::NarrowType,
+                NAME,
+                Change::NarrowType {
+                    from: "varchar(255)".into(),
+                    to: "varchar(32)".into(),
+                },
+            ),
+            evo_rec(RecommendationKind::NotNull, NAME, Change::NotNull),
+            evo_rec(
+                RecommendationKind::Check,
+                "status",
+                Change::Check {
+                    values: check_values,
+                },
+            ),
+            evo_rec(RecommendationKind::Unique, "code", Change::Unique),
+            evo_rec(RecommendationKind::Index, "n", Change::Index),
+        ]);
+        let mut engine = Evolver::new(EvolutionSection::default(), run_id);
+        let applied = engine
+            .apply_ready(&mut book, db.as_ref(), None)
+            .await
+            .unwrap();
+        assert_eq!(
+            applied.len(),
+            5,
+            "{server:?}: {applied:?}\n{:#?}",
+            book.all()
+        );
+
+        // The catalog shows each change in place, validated.
+        let schema = evo_schema(&db, server).await;
+        let has = |line: String| {
+            assert!(
+                schema.contains(&line),
+                "{server:?}: no {line} in {schema:#?}"
+            );
+        };
+        has(format!("index fd_uq_{EVO}_code unique=true valid=true"));
+        has(format!("index fd_ix_{EVO}_n unique=false valid=true"));
+        match server {
+            Server::Postgres => {
+                has(format!(
+                    "column {NAME} character varying(32) nullable=false"
+                ));
+                has(format!("constraint fd_ck_{EVO}_status c validated=true"));
+            }
+            Server::MySql => {
+                has(format!("column {NAME} varchar(32) nullable=false"));
+                has(format!("constraint fd_ck_{EVO}_status CHECK"));
+            }
+        }
+        assert!(
+            !schema.iter().any(|l| l.contains("fd_nn_")),
+            "{server:?}: the NOT NULL helper stayed: {schema:#?}"
+        );
+
+        // The database itself refuses what the changes forbid.
+        let row = |id: i64, name: Value, status: &str, code: &str| {
+            vec![
+                Value::Int(id),
+                name,
+                Value::from(status),
+                Value::from(code),
+                Value::Int(1),
+            ]
+        };
+        for (why, bad) in [
+            ("NULL name", row(9001, Value::Null, "Draft", "x1")),
+            ("unknown status", row(9002, Value::from("ok"), "Gone", "x2")),
+            (
+                "duplicate code",
+                row(9003, Value::from("ok"), "Draft", "c00001"),
+            ),
+            (
+                "name too long",
+                row(9004, Value::Text("x".repeat(33)), "Draft", "x4"),
+            ),
+        ] {
+            assert!(
+                insert_evo(&db, bad).await.is_err(),
+                "{server:?}: a row with {why} was accepted"
+            );
+        }
+        insert_evo(&db, row(9005, Value::from("ok"), r"Re\view's", "x5"))
+            .await
+            .unwrap_or_else(|e| panic!("{server:?}: a row that fits every change: {e}"));
+
+        // Each change outside a transaction has its intent before its completion,
+        // and the event holds the form that ran.
+        let events = run_events(&db, run_id).await;
+        let of = |k: &str| events.iter().filter(|e| e.kind == k).count();
+        assert_eq!(of(kind::DDL_APPLIED), 5);
+        assert_eq!(
+            of(kind::DDL_INTENT),
+            if server == Server::Postgres { 4 } else { 5 },
+            "{server:?}: narrowing is the one transactional change on PostgreSQL"
+        );
+        assert_eq!(of(kind::DDL_FAILED), 0);
+        let ddl_of = |k: &str| -> Vec<String> {
+            let e = events
+                .iter()
+                .find(|e| e.kind == kind::DDL_APPLIED && e.detail["kind"] == k)
+                .unwrap();
+            serde_json::from_value(e.detail["ddl"].clone()).unwrap()
+        };
+        match server {
+            Server::Postgres => {
+                assert!(ddl_of("unique")[0].contains("CONCURRENTLY"));
+                assert_eq!(ddl_of("not_null").len(), 4);
+            }
+            Server::MySql => {
+                // What MariaDB 10.11 allows: indexes and NOT NULL in place without
+                // a lock; a CHECK and a narrower type only by a copy.
+                assert!(ddl_of("index")[0].ends_with("ALGORITHM=INPLACE, LOCK=NONE"));
+                assert!(ddl_of("not_null")[0].ends_with("ALGORITHM=INPLACE, LOCK=NONE"));
+                assert!(ddl_of("check")[0].ends_with("ALGORITHM=COPY, LOCK=SHARED"));
+                assert!(ddl_of("narrow_type")[0].ends_with("ALGORITHM=COPY, LOCK=SHARED"));
+            }
+        }
+
+        // Rollback removes every change: the schema is what it was.
+        db.execute(
+            &format!(
+                "DELETE FROM {} WHERE {} > 9000",
+                db.dialect().quote_ident(EVO),
+                db.dialect().quote_ident("id")
+            ),
+            &[],
+        )
+        .await
+        .unwrap();
+        roll_back_run(&db).await;
+        assert_eq!(evo_schema(&db, server).await, before, "{server:?}");
+        assert_eq!(count(&db, EVO).await, 3000);
+        db.close().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_unique_build_that_meets_duplicates_leaves_no_invalid_index_on_postgres() {
+    use std::time::{Duration, Instant};
+    let (_tmp, db) = evo_target(Server::Postgres, "dup").await;
+    let run_id = start_run(&db).await;
+    // A writer holds a duplicate uncommitted: the check before the build cannot
+    // see it, the concurrent build waits for the writer and then meets it.
+    let writer = {
+        let db = db.clone();
+        let st = db.dialect().insert_rows(
+            EVO,
+            &evo_columns(),
+            vec![vec![
+                Value::Int(9001),
+                Value::from("dup"),
+                Value::from("Draft"),
+                Value::from("c00001"),
+                Value::Int(1),
+            ]],
+        );
+        tokio::spawn(async move {
+            let mut st = st;
+            st.push(Statement::new("SELECT pg_sleep(2)", vec![]));
+            db.transaction(st).await
+        })
+    };
+    let t0 = Instant::now();
+    while rows(
+        &db,
+        "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() \
+         AND state = 'active' AND query LIKE 'SELECT pg_sleep%'",
+    )
+    .await[0][0]
+        .as_i64()
+        != Some(1)
+    {
+        assert!(
+            t0.elapsed() < Duration::from_secs(10),
+            "the writer never started"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let id = format!("unique:{EVO}.code");
+    let mut book = accepted(vec![evo_rec(
+        RecommendationKind::Unique,
+        "code",
+        Change::Unique,
+    )]);
+    let mut engine = Evolver::new(EvolutionSection::default(), run_id);
+    let applied = engine
+        .apply_ready(&mut book, db.as_ref(), None)
+        .await
+        .unwrap();
+    writer.await.unwrap().unwrap();
+    assert!(applied.is_empty(), "{applied:?}");
+    let r = book.get(&id).unwrap();
+    assert_eq!(r.state, RecommendationState::Withdrawn);
+    assert!(
+        r.note
+            .as_deref()
+            .unwrap()
+            .contains("could not create unique index"),
+        "{:?}",
+        r.note
+    );
+    let schema = evo_schema(&db, Server::Postgres).await;
+    assert!(
+        !schema.iter().any(|l| l.contains("fd_uq_")),
+        "the failed build left an index: {schema:#?}"
+    );
+    let kinds: Vec<String> = run_events(&db, run_id)
+        .await
+        .into_iter()
+        .map(|e| e.kind)
+        .collect();
+    assert_eq!(kinds, [kind::DDL_INTENT, kind::DDL_FAILED]);
+    db.close().await;
+}
+
+/// Logs the intent of `r` and runs `statements` of its forward DDL, then stops,
+/// as a process killed before its completion event would.
+async fn crash_after(db: &Db, run_id: Uuid, r: &Recommendation, statements: usize) {
+    let d = db.dialect();
+    let ddl = evolve::online_ddl(d.backend());
+    let live = evolve::live_table(db.as_ref(), ddl, EVO)
+        .await
+        .unwrap()
+        .unwrap();
+    let plan = ddl.plan(d, &live, &r.column, &r.change).unwrap();
+    let intent = evolve::intent_event(run_id, r, &plan).expect("an online change");
+    db.transaction(vec![store::event_statement(d, &intent)])
+        .await
+        .unwrap();
+    for s in &plan.forward[..statements] {
+        db.execute(s, &[]).await.unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn resume_settles_interrupted_changes_from_the_catalog() {
+    for server in [Server::Postgres, Server::MySql] {
+        let (_tmp, db) = evo_target(server, "resume").await;
+        let before = evo_schema(&db, server).await;
+        let run_id = start_run(&db).await;
+        let index = evo_rec(RecommendationKind::Index, "n", Change::Index);
+        let check = evo_rec(
+            RecommendationKind::Check,
+            "status",
+            Change::Check {
+                values: vec!["Draft".into(), "Active".into()],
+            },
+        );
+        // The index build finished; the check got its first statement at most
+        // (on PostgreSQL the constraint exists NOT VALID).
+        crash_after(&db, run_id, &index, 1).await;
+        let partial = if server == Server::Postgres { 1 } else { 0 };
+        crash_after(&db, run_id, &check, partial).await;
+
+        let mut engine = Evolver::new(EvolutionSection::default(), run_id);
+        engine.resume(db.as_ref()).await.unwrap();
+        let events = run_events(&db, run_id).await;
+        let outcome = |r: &Recommendation| {
+            events
+                .iter()
+                .filter(|e| e.detail["recommendation"] == r.id.as_str())
+                .map(|e| e.kind.clone())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(outcome(&index), [kind::DDL_INTENT, kind::DDL_APPLIED]);
+        assert_eq!(outcome(&check), [kind::DDL_INTENT, kind::DDL_FAILED]);
+        assert!(
+            !evo_schema(&db, server)
+                .await
+                .iter()
+                .any(|l| l.contains("fd_ck_")),
+            "{server:?}: the half-made check was not removed"
+        );
+
+        // The index is not built again; the check is applied afresh.
+        let mut book = accepted(vec![index.clone(), check.clone()]);
+        let applied = engine
+            .apply_ready(&mut book, db.as_ref(), None)
+            .await
+            .unwrap();
+        let ids: Vec<&str> = applied.iter().map(|a| a.id.as_str()).collect();
+        assert_eq!(ids, [check.id.as_str()], "{server:?}");
+        let r = book.get(&index.id).unwrap();
+        assert_eq!(r.state, RecommendationState::Applied);
+        assert_eq!(
+            r.note.as_deref(),
+            Some("applied before the run was interrupted")
+        );
+        let schema = evo_schema(&db, server).await;
+        let check_line = match server {
+            Server::Postgres => format!("constraint fd_ck_{EVO}_status c validated=true"),
+            Server::MySql => format!("constraint fd_ck_{EVO}_status CHECK"),
+        };
+        assert!(schema.contains(&check_line), "{server:?}: {schema:#?}");
+
+        roll_back_run(&db).await;
+        assert_eq!(evo_schema(&db, server).await, before, "{server:?}");
+        db.close().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rollback_undoes_an_interrupted_change_the_catalog_shows_in_place() {
+    for server in [Server::Postgres, Server::MySql] {
+        let (_tmp, db) = evo_target(server, "rbdangle").await;
+        let before = evo_schema(&db, server).await;
+        let run_id = start_run(&db).await;
+        let unique = evo_rec(RecommendationKind::Unique, "code", Change::Unique);
+        let not_null = evo_rec(RecommendationKind::NotNull, NAME, Change::NotNull);
+        crash_after(&db, run_id, &unique, 1).await;
+        crash_after(&db, run_id, &not_null, 0).await;
+        assert_ne!(evo_schema(&db, server).await, before);
+
+        let plan = rollback::plan(db.as_ref(), None).await.unwrap();
+        let ddl = plan.ddl();
+        let index = db.dialect().quote_ident(&format!("fd_uq_{EVO}_code"));
+        assert!(
+            ddl.iter().any(|s| s.contains(&index)),
+            "{server:?}: the index is not undone: {ddl:#?}"
+        );
+        assert!(
+            !ddl.iter()
+                .any(|s| s.contains("DROP NOT NULL") || s.contains("MODIFY COLUMN")),
+            "{server:?}: NOT NULL never took effect, yet is undone: {ddl:#?}"
+        );
+        roll_back_run(&db).await;
+        assert_eq!(evo_schema(&db, server).await, before, "{server:?}");
+        db.close().await;
+    }
 }

@@ -64,6 +64,7 @@ impl CockpitBackend for FakeBackend {
                     table: e.table.clone(),
                     summary: e.summary.clone(),
                     statements: e.inverse.clone(),
+                    outside_transaction: false,
                     skipped: vec![],
                     rows: 500,
                     quarantined: 5,

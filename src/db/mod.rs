@@ -34,6 +34,18 @@ impl DbError {
         let context = context.into();
         move |source| DbError::Sql { context, source }
     }
+
+    /// The SQLSTATE of an error the server returned (e.g. `0A000`, feature
+    /// not supported); `None` for errors that never reached a server.
+    pub fn sqlstate(&self) -> Option<String> {
+        match self {
+            DbError::Sql { source, .. } => source
+                .as_database_error()
+                .and_then(|e| e.code())
+                .map(|c| c.into_owned()),
+            _ => None,
+        }
+    }
 }
 
 /// One SQL statement with its bind values, already quoted by the dialect.
@@ -58,6 +70,12 @@ pub trait Dialect: Send + Sync {
 
     /// Quote an identifier that came from a project file or a catalog.
     fn quote_ident(&self, ident: &str) -> String;
+
+    /// A string literal for SQL text that is stored and replayed (inverse DDL,
+    /// catalog probes), where no bind parameter can go.
+    fn string_literal(&self, s: &str) -> String {
+        format!("'{}'", s.replace('\'', "''"))
+    }
 
     /// The bind placeholder for the `n`th parameter (1-based). Statements use
     /// their placeholders in order, so positional `?` is a valid answer.

@@ -38,6 +38,11 @@ impl Dialect for MySqlDialect {
         format!("`{}`", ident.replace('`', "``"))
     }
 
+    /// The session's `sql_mode` keeps backslash escapes on.
+    fn string_literal(&self, s: &str) -> String {
+        format!("'{}'", s.replace('\\', "\\\\").replace('\'', "''"))
+    }
+
     fn placeholder(&self, _n: usize) -> String {
         "?".into()
     }
@@ -545,6 +550,7 @@ mod tests {
     #[test]
     fn quotes_with_backticks() {
         assert_eq!(MySqlDialect.quote_ident("a`b"), "`a``b`");
+        assert_eq!(MySqlDialect.string_literal(r"a\'b"), r"'a\\''b'");
         let st = MySqlDialect.insert_rows(
             "t",
             &["a".into(), "b".into()],

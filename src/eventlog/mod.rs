@@ -1,9 +1,13 @@
 //! The append-only event log in the target (SPEC §7): every run, table, batch and
 //! DDL change with its inverse. Rollback reads it newest first.
 
+use std::collections::HashSet;
+
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use uuid::Uuid;
+
+use crate::db::{Database, DbError};
 
 /// Kinds of event, as stored in the `kind` column.
 pub mod kind {
@@ -17,6 +21,11 @@ pub mod kind {
     /// The primary key of a table the run created, built after its load.
     pub const KEY_BUILT: &str = "key_built";
     pub const DDL_APPLIED: &str = "ddl_applied";
+    /// A change about to run outside a transaction: its DDL, inverse, and the
+    /// catalog probe that tells later whether it took effect.
+    pub const DDL_INTENT: &str = "ddl_intent";
+    /// A change that ran outside a transaction and did not take effect.
+    pub const DDL_FAILED: &str = "ddl_failed";
     pub const DECISION: &str = "recommendation_decision";
     pub const VALIDATION: &str = "validation";
     /// One undo step of a rollback; `detail.undoes` is the event it undid.
@@ -42,6 +51,79 @@ pub struct EventRecord {
     pub inverse: Vec<String>,
 }
 
+/// The `ddl_intent` events with neither a completion (`ddl_applied` or
+/// `ddl_failed` of the same recommendation after it) nor a rollback step:
+/// the process stopped between the intent and the outcome.
+pub fn dangling_intents(events: &[EventRecord]) -> Vec<&EventRecord> {
+    let undone: HashSet<i64> = events
+        .iter()
+        .filter(|e| e.kind == kind::ROLLBACK)
+        .filter_map(|e| e.detail["undoes"].as_i64())
+        .collect();
+    let outcomes: Vec<&EventRecord> = events
+        .iter()
+        .filter(|e| matches!(e.kind.as_str(), kind::DDL_APPLIED | kind::DDL_FAILED))
+        .collect();
+    events
+        .iter()
+        .filter(|i| i.kind == kind::DDL_INTENT && !undone.contains(&i.id))
+        .filter(|i| {
+            !outcomes
+                .iter()
+                .any(|o| o.id > i.id && o.detail["recommendation"] == i.detail["recommendation"])
+        })
+        .collect()
+}
+
+/// Runs the catalog probe an online change carries: whether it is in place.
+pub async fn in_place(db: &dyn Database, probe: &str) -> Result<bool, DbError> {
+    Ok(db
+        .query(probe, &[])
+        .await?
+        .first()
+        .and_then(|r| r[0].as_i64())
+        .is_some_and(|n| n > 0))
+}
+
 pub mod lock;
 pub mod rollback;
 pub mod store;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn event(id: i64, kind: &str, detail: serde_json::Value) -> EventRecord {
+        EventRecord {
+            id,
+            run_id: Uuid::nil(),
+            at: Utc::now(),
+            kind: kind.into(),
+            table: None,
+            summary: String::new(),
+            detail,
+            inverse: vec![],
+        }
+    }
+
+    #[test]
+    fn an_intent_dangles_until_its_outcome_or_its_undo() {
+        let rec = |r: &str| json!({ "recommendation": r });
+        let events = [
+            event(1, kind::DDL_INTENT, rec("a")),
+            event(2, kind::DDL_APPLIED, rec("a")),
+            event(3, kind::DDL_INTENT, rec("b")),
+            event(4, kind::DDL_FAILED, rec("b")),
+            event(5, kind::DDL_INTENT, rec("c")),
+            event(6, kind::ROLLBACK, json!({ "undoes": 5 })),
+            // Retried after a failure: only the latest attempt is open.
+            event(7, kind::DDL_INTENT, rec("b")),
+            // An outcome before the intent does not close it.
+            event(8, kind::DDL_APPLIED, rec("d")),
+            event(9, kind::DDL_INTENT, rec("d")),
+        ];
+        let ids: Vec<i64> = dangling_intents(&events).iter().map(|e| e.id).collect();
+        assert_eq!(ids, [7, 9]);
+    }
+}

@@ -3,6 +3,12 @@
 //! the run, or before a chosen event. Each undo step commits in one
 //! transaction with its own `rollback` event, so a crash mid-way resumes where
 //! it stopped, and a second rollback finds nothing left to do.
+//!
+//! A change applied outside a transaction (see `evolve`) carries a catalog
+//! probe: the plan asks the catalog whether it is still in place, and its
+//! inverse runs statement by statement before the step's event. A change
+//! whose intent was logged but not its outcome is undone if the catalog shows
+//! it in place, else only what the attempt left is removed.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Duration;
@@ -11,9 +17,9 @@ use serde_json::json;
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
-use super::EventRecord;
 use super::kind;
 use super::store::{self, Checkpoint, NewEvent, RunRecord};
+use super::{EventRecord, dangling_intents, in_place};
 use crate::db::{Database, DbError, Statement};
 
 /// Status of a run whose every change was undone; the next `run` starts afresh.
@@ -43,6 +49,9 @@ pub struct UndoStep {
     pub summary: String,
     /// Statements that will run, in order.
     pub statements: Vec<String>,
+    /// The statements cannot share a transaction (e.g. `DROP INDEX
+    /// CONCURRENTLY`): each runs alone, then the step's event commits.
+    pub outside_transaction: bool,
     /// Inverse statements not run, with why (e.g. the table is dropped anyway).
     pub skipped: Vec<(String, String)>,
     /// Target rows this step deletes.
@@ -221,17 +230,27 @@ pub async fn plan(db: &dyn Database, to: Option<i64>) -> Result<RollbackPlan, Ro
         events.reverse(); // oldest first
         let first = events.first().map(|e| e.id).unwrap_or(i64::MAX);
         let undone = undone_ids(&events);
+        let dangling: HashSet<i64> = dangling_intents(&events).iter().map(|e| e.id).collect();
         let pending: Vec<&EventRecord> = events
             .iter()
             .filter(|e| to.is_none_or(|t| e.id > t))
-            .filter(|e| !e.inverse.is_empty() && !is_rollback_kind(&e.kind))
+            .filter(|e| {
+                (!e.inverse.is_empty() && !is_rollback_kind(&e.kind)) || dangling.contains(&e.id)
+            })
             .filter(|e| !undone.contains(&e.id))
             .collect();
+        // Whether each online change is in place now, from the catalog.
+        let mut probed = HashMap::new();
+        for e in &pending {
+            if let Some(probe) = e.detail["probe"].as_str() {
+                probed.insert(e.id, in_place(db, probe).await?);
+            }
+        }
         let full = to.is_none_or(|t| t < first);
         if pending.is_empty() && !full {
             continue;
         }
-        steps.extend(run_steps(&events, &pending, &undone)?);
+        steps.extend(run_steps(&events, &pending, &undone, &probed)?);
         outcomes.push(RunOutcome {
             run_id: run.run_id,
             project: run.project.clone(),
@@ -286,10 +305,12 @@ pub async fn plan(db: &dyn Database, to: Option<i64>) -> Result<RollbackPlan, Ro
 }
 
 /// The undo steps of one run, with the checkpoint each batch undo leaves.
+/// `probed` says which online changes the catalog shows in place.
 fn run_steps(
     events: &[EventRecord],
     pending: &[&EventRecord],
     undone: &HashSet<i64>,
+    probed: &HashMap<i64, bool>,
 ) -> Result<Vec<UndoStep>, RollbackError> {
     // Batches that stay, per source table, oldest first.
     let mut batches: HashMap<String, Vec<&EventRecord>> = HashMap::new();
@@ -320,11 +341,32 @@ fn run_steps(
             table: e.table.clone(),
             summary: e.summary.clone(),
             statements: e.inverse.clone(),
+            outside_transaction: probed.contains_key(&e.id),
             skipped: Vec::new(),
             rows: 0,
             quarantined: 0,
             checkpoint: None,
         };
+        let listed = |key: &str| -> Vec<String> {
+            serde_json::from_value(e.detail[key].clone()).unwrap_or_default()
+        };
+        match (e.kind == kind::DDL_INTENT, probed.get(&e.id)) {
+            // Its outcome was never logged, but the catalog shows it took effect.
+            (true, Some(true)) => step.statements = listed("inverse"),
+            (true, _) => {
+                step.statements = listed("cleanup");
+                if step.statements.is_empty() {
+                    continue;
+                }
+            }
+            (false, Some(false)) => {
+                step.skipped = std::mem::take(&mut step.statements)
+                    .into_iter()
+                    .map(|s| (s, "the catalog shows it is not in place any more".into()))
+                    .collect();
+            }
+            _ => {}
+        }
         if e.kind == kind::BATCH_COMMITTED {
             step.rows = detail_u64(e, "written");
             step.quarantined = detail_u64(e, "quarantined");
@@ -421,11 +463,20 @@ pub async fn execute(
         if already.contains(&step.event_id) {
             continue;
         }
-        let mut statements: Vec<Statement> = step
-            .statements
-            .iter()
-            .map(|s| Statement::new(s.clone(), vec![]))
-            .collect();
+        let mut statements: Vec<Statement> = Vec::new();
+        if step.outside_transaction {
+            // Each is idempotent or probed: a crash before the event below
+            // leaves a step the next plan finds done or redoes safely.
+            for s in &step.statements {
+                db.execute(s, &[]).await?;
+            }
+        } else {
+            statements.extend(
+                step.statements
+                    .iter()
+                    .map(|s| Statement::new(s.clone(), vec![])),
+            );
+        }
         match &step.checkpoint {
             Some((src, Some(cp))) => {
                 statements.extend(store::checkpoint_statements(d, step.run_id, src, cp))

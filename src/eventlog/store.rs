@@ -211,6 +211,39 @@ pub fn event_statement(d: &dyn Dialect, e: &NewEvent<'_>) -> Statement {
     )
 }
 
+fn event_columns(d: &dyn Dialect) -> String {
+    [
+        "id",
+        "run_id",
+        "at",
+        "kind",
+        "table_name",
+        "summary",
+        "detail",
+        "inverse",
+    ]
+    .iter()
+    .map(|c| d.quote_ident(c))
+    .collect::<Vec<_>>()
+    .join(", ")
+}
+
+fn event_from_row(r: &[Value]) -> EventRecord {
+    let text = |i: usize| r[i].as_text().map(|s| s.into_owned()).unwrap_or_default();
+    EventRecord {
+        id: r[0].as_i64().unwrap_or_default(),
+        run_id: Uuid::parse_str(&text(1)).unwrap_or_default(),
+        at: DateTime::parse_from_rfc3339(&text(2))
+            .map(|t| t.with_timezone(&Utc))
+            .unwrap_or_default(),
+        kind: text(3),
+        table: r[4].as_text().map(|s| s.into_owned()),
+        summary: text(5),
+        detail: serde_json::from_str(&text(6)).unwrap_or_default(),
+        inverse: serde_json::from_str(&text(7)).unwrap_or_default(),
+    }
+}
+
 /// Events newest first; `run` narrows to one run.
 pub async fn read_events(
     db: &dyn Database,
@@ -225,15 +258,8 @@ pub async fn read_events(
         String::new()
     };
     let sql = format!(
-        "SELECT {}, {}, {}, {}, {}, {}, {}, {} FROM {}{filter} ORDER BY {} DESC LIMIT {}",
-        q("id"),
-        q("run_id"),
-        q("at"),
-        q("kind"),
-        q("table_name"),
-        q("summary"),
-        q("detail"),
-        q("inverse"),
+        "SELECT {} FROM {}{filter} ORDER BY {} DESC LIMIT {}",
+        event_columns(d),
         q(EVENTS),
         q("id"),
         limit
@@ -243,24 +269,32 @@ pub async fn read_events(
         .into_iter()
         .collect();
     let rows = db.query(&sql, &params).await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| {
-            let text = |i: usize| r[i].as_text().map(|s| s.into_owned()).unwrap_or_default();
-            EventRecord {
-                id: r[0].as_i64().unwrap_or_default(),
-                run_id: Uuid::parse_str(&text(1)).unwrap_or_default(),
-                at: DateTime::parse_from_rfc3339(&text(2))
-                    .map(|t| t.with_timezone(&Utc))
-                    .unwrap_or_default(),
-                kind: text(3),
-                table: r[4].as_text().map(|s| s.into_owned()),
-                summary: text(5),
-                detail: serde_json::from_str(&text(6)).unwrap_or_default(),
-                inverse: serde_json::from_str(&text(7)).unwrap_or_default(),
-            }
-        })
-        .collect())
+    Ok(rows.iter().map(|r| event_from_row(r)).collect())
+}
+
+/// The events of one run of the given kinds, oldest first (a run's batch
+/// events can be many and large; this reads only what is asked for).
+pub async fn read_run_events_of(
+    db: &dyn Database,
+    run_id: Uuid,
+    kinds: &[&str],
+) -> Result<Vec<EventRecord>, DbError> {
+    let d = db.dialect();
+    let q = |c: &str| d.quote_ident(c);
+    let sql = format!(
+        "SELECT {} FROM {} WHERE {} = {} AND {} IN ({}) ORDER BY {}",
+        event_columns(d),
+        q(EVENTS),
+        q("run_id"),
+        d.placeholder(1),
+        q("kind"),
+        placeholders(d, 2, kinds.len()),
+        q("id")
+    );
+    let mut params = vec![Value::Text(run_id.to_string())];
+    params.extend(kinds.iter().map(|k| Value::from(*k)));
+    let rows = db.query(&sql, &params).await?;
+    Ok(rows.iter().map(|r| event_from_row(r)).collect())
 }
 
 /// A run as recorded in `flightdeck_runs`.

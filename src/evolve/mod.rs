@@ -1,8 +1,17 @@
 //! The evolution engine: accepted recommendations, checked against
 //! `[evolution]`, ordered, applied to the target between batches with their
 //! inverse in the event log, and re-checked on every row loaded afterwards.
+//!
+//! A change whose statements can share a transaction commits together with
+//! its `ddl_applied` event. One that cannot (PostgreSQL's concurrent index
+//! builds, every MySQL DDL statement) is bracketed instead: a `ddl_intent`
+//! event first, each statement on its own, then `ddl_applied` or
+//! `ddl_failed`. After a crash in between, the catalog says whether the
+//! change took effect (`resume` here, `rollback::plan` there).
 
 mod live;
+mod mysql;
+mod postgres;
 mod sqlite;
 #[cfg(test)]
 mod tests;
@@ -15,8 +24,8 @@ use serde_json::json;
 use uuid::Uuid;
 
 use crate::db::{Backend, Database, DbError, Dialect, Statement};
-use crate::eventlog::kind;
 use crate::eventlog::store::{self, NewEvent};
+use crate::eventlog::{EventRecord, dangling_intents, in_place, kind};
 use crate::project::model::EvolutionSection;
 use crate::recommend::{
     Change, Recommendation, RecommendationBook, RecommendationKind, RecommendationState,
@@ -31,6 +40,27 @@ pub struct LiveTable {
     pub def: TableDef,
     /// `CREATE INDEX` / `CREATE TRIGGER` statements of the table, from the catalog.
     pub dependents: Vec<String>,
+    /// Column name → type as the catalog spells it (`character varying(255)`),
+    /// so an inverse restores exactly what was there.
+    pub native_types: HashMap<String, String>,
+}
+
+impl LiveTable {
+    pub fn column(&self, name: &str) -> Result<&ColumnDef, String> {
+        self.def
+            .columns
+            .iter()
+            .find(|c| c.name == name)
+            .ok_or_else(|| format!("{} has no column {name}", self.def.name))
+    }
+
+    /// The column's type as the catalog spells it, else as the dialect would.
+    pub fn sql_type(&self, d: &dyn Dialect, c: &ColumnDef) -> String {
+        self.native_types
+            .get(&c.name)
+            .cloned()
+            .unwrap_or_else(|| d.type_name(c.column_type))
+    }
 }
 
 /// The statements of one change.
@@ -40,6 +70,24 @@ pub struct Plan {
     pub verify: Option<String>,
     pub forward: Vec<String>,
     pub inverse: Vec<String>,
+    /// `None`: the forward statements and their event commit in one
+    /// transaction. `Some`: they cannot share one, and run one by one
+    /// between an intent and a completion event.
+    pub online: Option<Online>,
+}
+
+/// How a change that runs outside a transaction is checked and recovered.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Online {
+    /// A catalog query whose first value is above 0 when the change is in place.
+    pub probe: String,
+    /// Idempotent statements removing what a failed or interrupted attempt
+    /// left behind (an invalid index, a helper constraint); never the change
+    /// itself once it is in place.
+    pub cleanup: Vec<String>,
+    /// Weaker forms of forward statement `i`, tried in order while the server
+    /// refuses the one before as unsupported (SQLSTATE 0A000).
+    pub fallbacks: Vec<Vec<String>>,
 }
 
 /// The DDL of each change for one database (the online forms where one exists).
@@ -55,11 +103,12 @@ pub trait OnlineDdl: Send + Sync {
     ) -> Result<Plan, String>;
 }
 
-/// The change DDL of a backend, if the engine supports it yet.
-pub fn online_ddl(backend: Backend) -> Option<&'static dyn OnlineDdl> {
+/// The change DDL of a backend.
+pub fn online_ddl(backend: Backend) -> &'static dyn OnlineDdl {
     match backend {
-        Backend::Sqlite => Some(&sqlite::SqliteDdl),
-        _ => None,
+        Backend::Sqlite => &sqlite::SqliteDdl,
+        Backend::Postgres => &postgres::PostgresDdl,
+        Backend::MySql => &mysql::MySqlDdl,
     }
 }
 
@@ -95,17 +144,25 @@ pub async fn live_table(
         .into_iter()
         .filter_map(|r| r[0].as_text().map(|s| s.into_owned()))
         .collect();
-    Ok(Some(LiveTable { def, dependents }))
+    let native_types = info
+        .columns
+        .into_iter()
+        .map(|c| (c.name, c.native_type))
+        .collect();
+    Ok(Some(LiveTable {
+        def,
+        dependents,
+        native_types,
+    }))
 }
 
 /// Fills each recommendation's forward and inverse DDL from the declared table.
 pub fn fill_ddl(recs: &mut [Recommendation], d: &dyn Dialect, def: &TableDef) {
-    let Some(ddl) = online_ddl(d.backend()) else {
-        return;
-    };
+    let ddl = online_ddl(d.backend());
     let live = LiveTable {
         def: def.clone(),
         dependents: Vec::new(),
+        native_types: HashMap::new(),
     };
     for r in recs
         .iter_mut()
@@ -119,6 +176,188 @@ pub fn fill_ddl(recs: &mut [Recommendation], d: &dyn Dialect, def: &TableDef) {
             Err(e) => r.note = Some(e),
         }
     }
+}
+
+/// `'a', 'b'`: the values of a CHECK as SQL literals.
+fn in_list(d: &dyn Dialect, values: &[String]) -> String {
+    values
+        .iter()
+        .map(|v| d.string_literal(v))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Name of an object flightdeck adds for a change, `fd_{tag}_{table}_{column}`,
+/// within the 63 bytes PostgreSQL keeps of a name (MySQL: 64 characters); a
+/// longer one is cut and ends in a hash of the whole, so names stay distinct.
+fn object_name(tag: &str, table: &str, column: &str) -> String {
+    let full = format!("fd_{tag}_{table}_{column}");
+    if full.len() <= 63 {
+        return full;
+    }
+    // FNV-1a: stable across builds, unlike the standard library's hasher.
+    let hash = full.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ b as u64).wrapping_mul(0x0100_0000_01b3)
+    });
+    let mut cut = 54;
+    while !full.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{}_{:08x}", &full[..cut], hash as u32)
+}
+
+/// A query counting the rows of `table` that break `change`; `length` is the
+/// dialect's function for a string's length in characters.
+fn verify_query(
+    d: &dyn Dialect,
+    table: &str,
+    column: &str,
+    change: &Change,
+    length: &str,
+) -> Option<String> {
+    let (qt, qc) = (d.quote_ident(table), d.quote_ident(column));
+    let cond = match change {
+        Change::NotNull => format!("{qc} IS NULL"),
+        Change::Check { values } => {
+            format!("{qc} IS NOT NULL AND {qc} NOT IN ({})", in_list(d, values))
+        }
+        Change::NarrowType { to, .. } => misfit(&qc, to.parse().ok()?, length)?,
+        Change::Unique => {
+            return Some(format!(
+                "SELECT COUNT(*) FROM (SELECT {qc} FROM {qt} WHERE {qc} IS NOT NULL GROUP BY {qc} HAVING COUNT(*) > 1) AS fd_dups"
+            ));
+        }
+        Change::Index | Change::Partition { .. } | Change::EnumTable { .. } => return None,
+    };
+    Some(format!("SELECT COUNT(*) FROM {qt} WHERE {cond}"))
+}
+
+/// A condition true when `col` does not fit `t`.
+fn misfit(col: &str, t: ColumnType, length: &str) -> Option<String> {
+    let range =
+        |lo: i64, hi: i64| format!("({col} IS NOT NULL AND ({col} < {lo} OR {col} > {hi}))");
+    Some(match t {
+        ColumnType::Varchar(n) => format!("({col} IS NOT NULL AND {length}({col}) > {n})"),
+        ColumnType::SmallInt => range(i16::MIN as i64, i16::MAX as i64),
+        ColumnType::Int => range(i32::MIN as i64, i32::MAX as i64),
+        _ => return None,
+    })
+}
+
+/// A lookup table holding `values`: created and filled in one transaction.
+fn lookup_table_plan(d: &dyn Dialect, lookup_table: &str, values: &[String]) -> Plan {
+    let width = values.iter().map(|v| v.chars().count()).max().unwrap_or(1) as u32;
+    let def = TableDef {
+        name: lookup_table.into(),
+        columns: vec![ColumnDef {
+            name: "value".into(),
+            column_type: ColumnType::Varchar(width.max(1)),
+            nullable: false,
+        }],
+        primary_key: vec!["value".into()],
+    };
+    let rows: Vec<String> = values
+        .iter()
+        .map(|v| format!("({})", d.string_literal(v)))
+        .collect();
+    Plan {
+        verify: None,
+        forward: vec![
+            d.create_table(&def),
+            format!(
+                "INSERT INTO {} ({}) VALUES {}",
+                d.quote_ident(lookup_table),
+                d.quote_ident("value"),
+                rows.join(", ")
+            ),
+        ],
+        inverse: vec![d.drop_table(lookup_table)],
+        online: None,
+    }
+}
+
+/// Whether `narrow_type` from `from` to `to` is a plain type change, one
+/// whose values the database converts without a cast expression.
+fn plain_narrowing(from: ColumnType, to: ColumnType) -> bool {
+    match to {
+        ColumnType::Varchar(_) => from.is_textual(),
+        ColumnType::SmallInt | ColumnType::Int => from.is_integer(),
+        _ => false,
+    }
+}
+
+/// The event that records a change about to run outside a transaction, with
+/// everything needed to settle it after a crash: the probe, the cleanup and
+/// the inverse. `None` for a change that runs in a transaction.
+pub fn intent_event<'a>(run_id: Uuid, r: &'a Recommendation, plan: &Plan) -> Option<NewEvent<'a>> {
+    let online = plan.online.as_ref()?;
+    let summary = applied_summary(r);
+    let mut detail = change_detail(r, &plan.forward);
+    detail["fallbacks"] = json!(online.fallbacks);
+    detail["inverse"] = json!(plan.inverse);
+    detail["probe"] = json!(online.probe);
+    detail["cleanup"] = json!(online.cleanup);
+    detail["summary"] = json!(summary);
+    Some(NewEvent {
+        run_id,
+        kind: kind::DDL_INTENT,
+        table: Some(&r.table),
+        summary: format!("about to run: {summary}"),
+        detail,
+        // Nothing to undo yet: rollback asks the catalog about a dangling intent.
+        inverse: vec![],
+    })
+}
+
+fn applied_summary(r: &Recommendation) -> String {
+    format!(
+        "applied {} on {}.{}: {}",
+        r.kind.name(),
+        r.table,
+        r.column,
+        r.evidence
+    )
+}
+
+fn change_detail(r: &Recommendation, ddl: &[String]) -> serde_json::Value {
+    json!({
+        "recommendation": r.id,
+        "kind": r.kind.name(),
+        "column": r.column,
+        "confidence": r.confidence,
+        "decided_by": r.decided_by,
+        "ddl": ddl,
+    })
+}
+
+/// SQLSTATE of "feature not supported": MySQL's refusal of an ALGORITHM or LOCK.
+const UNSUPPORTED: &str = "0A000";
+
+/// Whether the server refused a change because of the data (SQLSTATE class
+/// 22, data exception, or 23, integrity constraint violation).
+fn refused_by_data(e: &DbError) -> bool {
+    e.sqlstate()
+        .is_some_and(|s| s.starts_with("22") || s.starts_with("23"))
+}
+
+/// Runs idempotent clean-up statements; one that fails is logged, since the
+/// next attempt runs them again.
+async fn clean_up(db: &dyn Database, statements: &[String]) {
+    for s in statements {
+        if let Err(e) = db.execute(s, &[]).await {
+            tracing::warn!(error = %e, statement = %s, "clean-up failed");
+        }
+    }
+}
+
+/// How one change went.
+enum Outcome {
+    /// Applied by these statements.
+    Applied(Vec<String>),
+    /// Already in the target before the run touched it: nothing to apply or undo.
+    InPlace,
+    /// Not applied; why.
+    Failed(String),
 }
 
 /// Order of application: rebuilds first (they re-create the others), then the
@@ -187,31 +426,38 @@ impl Evolver {
     }
 
     /// Reads the changes an interrupted attempt of this run applied, so a
-    /// resumed run neither repeats their DDL nor forgets to guard them.
+    /// resumed run neither repeats their DDL nor forgets to guard them. A
+    /// change that was running outside a transaction when the attempt died
+    /// is settled first from the catalog: recorded as applied if it is in
+    /// place, cleaned up and left to be applied again if not.
     pub async fn resume(&mut self, db: &dyn Database) -> Result<(), DbError> {
-        let d = db.dialect();
-        let q = |c: &str| d.quote_ident(c);
-        // Only the DDL events: a run's batch events can be many and large.
-        let sql = format!(
-            "SELECT {}, {} FROM {} WHERE {} = {} AND {} = {}",
-            q("detail"),
-            q("inverse"),
-            q(store::EVENTS),
-            q("run_id"),
-            d.placeholder(1),
-            q("kind"),
-            d.placeholder(2)
-        );
-        let params = [
-            Value::Text(self.run_id.to_string()),
-            Value::from(kind::DDL_APPLIED),
-        ];
-        for r in db.query(&sql, &params).await? {
-            let detail: serde_json::Value =
-                serde_json::from_str(&r[0].render()).unwrap_or_default();
-            let inverse: Vec<String> = serde_json::from_str(&r[1].render()).unwrap_or_default();
-            if let Some(id) = detail["recommendation"].as_str() {
-                self.earlier.insert(id.to_string(), inverse);
+        let log = store::read_run_events_of(
+            db,
+            self.run_id,
+            &[
+                kind::DDL_INTENT,
+                kind::DDL_APPLIED,
+                kind::DDL_FAILED,
+                kind::ROLLBACK,
+            ],
+        )
+        .await?;
+        let undone: HashSet<i64> = log
+            .iter()
+            .filter(|e| e.kind == kind::ROLLBACK)
+            .filter_map(|e| e.detail["undoes"].as_i64())
+            .collect();
+        for e in &log {
+            if e.kind == kind::DDL_APPLIED
+                && !undone.contains(&e.id)
+                && let Some(id) = e.detail["recommendation"].as_str()
+            {
+                self.earlier.insert(id.to_string(), e.inverse.clone());
+            }
+        }
+        for intent in dangling_intents(&log) {
+            if let Some((id, inverse)) = settle(db, intent).await? {
+                self.earlier.insert(id, inverse);
             }
         }
         Ok(())
@@ -244,9 +490,7 @@ impl Evolver {
         loading: Option<&str>,
     ) -> Result<Vec<Applied>, DbError> {
         let d = db.dialect();
-        let Some(ddl) = online_ddl(d.backend()) else {
-            return Ok(Vec::new());
-        };
+        let ddl = online_ddl(d.backend());
         let mut ready: Vec<Recommendation> = book
             .all()
             .into_iter()
@@ -336,60 +580,199 @@ impl Evolver {
                     continue;
                 }
             }
-            let summary = format!(
-                "applied {} on {}.{}: {}",
-                r.kind.name(),
-                r.table,
-                r.column,
-                r.evidence
-            );
-            let mut statements: Vec<Statement> = plan
-                .forward
-                .iter()
-                .map(|s| Statement::new(s.clone(), vec![]))
-                .collect();
-            statements.push(store::event_statement(
-                d,
-                &NewEvent {
-                    run_id: self.run_id,
-                    kind: kind::DDL_APPLIED,
-                    table: Some(&r.table),
-                    summary: summary.clone(),
-                    detail: json!({
-                        "recommendation": r.id,
-                        "kind": r.kind.name(),
-                        "column": r.column,
-                        "confidence": r.confidence,
-                        "decided_by": r.decided_by,
-                        "ddl": plan.forward,
-                        "estimated_lock_ms": lock_ms,
-                    }),
-                    inverse: plan.inverse.clone(),
-                },
-            ));
             let t0 = std::time::Instant::now();
-            db.transaction(statements).await?;
+            let outcome = match &plan.online {
+                None => self.apply_in_transaction(db, &r, &plan, lock_ms).await?,
+                Some(online) => self.apply_online(db, &r, &plan, online, lock_ms).await?,
+            };
             let took = t0.elapsed().as_secs_f64();
-            if rows >= 1000.0 {
-                // Calibrates the estimate of this kind of change on this database.
-                self.measured
-                    .insert(r.kind, took / (rows * self.seconds_per_row.max(1e-9)));
-            }
-            tracing::info!(id = %r.id, estimated_ms = lock_ms, took_ms = took * 1000.0, "change applied");
-            if let Some(x) = book.get_mut(&r.id) {
-                x.state = RecommendationState::Applied;
-                x.forward = plan.forward;
-                x.inverse = plan.inverse;
-                x.note = None;
+            let Some(x) = book.get_mut(&r.id) else {
+                continue;
+            };
+            match outcome {
+                Outcome::Failed(why) => {
+                    tracing::warn!(id = %r.id, %why, "change not applied");
+                    x.state = RecommendationState::Withdrawn;
+                    x.note = Some(format!("withdrawn: {why}"));
+                    continue;
+                }
+                Outcome::InPlace => {
+                    x.state = RecommendationState::Applied;
+                    x.inverse = Vec::new();
+                    x.note =
+                        Some("already in place before this run: nothing to apply or undo".into());
+                }
+                Outcome::Applied(ran) => {
+                    if rows >= 1000.0 {
+                        // Calibrates the estimate of this kind of change on this database.
+                        self.measured
+                            .insert(r.kind, took / (rows * self.seconds_per_row.max(1e-9)));
+                    }
+                    tracing::info!(id = %r.id, estimated_ms = lock_ms, took_ms = took * 1000.0, "change applied");
+                    x.state = RecommendationState::Applied;
+                    x.forward = ran;
+                    x.inverse = plan.inverse;
+                    x.note = None;
+                    done.push(Applied {
+                        id: r.id.clone(),
+                        summary: applied_summary(&r),
+                    });
+                }
             }
             self.guards.entry(r.table.clone()).or_default().push(Guard {
                 id: r.id.clone(),
                 column: r.column.clone(),
                 change: r.change.clone(),
             });
-            done.push(Applied { id: r.id, summary });
         }
         Ok(done)
+    }
+
+    /// Runs the change and its event in one transaction.
+    async fn apply_in_transaction(
+        &self,
+        db: &dyn Database,
+        r: &Recommendation,
+        plan: &Plan,
+        lock_ms: u64,
+    ) -> Result<Outcome, DbError> {
+        let d = db.dialect();
+        let mut statements: Vec<Statement> = plan
+            .forward
+            .iter()
+            .map(|s| Statement::new(s.clone(), vec![]))
+            .collect();
+        let mut detail = change_detail(r, &plan.forward);
+        detail["estimated_lock_ms"] = json!(lock_ms);
+        statements.push(store::event_statement(
+            d,
+            &NewEvent {
+                run_id: self.run_id,
+                kind: kind::DDL_APPLIED,
+                table: Some(&r.table),
+                summary: applied_summary(r),
+                detail,
+                inverse: plan.inverse.clone(),
+            },
+        ));
+        match db.transaction(statements).await {
+            Ok(()) => Ok(Outcome::Applied(plan.forward.clone())),
+            // Rows that break it arrived after the check: nothing was applied.
+            Err(e) if refused_by_data(&e) => Ok(Outcome::Failed(e.to_string())),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Runs the change statement by statement between an intent and a
+    /// completion event, taking the weaker form of a statement the server
+    /// refuses to run online, and asks the catalog whether it took.
+    async fn apply_online(
+        &self,
+        db: &dyn Database,
+        r: &Recommendation,
+        plan: &Plan,
+        online: &Online,
+        lock_ms: u64,
+    ) -> Result<Outcome, DbError> {
+        let d = db.dialect();
+        if in_place(db, &online.probe).await? {
+            return Ok(Outcome::InPlace);
+        }
+        // What an attempt of an earlier, abandoned run may have left.
+        clean_up(db, &online.cleanup).await;
+        if let Some(mut intent) = intent_event(self.run_id, r, plan) {
+            intent.detail["estimated_lock_ms"] = json!(lock_ms);
+            db.transaction(vec![store::event_statement(d, &intent)])
+                .await?;
+        }
+        let mut ran = Vec::new();
+        let mut refused = Vec::new();
+        let mut failure = None;
+        'statements: for (i, first) in plan.forward.iter().enumerate() {
+            let weaker = online.fallbacks.get(i).into_iter().flatten();
+            for sql in std::iter::once(first).chain(weaker) {
+                match db.execute(sql, &[]).await {
+                    Ok(_) => {
+                        ran.push(sql.clone());
+                        continue 'statements;
+                    }
+                    Err(e) if e.sqlstate().as_deref() == Some(UNSUPPORTED) => {
+                        refused.push(json!({ "statement": sql, "error": e.to_string() }));
+                        failure = Some(e.to_string());
+                    }
+                    // The server is gone: the intent stays open for `resume`.
+                    Err(e) if e.sqlstate().is_none() => return Err(e),
+                    Err(e) => {
+                        failure = Some(e.to_string());
+                        break 'statements;
+                    }
+                }
+            }
+            // Every form of this statement was refused.
+            break;
+        }
+        let why = if ran.len() < plan.forward.len() {
+            Some(failure.unwrap_or_else(|| "not every statement ran".into()))
+        } else if !in_place(db, &online.probe).await? {
+            Some("its statements ran, but the catalog does not show it in place".to_string())
+        } else {
+            None
+        };
+        // After a failure the clean-up removes what was left, and the catalog
+        // decides: a statement may have failed after the change itself took
+        // (PostgreSQL's NOT NULL, then dropping its helper CHECK).
+        let failed = match why {
+            Some(why) => {
+                clean_up(db, &online.cleanup).await;
+                (!in_place(db, &online.probe).await?).then_some(why)
+            }
+            None => None,
+        };
+        if let Some(why) = failed {
+            let mut detail = change_detail(r, &ran);
+            detail["error"] = json!(why);
+            detail["refused"] = json!(refused);
+            db.transaction(vec![store::event_statement(
+                d,
+                &NewEvent {
+                    run_id: self.run_id,
+                    kind: kind::DDL_FAILED,
+                    table: Some(&r.table),
+                    summary: format!(
+                        "not applied {} on {}.{}: {why}",
+                        r.kind.name(),
+                        r.table,
+                        r.column
+                    ),
+                    detail,
+                    inverse: vec![],
+                },
+            )])
+            .await?;
+            return Ok(Outcome::Failed(why));
+        }
+        let mut detail = change_detail(r, &ran);
+        detail["online"] = json!(true);
+        detail["probe"] = json!(online.probe);
+        detail["refused"] = json!(refused);
+        detail["estimated_lock_ms"] = json!(lock_ms);
+        let mut summary = applied_summary(r);
+        if !refused.is_empty() {
+            summary.push_str(" (the online form was refused; ran the form in ddl)");
+        }
+        db.transaction(vec![store::event_statement(
+            d,
+            &NewEvent {
+                run_id: self.run_id,
+                kind: kind::DDL_APPLIED,
+                table: Some(&r.table),
+                summary,
+                detail,
+                inverse: plan.inverse.clone(),
+            },
+        )])
+        .await?;
+        Ok(Outcome::Applied(ran))
     }
 
     /// Rows of `rows` (with `columns`) that break a change applied to `table`:
@@ -441,6 +824,56 @@ impl Evolver {
         out.sort_by_key(|v| v.0);
         Ok(out)
     }
+}
+
+/// Settles an intent whose completion was never written: if the catalog
+/// shows the change in place, records it as applied and returns its
+/// recommendation and inverse; otherwise removes what the attempt left and
+/// records that it did not take, so it is applied again.
+async fn settle(
+    db: &dyn Database,
+    intent: &EventRecord,
+) -> Result<Option<(String, Vec<String>)>, DbError> {
+    let strings = |key: &str| -> Vec<String> {
+        serde_json::from_value(intent.detail[key].clone()).unwrap_or_default()
+    };
+    let Some(id) = intent.detail["recommendation"].as_str() else {
+        return Ok(None);
+    };
+    let probe = intent.detail["probe"].as_str().unwrap_or_default();
+    let took = !probe.is_empty() && in_place(db, probe).await?;
+    let mut detail = intent.detail.clone();
+    let event = if took {
+        detail["online"] = json!(true);
+        detail["settled"] = json!("found in place after an interruption");
+        NewEvent {
+            run_id: intent.run_id,
+            kind: kind::DDL_APPLIED,
+            table: intent.table.as_deref(),
+            summary: format!(
+                "{} (found in place after an interruption)",
+                intent.detail["summary"].as_str().unwrap_or(id)
+            ),
+            detail,
+            inverse: strings("inverse"),
+        }
+    } else {
+        clean_up(db, &strings("cleanup")).await;
+        let why = "interrupted before it took effect; it will be applied again";
+        detail["error"] = json!(why);
+        NewEvent {
+            run_id: intent.run_id,
+            kind: kind::DDL_FAILED,
+            table: intent.table.as_deref(),
+            summary: format!("not applied {id}: {why}"),
+            detail,
+            inverse: vec![],
+        }
+    };
+    db.transaction(vec![store::event_statement(db.dialect(), &event)])
+        .await?;
+    tracing::info!(%id, took, "settled an interrupted change from the catalog");
+    Ok(took.then(|| (id.to_string(), event.inverse)))
 }
 
 async fn live_rows(db: &dyn Database, table: &str) -> Result<u64, DbError> {

@@ -8,18 +8,12 @@
 //! declared type is only possible by a rebuild, so `narrow_type` rebuilds, and
 //! re-creates the table's indexes and triggers from the catalog both ways.
 
-use super::{LiveTable, OnlineDdl, Plan};
+use super::{LiveTable, OnlineDdl, Plan, in_list, lookup_table_plan, verify_query};
 use crate::db::Dialect;
-use crate::eventlog::store::literal;
 use crate::recommend::Change;
-use crate::schema::{ColumnDef, ColumnType, TableDef};
-use crate::value::Value;
+use crate::schema::{ColumnType, TableDef};
 
 pub struct SqliteDdl;
-
-fn text(s: &str) -> String {
-    literal(&Value::Text(s.to_string()))
-}
 
 impl SqliteDdl {
     /// A BEFORE INSERT and a BEFORE UPDATE trigger raising when `bad` holds for NEW.
@@ -42,7 +36,7 @@ impl SqliteDdl {
             fwd.push(format!(
                 "CREATE TRIGGER {name} BEFORE {event} ON {} FOR EACH ROW WHEN {bad} BEGIN SELECT RAISE(ABORT, {}); END",
                 d.quote_ident(t),
-                text(msg)
+                d.string_literal(msg)
             ));
             inv.insert(0, format!("DROP TRIGGER {name}"));
         }
@@ -74,26 +68,6 @@ impl SqliteDdl {
     }
 }
 
-fn in_list(values: &[String]) -> String {
-    values
-        .iter()
-        .map(|v| text(v))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-/// A condition true when `col` does not fit `t`.
-fn misfit(col: &str, t: ColumnType) -> Option<String> {
-    let range =
-        |lo: i64, hi: i64| format!("({col} IS NOT NULL AND ({col} < {lo} OR {col} > {hi}))");
-    Some(match t {
-        ColumnType::Varchar(n) => format!("({col} IS NOT NULL AND length({col}) > {n})"),
-        ColumnType::SmallInt => range(i16::MIN as i64, i16::MAX as i64),
-        ColumnType::Int => range(i32::MIN as i64, i32::MAX as i64),
-        _ => return None,
-    })
-}
-
 impl OnlineDdl for SqliteDdl {
     fn dependents_query(&self) -> &'static str {
         "SELECT sql FROM sqlite_master WHERE tbl_name = ?1 AND type IN ('index', 'trigger') AND sql IS NOT NULL ORDER BY type, name"
@@ -109,7 +83,7 @@ impl OnlineDdl for SqliteDdl {
         let t = &live.def.name;
         let q = |s: &str| d.quote_ident(s);
         let (qt, qc) = (q(t), q(column));
-        let count = |cond: String| format!("SELECT COUNT(*) FROM {qt} WHERE {cond}");
+        let verify = verify_query(d, t, column, change, "length");
         Ok(match change {
             Change::NotNull => {
                 let (forward, inverse) = self.guard_triggers(
@@ -121,15 +95,16 @@ impl OnlineDdl for SqliteDdl {
                     &format!("{t}.{column} must not be NULL"),
                 );
                 Plan {
-                    verify: Some(count(format!("{qc} IS NULL"))),
+                    verify,
                     forward,
                     inverse,
+                    online: None,
                 }
             }
             Change::Check { values } => {
                 let bad = format!(
                     "NEW.{qc} IS NOT NULL AND NEW.{qc} NOT IN ({})",
-                    in_list(values)
+                    in_list(d, values)
                 );
                 let (forward, inverse) = self.guard_triggers(
                     d,
@@ -140,12 +115,10 @@ impl OnlineDdl for SqliteDdl {
                     &format!("{t}.{column} must be one of {}", values.join(", ")),
                 );
                 Plan {
-                    verify: Some(count(format!(
-                        "{qc} IS NOT NULL AND {qc} NOT IN ({})",
-                        in_list(values)
-                    ))),
+                    verify,
                     forward,
                     inverse,
+                    online: None,
                 }
             }
             Change::Unique | Change::Index => {
@@ -155,16 +128,13 @@ impl OnlineDdl for SqliteDdl {
                     if unique { "uq" } else { "ix" }
                 ));
                 Plan {
-                    verify: unique.then(|| {
-                        format!(
-                            "SELECT COUNT(*) FROM (SELECT {qc} FROM {qt} WHERE {qc} IS NOT NULL GROUP BY {qc} HAVING COUNT(*) > 1)"
-                        )
-                    }),
+                    verify,
                     forward: vec![format!(
                         "CREATE {}INDEX {name} ON {qt} ({qc})",
                         if unique { "UNIQUE " } else { "" }
                     )],
                     inverse: vec![format!("DROP INDEX {name}")],
+                    online: None,
                 }
             }
             Change::NarrowType { to, .. } => {
@@ -177,40 +147,16 @@ impl OnlineDdl for SqliteDdl {
                     .ok_or_else(|| format!("{t} has no column {column}"))?;
                 col.column_type = to;
                 Plan {
-                    verify: misfit(&qc, to).map(count),
+                    verify,
                     forward: self.rebuild(d, live, &def),
                     inverse: self.rebuild(d, live, &live.def),
+                    online: None,
                 }
             }
             Change::EnumTable {
                 lookup_table,
                 values,
-            } => {
-                let width = values.iter().map(|v| v.chars().count()).max().unwrap_or(1) as u32;
-                let def = TableDef {
-                    name: lookup_table.clone(),
-                    columns: vec![ColumnDef {
-                        name: "value".into(),
-                        column_type: ColumnType::Varchar(width.max(1)),
-                        nullable: false,
-                    }],
-                    primary_key: vec!["value".into()],
-                };
-                let rows: Vec<String> = values.iter().map(|v| format!("({})", text(v))).collect();
-                Plan {
-                    verify: None,
-                    forward: vec![
-                        d.create_table(&def),
-                        format!(
-                            "INSERT INTO {} ({}) VALUES {}",
-                            q(lookup_table),
-                            q("value"),
-                            rows.join(", ")
-                        ),
-                    ],
-                    inverse: vec![d.drop_table(lookup_table)],
-                }
-            }
+            } => lookup_table_plan(d, lookup_table, values),
             Change::Partition { .. } => {
                 return Err(
                     "SQLite has no table partitioning; apply it on the production database".into(),

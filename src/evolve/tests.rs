@@ -57,6 +57,44 @@ async fn target(dir: &Path) -> Db {
     db
 }
 
+/// A live table of `(name, type, catalog spelling, nullable)` columns with an
+/// `id` key, for tests of the SQL a plan produces.
+pub(super) fn live_of(table: &str, columns: &[(&str, ColumnType, &str, bool)]) -> LiveTable {
+    let mut cols = vec![ColumnDef {
+        name: "id".into(),
+        column_type: ColumnType::BigInt,
+        nullable: false,
+    }];
+    cols.extend(columns.iter().map(|(n, t, _, null)| ColumnDef {
+        name: n.to_string(),
+        column_type: *t,
+        nullable: *null,
+    }));
+    LiveTable {
+        def: TableDef {
+            name: table.into(),
+            columns: cols,
+            primary_key: vec!["id".into()],
+        },
+        dependents: Vec::new(),
+        native_types: columns
+            .iter()
+            .map(|(n, _, native, _)| (n.to_string(), native.to_string()))
+            .collect(),
+    }
+}
+
+#[test]
+fn object_names_fit_63_bytes_and_stay_distinct() {
+    assert_eq!(object_name("ix", "t", "c"), "fd_ix_t_c");
+    let long = "é".repeat(40);
+    let a = object_name("ix", &long, "column_a");
+    let b = object_name("ix", &long, "column_b");
+    assert!(a.len() <= 63 && b.len() <= 63, "{a} {b}");
+    assert_ne!(a, b);
+    assert_eq!(a, object_name("ix", &long, "column_a"), "stable");
+}
+
 fn rec(kind: RecommendationKind, column: &str, change: Change) -> Recommendation {
     let mut r = crate::recommend::tests_support::recommendation(kind, "models", column, change);
     r.confidence = 0.99;
@@ -320,4 +358,54 @@ async fn a_resumed_run_does_not_repeat_changes_it_applied_before() {
             .len(),
         1
     );
+}
+
+#[tokio::test]
+async fn a_change_a_rollback_undid_is_applied_again_on_resume() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = target(dir.path()).await;
+    let run_id = Uuid::new_v4();
+    let accepted = || {
+        let mut book = RecommendationBook::default();
+        book.update(
+            "models",
+            vec![rec(RecommendationKind::NotNull, "name", Change::NotNull)],
+        );
+        book.decide("not_null:models.name", Decision::Accept, "operator");
+        book
+    };
+    let mut engine = Evolver::new(EvolutionSection::default(), run_id);
+    engine
+        .apply_ready(&mut accepted(), db.as_ref(), None)
+        .await
+        .unwrap();
+    // Undo it as `rollback --to` would: its inverse, and a rollback event naming it.
+    let applied = store::read_events(db.as_ref(), Some(run_id), 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|e| e.kind == kind::DDL_APPLIED)
+        .unwrap();
+    undo(&db, &applied.inverse).await;
+    db.transaction(vec![store::event_statement(
+        db.dialect(),
+        &NewEvent {
+            run_id,
+            kind: kind::ROLLBACK,
+            table: Some("models"),
+            summary: "undid it".into(),
+            detail: json!({ "undoes": applied.id }),
+            inverse: vec![],
+        },
+    )])
+    .await
+    .unwrap();
+
+    let mut resumed = Evolver::new(EvolutionSection::default(), run_id);
+    resumed.resume(db.as_ref()).await.unwrap();
+    let applied = resumed
+        .apply_ready(&mut accepted(), db.as_ref(), None)
+        .await
+        .unwrap();
+    assert_eq!(applied.len(), 1, "the undone change is applied again");
 }

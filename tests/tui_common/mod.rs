@@ -383,6 +383,7 @@ pub fn rollback_plan(to: Option<i64>) -> flightdeck::eventlog::rollback::Rollbac
             table: Some(table.into()),
             summary: format!("event {id} on {table}"),
             statements: statements.iter().map(|s| s.to_string()).collect(),
+            outside_transaction: false,
             skipped: vec![],
             rows,
             quarantined,
