@@ -136,9 +136,10 @@ impl SqliteDb {
             .foreign_keys(false)
             // Loads append (the key index is built after the load), so
             // SQLite's default 2 MB page cache is enough; rarer WAL
-            // checkpoints keep the load off the kernel.
-            .pragma("wal_autocheckpoint", "8192")
-            .pragma("temp_store", "memory");
+            // checkpoints keep the load off the kernel. Temporary storage
+            // stays in files: building a key over millions of rows sorts
+            // more than the memory budget allows.
+            .pragma("wal_autocheckpoint", "8192");
         let pool = SqlitePoolOptions::new()
             .max_connections(2)
             .connect_with(options)

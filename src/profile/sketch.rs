@@ -1,6 +1,27 @@
 //! Mergeable streaming sketches: moments, quantiles, heavy hitters, a reservoir.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
+/// Keys that are already `value_hash` outputs need no second hash.
+#[derive(Default)]
+pub struct PreHashed(u64);
+
+impl Hasher for PreHashed {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+type HashKeyed<V> = HashMap<u64, V, BuildHasherDefault<PreHashed>>;
 
 use tdigest::TDigest;
 
@@ -107,8 +128,8 @@ pub struct TopK {
     capacity: usize,
     /// Min-heap on count: (count, overestimate, hash).
     heap: Vec<(u64, u64, u64)>,
-    slot: HashMap<u64, usize>,
-    values: HashMap<u64, Value>,
+    slot: HashKeyed<usize>,
+    values: HashKeyed<Value>,
     /// Counters replaced so far; zero means every count is exact.
     pub evictions: u64,
 }
@@ -118,8 +139,8 @@ impl TopK {
         Self {
             capacity: capacity.max(1),
             heap: Vec::new(),
-            slot: HashMap::new(),
-            values: HashMap::new(),
+            slot: HashKeyed::default(),
+            values: HashKeyed::default(),
             evictions: 0,
         }
     }

@@ -79,8 +79,8 @@ impl Default for PipelineSection {
             adaptive: true,
             min_batch: 200,
             max_batch: 20_000,
-            channel_capacity: 2,
-            max_batch_bytes: 4 << 20,
+            channel_capacity: 1,
+            max_batch_bytes: 1 << 20,
         }
     }
 }
