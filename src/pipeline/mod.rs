@@ -1,6 +1,7 @@
 //! Extract → (profile tap) → transform → load, over bounded channels.
 
 pub mod events;
+mod parents;
 mod run;
 
 use serde::Serialize;

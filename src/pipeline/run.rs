@@ -14,6 +14,7 @@ use super::events::{
     Command, DecisionReceiver, RunControl, RunEvent, RunHandle, RunState, SampleRow, TablePlan,
     TableProgress,
 };
+use super::parents::ParentKeys;
 use super::{RunSummary, TableSummary};
 use crate::db::{self, Db, DbError, Statement};
 use crate::eventlog::kind;
@@ -601,6 +602,26 @@ async fn run_table(
         });
     }
     ensure_target_table(ctx, table).await?;
+    let mut parents = Vec::with_capacity(table.foreign_keys().len());
+    for fk in table.foreign_keys() {
+        let parent = all
+            .iter()
+            .find(|p| p.target_table() == fk.parent_table && p.target_key() == fk.parent_key);
+        parents.push(match parent {
+            // Tables load in foreign-key order: a parent in the project is done.
+            Some(p) if p.target_table() != table.target_table() => {
+                ParentKeys::load(
+                    ctx.source.as_ref(),
+                    ctx.target.as_ref(),
+                    ctx.run_id,
+                    p.source_table(),
+                    p.key_column(),
+                )
+                .await?
+            }
+            _ => None,
+        });
+    }
 
     let batch_size = Arc::new(AtomicUsize::new(ctx.pipeline.batch_size));
     let row_bytes = Arc::new(AtomicUsize::new(0));
@@ -670,7 +691,7 @@ async fn run_table(
             cancelled = true;
             break;
         }
-        fk_checks(ctx, table, all, &mut batch).await?;
+        fk_checks(ctx, table, &parents, &mut batch).await?;
         unstorable_checks(d, table, &mut batch);
         if let Some(p) = batch.profile.take() {
             for e in evo.on_profile(p, &facts, ctx.target.as_ref()) {
@@ -1175,28 +1196,37 @@ async fn quarantine_violations(
 }
 
 /// Looks up the batch's foreign keys in the parents' target tables and applies
-/// each column's orphan policy.
+/// each column's orphan policy. `parents` (one per foreign key) answers for
+/// the parent rows this run wrote; only the other values go to the target.
 async fn fk_checks(
     ctx: &RunContext,
     table: &CompiledTable,
-    all: &[Arc<CompiledTable>],
+    parents: &[Option<ParentKeys>],
     batch: &mut LoadBatch,
 ) -> Result<(), RunError> {
     let d = ctx.target.dialect();
-    for fk in table.foreign_keys() {
+    for (fk, parent) in table.foreign_keys().iter().zip(parents) {
+        if fk.on_orphan == OrphanPolicy::Keep {
+            continue;
+        }
+        // Exact integers only: the key rule derives the parent's key from the
+        // value as it is, so `42` and `"42"` are different parents.
+        let known: Vec<bool> = batch
+            .origins
+            .iter()
+            .map(|o| match (parent, fk.source_column.map(|c| &o[c])) {
+                (Some(p), Some(Value::Int(k))) => p.contains(*k),
+                _ => false,
+            })
+            .collect();
         let mut wanted: Vec<Value> = Vec::new();
         let mut seen = HashSet::new();
-        for r in &batch.rows {
+        for (r, _) in batch.rows.iter().zip(&known).filter(|(_, k)| !**k) {
             let v = &r[fk.column];
             if !v.is_null() && seen.insert(v.render()) {
                 wanted.push(v.clone());
             }
         }
-        if wanted.is_empty() || fk.on_orphan == OrphanPolicy::Keep {
-            continue;
-        }
-        // Self-references resolve within the table being loaded.
-        let _ = all;
         let mut found = HashSet::new();
         let per_query = d.max_bind_params().min(1000);
         for chunk in wanted.chunks(per_query) {
@@ -1221,9 +1251,10 @@ async fn fk_checks(
         let mut kept_rows = Vec::with_capacity(batch.rows.len());
         let mut kept_origins = Vec::with_capacity(batch.rows.len());
         let cols = table.source_columns();
-        for (mut row, origin) in batch.rows.drain(..).zip(batch.origins.drain(..)) {
+        let rows = batch.rows.drain(..).zip(batch.origins.drain(..));
+        for ((mut row, origin), known) in rows.zip(known) {
             let v = &row[fk.column];
-            if v.is_null() || found.contains(&v.render()) {
+            if known || v.is_null() || found.contains(&v.render()) {
                 kept_rows.push(row);
                 kept_origins.push(origin);
                 continue;

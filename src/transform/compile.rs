@@ -300,7 +300,8 @@ impl Compiler<'_> {
                 ColumnType::Uuid,
             ),
             "foreign_key" => {
-                let (rule, check) = self.foreign_key(f)?;
+                let (rule, mut check) = self.foreign_key(f)?;
+                check.source_column = source;
                 fk = Some(check);
                 (rule, ColumnType::Uuid)
             }
@@ -403,6 +404,7 @@ impl Compiler<'_> {
         };
         let check = ForeignKeyCheck {
             column: 0,
+            source_column: None,
             parent_table: parent.target.get_ref().clone(),
             parent_key: parent.target_key.get_ref().clone(),
             on_orphan,

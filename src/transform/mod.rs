@@ -71,6 +71,8 @@ pub struct CompileContext<'a> {
 pub struct ForeignKeyCheck {
     /// Index of the column in the target row.
     pub column: usize,
+    /// Index of the source column the key is derived from, in the source row.
+    pub source_column: Option<usize>,
     pub parent_table: String,
     pub parent_key: String,
     pub on_orphan: OrphanPolicy,

@@ -576,6 +576,7 @@ on_orphan = "null"
         t.foreign_keys(),
         [ForeignKeyCheck {
             column: 1,
+            source_column: Some(1),
             parent_table: "data_sources".into(),
             parent_key: "data_source_uuid".into(),
             on_orphan: OrphanPolicy::Null

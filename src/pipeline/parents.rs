@@ -1,0 +1,187 @@
+//! Which parent rows a run has written, known without asking the target.
+//!
+//! Every source row a run reads is either written or quarantined (the
+//! invariant the post-run checks verify). So once a parent table is loaded,
+//! its written rows are its source keys minus the keys this run quarantined.
+//! For integer keys that set is a bitmap of one bit per key in the key range
+//! (125 kB per million keys), which answers a child's foreign-key check
+//! without an index probe into the target; values the bitmap does not hold
+//! are still looked up in the target, so the check stays exact for rows
+//! that were in the target before the run.
+
+use uuid::Uuid;
+
+use crate::db::{Database, DbError};
+use crate::eventlog::store;
+use crate::value::Value;
+
+/// Larger key ranges (sparse keys) are left to the target's index.
+const MAX_RANGE: i64 = 1 << 24;
+/// Keys read per query while filling the bitmap.
+const PAGE: i64 = if cfg!(test) { 2 } else { 50_000 };
+
+/// Integer source keys of one parent table that this run wrote.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParentKeys {
+    min: i64,
+    bits: Vec<u64>,
+}
+
+impl ParentKeys {
+    pub fn contains(&self, key: i64) -> bool {
+        let Some(i) = key.checked_sub(self.min).filter(|i| *i >= 0) else {
+            return false;
+        };
+        let i = i as usize;
+        self.bits
+            .get(i / 64)
+            .is_some_and(|w| w & (1u64 << (i % 64)) != 0)
+    }
+
+    fn set(&mut self, key: i64, on: bool) {
+        let i = (key - self.min) as usize;
+        if let Some(w) = self.bits.get_mut(i / 64) {
+            if on {
+                *w |= 1u64 << (i % 64);
+            } else {
+                *w &= !(1u64 << (i % 64));
+            }
+        }
+    }
+
+    /// The written keys of `table` (source table, key column `key`), or
+    /// `None` when its keys are not integers in a dense enough range.
+    pub async fn load(
+        source: &dyn Database,
+        target: &dyn Database,
+        run_id: Uuid,
+        table: &str,
+        key: &str,
+    ) -> Result<Option<Self>, DbError> {
+        let d = source.dialect();
+        let (qt, qk) = (d.quote_ident(table), d.quote_ident(key));
+        let bounds = source
+            .query(&format!("SELECT MIN({qk}), MAX({qk}) FROM {qt}"), &[])
+            .await?;
+        let Some([lo, hi]) = bounds.first().map(|r| [&r[0], &r[1]]) else {
+            return Ok(None);
+        };
+        let (Value::Int(min), Value::Int(max)) = (lo, hi) else {
+            return Ok(None);
+        };
+        let Some(range) = max.checked_sub(*min).filter(|r| *r < MAX_RANGE) else {
+            return Ok(None);
+        };
+        let mut keys = Self {
+            min: *min,
+            bits: vec![0; range as usize / 64 + 1],
+        };
+        let page = format!(
+            "SELECT {qk} FROM {qt} WHERE {qk} >= {} ORDER BY {qk} LIMIT {PAGE}",
+            d.placeholder(1)
+        );
+        let mut from = *min;
+        loop {
+            let rows = source.query(&page, &[Value::Int(from)]).await?;
+            for r in &rows {
+                match r[0] {
+                    Value::Int(k) => keys.set(k, true),
+                    _ => return Ok(None),
+                }
+            }
+            match rows.last().map(|r| &r[0]) {
+                Some(Value::Int(last)) if rows.len() as i64 == PAGE => from = last + 1,
+                _ => break,
+            }
+        }
+        let t = target.dialect();
+        let q = |c: &str| t.quote_ident(c);
+        let quarantined = format!(
+            "SELECT {} FROM {} WHERE {} = {} AND {} = {}",
+            q("source_key"),
+            q(store::QUARANTINE),
+            q("run_id"),
+            t.placeholder(1),
+            q("source_table"),
+            t.placeholder(2)
+        );
+        let params = [Value::Text(run_id.to_string()), Value::Text(table.into())];
+        for r in target.query(&quarantined, &params).await? {
+            if let Some(k) = r[0].as_text().and_then(|s| s.parse::<i64>().ok())
+                && (keys.min..=*max).contains(&k)
+            {
+                keys.set(k, false);
+            }
+        }
+        Ok(Some(keys))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn holds_exactly_the_keys_set() {
+        let mut k = ParentKeys {
+            min: -3,
+            bits: vec![0; 3],
+        };
+        for x in [-3, 0, 63, 64, 130] {
+            k.set(x, true);
+        }
+        k.set(63, false);
+        let held: Vec<i64> = (-10..200).filter(|x| k.contains(*x)).collect();
+        assert_eq!(held, vec![-3, 0, 64, 130]);
+        assert!(!k.contains(i64::MIN) && !k.contains(i64::MAX));
+    }
+
+    #[tokio::test]
+    async fn loads_source_keys_minus_this_runs_quarantine() {
+        use crate::db::{DbUrl, connect};
+        let dir = tempfile::tempdir().unwrap();
+        let db = connect(&DbUrl::parse("sqlite://k.db", dir.path()).unwrap(), true)
+            .await
+            .unwrap();
+        store::ensure_schema(db.as_ref()).await.unwrap();
+        db.execute(
+            "CREATE TABLE \"p\" (\"id\" INTEGER PRIMARY KEY, \"t\" TEXT)",
+            &[],
+        )
+        .await
+        .unwrap();
+        for k in [5, 6, 7, 9, 70_000] {
+            db.execute(
+                "INSERT INTO \"p\" VALUES (?, ?)",
+                &[Value::Int(k), Value::Text(format!("k{k}"))],
+            )
+            .await
+            .unwrap();
+        }
+        let run = Uuid::new_v4();
+        let quarantine = |run: Uuid, key: &str| {
+            format!(
+                "INSERT INTO flightdeck_quarantine (run_id, source_table, batch_no, source_key, rule, column_name, reason, raw_row, at) VALUES ('{run}', 'p', 1, '{key}', 'r', 'c', 'why', '{{}}', 'now')"
+            )
+        };
+        db.execute(&quarantine(run, "6"), &[]).await.unwrap();
+        // Another run's quarantine says nothing about this run's writes.
+        db.execute(&quarantine(Uuid::new_v4(), "7"), &[])
+            .await
+            .unwrap();
+        let keys = ParentKeys::load(db.as_ref(), db.as_ref(), run, "p", "id")
+            .await
+            .unwrap()
+            .unwrap();
+        let held: Vec<i64> = (0..80_000).filter(|k| keys.contains(*k)).collect();
+        assert_eq!(held, vec![5, 7, 9, 70_000]);
+        // Text keys are left to the target's index.
+        assert_eq!(
+            ParentKeys::load(db.as_ref(), db.as_ref(), run, "p", "t")
+                .await
+                .unwrap(),
+            None
+        );
+        db.close().await;
+    }
+}
