@@ -43,22 +43,38 @@ pub async fn run_post(
     tables: &[Arc<CompiledTable>],
     options: &PostOptions,
 ) -> Vec<CheckResult> {
-    let mut out = Vec::new();
+    // All tables at once: the checks only read, and each pool lends at most
+    // two connections, so one table's scans overlap another's.
+    let mut checks = Vec::with_capacity(tables.len());
     for table in tables {
-        let Some(info) = target.table_info(table.target_table()).await.ok().flatten() else {
-            let mut c = new(format!("{}: exists", table.target_table()), table);
-            c.status = CheckStatus::Failed;
-            c.message = format!("target table {} does not exist", table.target_table());
-            out.push(c);
-            continue;
-        };
-        out.push(reconcile(source, target, table, options).await);
-        out.push(key_uniqueness(target, table).await);
-        out.push(types(target, table, &info));
-        out.extend(foreign_keys(target, table).await);
-        out.push(super::sample::compare(source, target, table, options).await);
+        checks.push(table_checks(source, target, table, options));
     }
+    let per_table = futures::future::join_all(checks).await;
+    let mut out: Vec<CheckResult> = per_table.into_iter().flatten().collect();
     out.extend(super::project_rules::run(project, target, tables).await);
+    out
+}
+
+/// The checks of one table, in a fixed order.
+async fn table_checks(
+    source: &dyn Database,
+    target: &dyn Database,
+    table: &CompiledTable,
+    options: &PostOptions,
+) -> Vec<CheckResult> {
+    let Some(info) = target.table_info(table.target_table()).await.ok().flatten() else {
+        let mut c = new(format!("{}: exists", table.target_table()), table);
+        c.status = CheckStatus::Failed;
+        c.message = format!("target table {} does not exist", table.target_table());
+        return vec![c];
+    };
+    let mut out = vec![
+        reconcile(source, target, table, options).await,
+        key_uniqueness(target, table).await,
+        types(target, table, &info),
+    ];
+    out.extend(foreign_keys(target, table).await);
+    out.push(super::sample::compare(source, target, table, options).await);
     out
 }
 

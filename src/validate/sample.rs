@@ -37,6 +37,10 @@ fn same(expected: &Value, found: &Value) -> bool {
         (Value::Null, Value::Null) => true,
         (Value::Null, _) | (_, Value::Null) => false,
         (Value::Bool(b), other) | (other, Value::Bool(b)) => other.as_i64() == Some(*b as i64),
+        // MySQL has no zoned timestamp: flightdeck stores UTC in DATETIME.
+        (Value::Timestamp(t), Value::DateTime(n)) | (Value::DateTime(n), Value::Timestamp(t)) => {
+            t.naive_utc() == *n
+        }
         (a, b)
             if matches!(a, Value::Int(_) | Value::Float(_))
                 || matches!(b, Value::Int(_) | Value::Float(_)) =>
@@ -46,8 +50,23 @@ fn same(expected: &Value, found: &Value) -> bool {
                 _ => a.render() == b.render(),
             }
         }
-        (a, b) => a.render() == b.render(),
+        (a, b) => {
+            let (x, y) = (a.render(), b.render());
+            x == y || same_json(&x, &y)
+        }
     }
+}
+
+/// JSON documents equal as values: PostgreSQL's jsonb and MySQL's JSON store
+/// objects with their keys reordered and whitespace normalized.
+fn same_json(x: &str, y: &str) -> bool {
+    let doc = |s: &str| {
+        let t = s.trim_start();
+        (t.starts_with('{') || t.starts_with('['))
+            .then(|| serde_json::from_str::<serde_json::Value>(s).ok())
+            .flatten()
+    };
+    matches!((doc(x), doc(y)), (Some(a), Some(b)) if a == b)
 }
 
 pub async fn compare(
@@ -246,5 +265,25 @@ mod tests {
         assert!(!same(&Value::Float(0.5), &Value::Float(0.25)));
         assert!(!same(&Value::Null, &Value::Text(String::new())));
         assert!(!same(&Value::Text("a".into()), &Value::Text("b".into())));
+        let utc = chrono::DateTime::parse_from_rfc3339("2024-03-10T07:30:00Z")
+            .unwrap()
+            .with_timezone(&chrono::Utc);
+        assert!(same(
+            &Value::Timestamp(utc),
+            &Value::DateTime(utc.naive_utc())
+        ));
+        let later = utc.naive_utc() + chrono::Duration::hours(1);
+        assert!(!same(&Value::Timestamp(utc), &Value::DateTime(later)));
+        // jsonb reorders keys; a different value is still different.
+        let stored = Value::Text(r#"{"seed": 1, "lr": 0.3}"#.into());
+        assert!(same(&Value::Text(r#"{"lr":0.3,"seed":1}"#.into()), &stored));
+        assert!(!same(
+            &Value::Text(r#"{"lr":0.3,"seed":2}"#.into()),
+            &stored
+        ));
+        assert!(!same(
+            &Value::Text("[1, 2]".into()),
+            &Value::Text("[2, 1]".into())
+        ));
     }
 }
