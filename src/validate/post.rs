@@ -43,14 +43,10 @@ pub async fn run_post(
     tables: &[Arc<CompiledTable>],
     options: &PostOptions,
 ) -> Vec<CheckResult> {
-    // All tables at once: the checks only read, and each pool lends at most
-    // two connections, so one table's scans overlap another's.
-    let mut checks = Vec::with_capacity(tables.len());
+    let mut out = Vec::new();
     for table in tables {
-        checks.push(table_checks(source, target, table, options));
+        out.extend(table_checks(source, target, table, options).await);
     }
-    let per_table = futures::future::join_all(checks).await;
-    let mut out: Vec<CheckResult> = per_table.into_iter().flatten().collect();
     out.extend(super::project_rules::run(project, target, tables).await);
     out
 }
