@@ -186,6 +186,29 @@ for t in "${target_tables[@]}"; do dump_tables+=(-t "public.$t"); done
 copy_rows=0
 failed=0
 
+# One timed pgloader run into a fresh database: TOOL DB ROUND [ARGS...].
+run_pgloader() {
+  local tool="$1" db="$2" round="$3"
+  shift 3
+  new_pg_db "$db"
+  log "round $round/$runs: $tool into $db"
+  timed "$work/pgloader.out" "$work/pgloader.err" pgloader --root-dir "$work/pgloader" "$@" \
+    "mysql://$my_user@$my_host:$my_port/$legacy_db" "postgresql://$pg_user@$pg_host:$pg_port/$db"
+  # pgloader puts the tables in a schema named after the MySQL database.
+  local schema rows=0 status=ok
+  schema="$(pg -d "$db" -Atc "SELECT table_schema FROM information_schema.tables WHERE table_name = 'models' ORDER BY table_schema = 'public' LIMIT 1")"
+  if [ -n "$schema" ]; then rows="$(pg_rows "$db" "$schema" "${legacy_tables[@]}" 2>/dev/null || echo 0)"; fi
+  if [ "$t_code" -ne 0 ] || [ "$rows" -ne "$legacy_rows" ]; then
+    grep -m 1 -h -E 'Heap exhausted|FATAL|ERROR' "$work/pgloader.out" "$work/pgloader.err" >&2 || true
+    log "  $tool FAILED: exit $t_code, $rows of $legacy_rows rows copied"
+    failed=1 status=failed
+  else
+    log "  exit 0, $t_wall s, $rows rows in schema $schema"
+  fi
+  record "$tool" "$round" "$status" "$t_code" "$t_wall" "$t_rss_kb" "$t_cpu" "$t_pg_cpu" "$t_my_cpu" "$rows"
+  drop_pg_db "$db"
+}
+
 for ((i = 1; i <= runs; i++)); do
   # (a) flightdeck.
   db="${prefix}_a$i"
@@ -223,26 +246,11 @@ for ((i = 1; i <= runs; i++)); do
   fi
   drop_pg_db "$db"
 
-  # (b) pgloader, default settings (its log and reject files go to $work).
-  db="${prefix}_b$i"
-  new_pg_db "$db"
-  log "round $i/$runs: pgloader into $db"
-  timed "$work/pgloader.out" "$work/pgloader.err" pgloader --root-dir "$work/pgloader" \
-    "mysql://$my_user@$my_host:$my_port/$legacy_db" "postgresql://$pg_user@$pg_host:$pg_port/$db"
-  # pgloader puts the tables in a schema named after the MySQL database.
-  schema="$(pg -d "$db" -Atc "SELECT table_schema FROM information_schema.tables WHERE table_name = 'models' ORDER BY table_schema = 'public' LIMIT 1")"
-  rows=0
-  if [ -n "$schema" ]; then rows="$(pg_rows "$db" "$schema" "${legacy_tables[@]}" 2>/dev/null || echo 0)"; fi
-  status=ok
-  if [ "$t_code" -ne 0 ] || [ "$rows" -ne "$legacy_rows" ]; then
-    tail -n 20 "$work/pgloader.out" "$work/pgloader.err" >&2 || true
-    log "  pgloader FAILED: exit $t_code, $rows of $legacy_rows rows copied"
-    failed=1 status=failed
-  else
-    log "  exit 0, $t_wall s, $rows rows in schema $schema"
-  fi
-  record pgloader "$i" "$status" "$t_code" "$t_wall" "$t_rss_kb" "$t_cpu" "$t_pg_cpu" "$t_my_cpu" "$rows"
-  drop_pg_db "$db"
+  # (b) pgloader, default settings; (b2) the same with `prefetch rows = 10000`,
+  # pgloader's documented remedy when its heap runs out (its log and reject
+  # files go to $work).
+  run_pgloader pgloader "${prefix}_b$i" "$i"
+  run_pgloader 'pgloader prefetch' "${prefix}_p$i" "$i" --with "prefetch rows = 10000"
 
   # (c) one psql process: five binary \copy loads, then the primary keys.
   db="${prefix}_c$i"
@@ -270,8 +278,9 @@ import statistics, sys
 path, models, runs, legacy, copy_rows, machine, versions = sys.argv[1:]
 fields = ["tool", "run", "status", "exit", "wall", "rss_kb", "cpu", "pg_cpu", "my_cpu", "rows"]
 rows = [dict(zip(fields, l.rstrip("\n").split("\t"))) for l in open(path) if l.strip()]
-tools = ["flightdeck", "pgloader", "psql \\copy"]
-label = {"flightdeck": "(a) flightdeck", "pgloader": "(b) pgloader", "psql \\copy": "(c) psql \\copy"}
+tools = ["flightdeck", "pgloader", "pgloader prefetch", "psql \\copy"]
+label = {"flightdeck": "(a) flightdeck", "pgloader": "(b) pgloader, defaults",
+         "pgloader prefetch": "(b2) pgloader, prefetch rows = 10000", "psql \\copy": "(c) psql \\copy"}
 med = {}
 print(f"## MariaDB → PostgreSQL, ai-research sample, {int(models):,} `models` rows "
       f"({int(legacy):,} legacy rows in five tables; {int(copy_rows):,} rows after flightdeck's rules)\n")
@@ -303,7 +312,8 @@ def ratio(name, other, target):
         print(f"- {name}: n/a (a run did not finish)")
 print("Median wall, flightdeck over the others:\n")
 ratio("(a)/(c) flightdeck / psql \\copy", "psql \\copy", 1.3)
-ratio("(a)/(b) flightdeck / pgloader", "pgloader", 0.5)
+ratio("(a)/(b) flightdeck / pgloader (defaults)", "pgloader", 0.5)
+ratio("(a)/(b2) flightdeck / pgloader (prefetch rows = 10000)", "pgloader prefetch", 0.5)
 print("""
 Medians are taken per column over the runs. rows/s = rows in the five tables /
 wall s of the tool's process. CPU s/wall: user+sys seconds over wall seconds;
@@ -317,6 +327,7 @@ Commands, each round against a fresh PostgreSQL database DB (CHECKPOINT first):
 - (a) `FLIGHTDECK_BENCH_TARGET_URL=postgres://postgres@127.0.0.1:5432/DB /usr/bin/time -f '%e %M %U %S' flightdeck run project.toml --headless`
   (project from `flightdeck sample ai-research-mysql --rows N`, target URL read from the environment)
 - (b) `/usr/bin/time -f '%e %M %U %S' pgloader --root-dir WORK mysql://root@127.0.0.1:3306/LEGACY postgresql://postgres@127.0.0.1:5432/DB`
+- (b2) the same with `--with "prefetch rows = 10000"` (pgloader's remedy when its heap is exhausted)
 - (c) tables created from `pg_dump --schema-only --section=pre-data` of round 1's flightdeck target (no keys), then
   `/usr/bin/time -f '%e %M %U %S' psql -X -v ON_ERROR_STOP=1 -f load.sql` where load.sql runs
   `\\copy public.T FROM 'T.bin' WITH (FORMAT binary)` for the five tables, then the

@@ -168,7 +168,11 @@ async fn run(
         .collect();
     let offs = offsets(total, options.sample, options.seed);
     if let Some(&o) = offs.first() {
-        c.sql.push(if range.is_some() { seek.clone() } else { pick(o) });
+        c.sql.push(if range.is_some() {
+            seek.clone()
+        } else {
+            pick(o)
+        });
     }
     let mut seen = std::collections::HashSet::new();
     c.sql.push(fetch.clone());
