@@ -470,7 +470,7 @@ async fn ensure_target_table(ctx: &RunContext, table: &CompiledTable) -> Result<
     let d = t.dialect();
     let mut def = table.target_def();
     if defers_key(d, table) {
-        // `build_deferred_key` adds it when the table's load is done.
+        // `deferred_key_statements` adds it when the table's load is done.
         def.primary_key.clear();
         for c in def
             .columns
