@@ -1,6 +1,7 @@
 //! Everything that differs between databases sits behind [`Dialect`] (SQL text)
 //! and [`Database`] (I/O). The pipeline only talks to these two traits.
 
+mod locks;
 mod mysql;
 mod postgres;
 mod sqlite;

@@ -2,7 +2,6 @@
 //! introspection from `information_schema` (current database only), and
 //! multi-row INSERT bounded by bind count and `max_allowed_packet`.
 
-use std::collections::HashMap;
 use std::str::FromStr;
 
 use async_trait::async_trait;
@@ -13,8 +12,8 @@ use sqlx::{
     Arguments, AssertSqlSafe, Connection as _, Executor as _, MySqlConnection, MySqlPool, Row as _,
     TypeInfo, ValueRef,
 };
-use tokio::sync::Mutex;
 
+use super::locks::{LockSession, SessionLocks};
 use super::postgres::{f32_to_f64, kind_of};
 use super::{Backend, Database, DbError, DbUrl, Dialect, Statement, head};
 use crate::schema::{ColumnType, TableDef};
@@ -204,7 +203,7 @@ pub struct MySqlDb {
     /// Bytes one INSERT may carry; half of the server's `max_allowed_packet`.
     packet_budget: usize,
     /// GET_LOCK locks, each held by its own connection outside the pool.
-    locks: Mutex<HashMap<String, MySqlConnection>>,
+    locks: SessionLocks<MySqlConnection>,
 }
 
 impl MySqlDb {
@@ -241,7 +240,7 @@ impl MySqlDb {
             url: url.clone(),
             options,
             packet_budget: 1 << 20,
-            locks: Mutex::new(HashMap::new()),
+            locks: SessionLocks::default(),
         };
         let packet = db
             .query("SELECT @@max_allowed_packet", &[])
@@ -419,6 +418,21 @@ async fn exec_on(conn: &mut MySqlConnection, st: &Statement) -> Result<u64, DbEr
     Ok(done.rows_affected())
 }
 
+#[async_trait]
+impl LockSession for MySqlConnection {
+    async fn take(&mut self, name: &str) -> Result<bool, DbError> {
+        Ok(lock_query(self, LOCK_SQL, name).await? == Some(1))
+    }
+
+    async fn holds(&mut self, name: &str) -> Result<bool, DbError> {
+        Ok(lock_query(self, HELD_SQL, name).await? == Some(1))
+    }
+
+    async fn release(&mut self, name: &str) -> Result<(), DbError> {
+        lock_query(self, UNLOCK_SQL, name).await.map(|_| ())
+    }
+}
+
 async fn lock_query(
     conn: &mut MySqlConnection,
     sql: &'static str,
@@ -497,48 +511,19 @@ impl Database for MySqlDb {
     }
 
     async fn try_lock(&self, name: &str) -> Result<bool, DbError> {
-        let mut locks = self.locks.lock().await;
-        if locks.contains_key(name) {
-            return Ok(true);
-        }
-        let mut conn = self.lock_conn().await?;
-        let got = lock_query(&mut conn, LOCK_SQL, name).await? == Some(1);
-        if got {
-            locks.insert(name.to_string(), conn);
-        } else {
-            let _ = conn.close().await;
-        }
-        Ok(got)
+        self.locks.try_lock(name, self.lock_conn()).await
     }
 
     async fn holds_lock(&self, name: &str) -> Result<bool, DbError> {
-        let mut locks = self.locks.lock().await;
-        let Some(conn) = locks.get_mut(name) else {
-            return Ok(false);
-        };
-        match lock_query(conn, HELD_SQL, name).await {
-            Ok(held) => Ok(held == Some(1)),
-            // A dead connection took the lock with it.
-            Err(_) => {
-                locks.remove(name);
-                Ok(false)
-            }
-        }
+        self.locks.holds(name).await
     }
 
     async fn unlock(&self, name: &str) -> Result<(), DbError> {
-        if let Some(mut conn) = self.locks.lock().await.remove(name) {
-            lock_query(&mut conn, UNLOCK_SQL, name).await?;
-            let _ = conn.close().await;
-        }
-        Ok(())
+        self.locks.unlock(name).await
     }
 
     async fn close(&self) {
-        for (_, conn) in self.locks.lock().await.drain() {
-            // Ending the session releases its locks.
-            let _ = conn.close().await;
-        }
+        self.locks.close().await;
         self.pool.close().await;
     }
 }

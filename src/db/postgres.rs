@@ -1,7 +1,6 @@
 //! PostgreSQL: native UUID and TIMESTAMPTZ, catalog introspection from
 //! `pg_catalog` (current schema only), and batches loaded with `COPY`.
 
-use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::str::FromStr;
 
@@ -17,8 +16,8 @@ use sqlx::{
     Arguments, AssertSqlSafe, Encode, PgConnection, PgPool, Postgres, Row as _, Type, TypeInfo,
     ValueRef,
 };
-use tokio::sync::Mutex;
 
+use super::locks::{LockSession, SessionLocks};
 use super::{Backend, Database, DbError, DbUrl, Dialect, Statement, head};
 use crate::schema::ColumnType;
 use crate::value::{Row, Value};
@@ -148,7 +147,7 @@ pub struct PostgresDb {
     url: DbUrl,
     options: PgConnectOptions,
     /// Advisory locks, each held by its own connection outside the pool.
-    locks: Mutex<HashMap<String, PgConnection>>,
+    locks: SessionLocks<PgConnection>,
 }
 
 impl PostgresDb {
@@ -167,7 +166,7 @@ impl PostgresDb {
             .map_err(|e| fail(super::redact_error(&e.to_string(), url)))?;
         Ok(Self {
             options,
-            locks: Mutex::new(HashMap::new()),
+            locks: SessionLocks::default(),
             pool,
             url: url.clone(),
         })
@@ -488,6 +487,21 @@ const HELD_SQL: &str = "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_locks \
      WHERE locktype = 'advisory' AND pid = pg_catalog.pg_backend_pid() AND granted \
        AND ((classid::bigint << 32) | objid::bigint) = pg_catalog.hashtextextended($1, 0))";
 
+#[async_trait]
+impl LockSession for PgConnection {
+    async fn take(&mut self, name: &str) -> Result<bool, DbError> {
+        lock_query(self, LOCK_SQL, name).await
+    }
+
+    async fn holds(&mut self, name: &str) -> Result<bool, DbError> {
+        lock_query(self, HELD_SQL, name).await
+    }
+
+    async fn release(&mut self, name: &str) -> Result<(), DbError> {
+        lock_query(self, UNLOCK_SQL, name).await.map(|_| ())
+    }
+}
+
 async fn lock_query(
     conn: &mut PgConnection,
     sql: &'static str,
@@ -564,50 +578,25 @@ impl Database for PostgresDb {
     }
 
     async fn try_lock(&self, name: &str) -> Result<bool, DbError> {
-        let mut locks = self.locks.lock().await;
-        if locks.contains_key(name) {
-            return Ok(true);
-        }
-        let mut conn = PgConnection::connect_with(&self.options)
+        self.locks
+            .try_lock(name, async {
+                PgConnection::connect_with(&self.options)
+                    .await
+                    .map_err(DbError::sql("lock connection"))
+            })
             .await
-            .map_err(DbError::sql("lock connection"))?;
-        let got = lock_query(&mut conn, LOCK_SQL, name).await?;
-        if got {
-            locks.insert(name.to_string(), conn);
-        } else {
-            let _ = conn.close().await;
-        }
-        Ok(got)
     }
 
     async fn holds_lock(&self, name: &str) -> Result<bool, DbError> {
-        let mut locks = self.locks.lock().await;
-        let Some(conn) = locks.get_mut(name) else {
-            return Ok(false);
-        };
-        match lock_query(conn, HELD_SQL, name).await {
-            Ok(held) => Ok(held),
-            // A dead connection took the lock with it.
-            Err(_) => {
-                locks.remove(name);
-                Ok(false)
-            }
-        }
+        self.locks.holds(name).await
     }
 
     async fn unlock(&self, name: &str) -> Result<(), DbError> {
-        if let Some(mut conn) = self.locks.lock().await.remove(name) {
-            lock_query(&mut conn, UNLOCK_SQL, name).await?;
-            let _ = conn.close().await;
-        }
-        Ok(())
+        self.locks.unlock(name).await
     }
 
     async fn close(&self) {
-        for (_, conn) in self.locks.lock().await.drain() {
-            // Closing the session releases its advisory locks.
-            let _ = conn.close().await;
-        }
+        self.locks.close().await;
         self.pool.close().await;
     }
 }
