@@ -344,12 +344,24 @@ pub use postgres::PostgresDialect;
 
 /// One line of a statement for error context, never its bound values.
 fn head(sql: &str) -> String {
-    let one_line: String = sql.split_whitespace().collect::<Vec<_>>().join(" ");
-    if one_line.chars().count() > 80 {
-        format!("{}…", one_line.chars().take(80).collect::<String>())
-    } else {
-        one_line
+    // Statements can be megabytes long (a batch's INSERT): read only the start.
+    let mut one_line = String::new();
+    let mut chars = 0;
+    for word in sql.split_whitespace() {
+        if chars > 0 {
+            one_line.push(' ');
+            chars += 1;
+        }
+        for c in word.chars() {
+            if chars == 80 {
+                one_line.push('…');
+                return one_line;
+            }
+            one_line.push(c);
+            chars += 1;
+        }
     }
+    one_line
 }
 
 /// A driver message with the URL's password, should it appear, masked.
@@ -366,4 +378,24 @@ fn redact_error(message: &str, url: &DbUrl) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::head;
+
+    #[test]
+    fn head_is_one_line_of_at_most_eighty_characters() {
+        assert_eq!(head("SELECT\n  1,\t2"), "SELECT 1, 2");
+        let long = format!("INSERT INTO \"t\" VALUES {}", "(?, ?),\n".repeat(10_000));
+        let h = head(&long);
+        assert_eq!(h.chars().count(), 81);
+        assert!(
+            h.starts_with("INSERT INTO \"t\" VALUES (?, ?), (?, ?),"),
+            "{h}"
+        );
+        assert!(h.ends_with('…'));
+        let exactly = "é".repeat(80);
+        assert_eq!(head(&exactly), exactly);
+    }
 }

@@ -139,7 +139,8 @@ impl SqliteDb {
             // checkpoints keep the load off the kernel. Temporary storage
             // stays in files: building a key over millions of rows sorts
             // more than the memory budget allows.
-            .pragma("wal_autocheckpoint", "8192");
+            .pragma("wal_autocheckpoint", "8192")
+            .row_buffer_size(4096);
         let pool = SqlitePoolOptions::new()
             .max_connections(2)
             .connect_with(options)

@@ -121,26 +121,44 @@ impl Quantiles {
     }
 }
 
-/// Space-Saving heavy hitters: `capacity` counters in a min-heap keyed by value hash.
+/// Space-Saving heavy hitters: `capacity` counters keyed by value hash.
 /// Exact while the column has at most `capacity` distinct values.
+///
+/// A new value takes over a smallest counter. Rather than keep a heap (a
+/// column of unique values would sift every row through it), the counters
+/// at the current minimum are listed once and used up one by one: a listed
+/// counter that has grown since is skipped, and when none is left the
+/// minimum is found again. Each row costs O(1) amortized.
 #[derive(Debug, Clone)]
 pub struct TopK {
     capacity: usize,
-    /// Min-heap on count: (count, overestimate, hash).
-    heap: Vec<(u64, u64, u64)>,
+    counters: Vec<Counter>,
     slot: HashKeyed<usize>,
-    values: HashKeyed<Value>,
+    /// The smallest count, valid while `at_min` is not used up.
+    min: u64,
+    /// Counters that held `min` when it was found; some may have grown since.
+    at_min: Vec<usize>,
     /// Counters replaced so far; zero means every count is exact.
     pub evictions: u64,
+}
+
+#[derive(Debug, Clone)]
+struct Counter {
+    count: u64,
+    /// How much of `count` may belong to the values this counter replaced.
+    err: u64,
+    hash: u64,
+    value: Value,
 }
 
 impl TopK {
     pub fn new(capacity: usize) -> Self {
         Self {
             capacity: capacity.max(1),
-            heap: Vec::new(),
+            counters: Vec::new(),
             slot: HashKeyed::default(),
-            values: HashKeyed::default(),
+            min: 0,
+            at_min: Vec::new(),
             evictions: 0,
         }
     }
@@ -151,78 +169,73 @@ impl TopK {
 
     fn add(&mut self, hash: u64, count: u64, err: u64, v: impl FnOnce() -> Value) {
         if let Some(&i) = self.slot.get(&hash) {
-            self.heap[i].0 += count;
-            self.heap[i].1 += err;
-            self.sift_down(i);
-        } else if self.heap.len() < self.capacity {
-            self.heap.push((count, err, hash));
-            self.values.insert(hash, v());
-            let i = self.heap.len() - 1;
-            self.slot.insert(hash, i);
-            self.sift_up(i);
+            let c = &mut self.counters[i];
+            c.count += count;
+            c.err += err;
+        } else if self.counters.len() < self.capacity {
+            self.slot.insert(hash, self.counters.len());
+            self.counters.push(Counter {
+                count,
+                err,
+                hash,
+                value: v(),
+            });
+            // A new counter may be below the minimum found before.
+            self.at_min.clear();
         } else {
-            // Replace the smallest counter; its count becomes the new value's error bound.
-            let (min, _, old) = self.heap[0];
+            // Replace a smallest counter; its count becomes the new value's error bound.
+            let i = self.smallest();
+            let min = self.min;
             self.evictions += 1;
-            self.slot.remove(&old);
-            self.values.remove(&old);
-            self.heap[0] = (min + count, min + err, hash);
-            self.slot.insert(hash, 0);
-            self.values.insert(hash, v());
-            self.sift_down(0);
+            let old = std::mem::replace(
+                &mut self.counters[i],
+                Counter {
+                    count: min + count,
+                    err: min + err,
+                    hash,
+                    value: v(),
+                },
+            );
+            self.slot.remove(&old.hash);
+            self.slot.insert(hash, i);
         }
     }
 
-    fn swap(&mut self, a: usize, b: usize) {
-        self.heap.swap(a, b);
-        self.slot.insert(self.heap[a].2, a);
-        self.slot.insert(self.heap[b].2, b);
-    }
-
-    fn sift_up(&mut self, mut i: usize) {
-        while i > 0 {
-            let p = (i - 1) / 2;
-            if self.heap[p].0 <= self.heap[i].0 {
-                break;
-            }
-            self.swap(p, i);
-            i = p;
-        }
-    }
-
-    fn sift_down(&mut self, mut i: usize) {
-        let n = self.heap.len();
+    /// The index of a counter holding the smallest count (the table is full).
+    fn smallest(&mut self) -> usize {
         loop {
-            let (l, r) = (2 * i + 1, 2 * i + 2);
-            let mut m = i;
-            if l < n && self.heap[l].0 < self.heap[m].0 {
-                m = l;
+            while let Some(i) = self.at_min.pop() {
+                if self.counters[i].count == self.min {
+                    return i;
+                }
             }
-            if r < n && self.heap[r].0 < self.heap[m].0 {
-                m = r;
-            }
-            if m == i {
-                break;
-            }
-            self.swap(i, m);
-            i = m;
+            self.min = self.counters.iter().map(|c| c.count).min().unwrap_or(0);
+            let min = self.min;
+            self.at_min.extend(
+                self.counters
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, c)| c.count == min)
+                    .map(|(i, _)| i),
+            );
+            // Pop in index order: the same stream always evicts the same counters.
+            self.at_min.reverse();
         }
     }
 
     pub fn merge(&mut self, o: &TopK) {
         self.evictions += o.evictions;
-        for &(count, err, hash) in &o.heap {
-            let v = o.values[&hash].clone();
-            self.add(hash, count, err, || v);
+        for c in &o.counters {
+            self.add(c.hash, c.count, c.err, || c.value.clone());
         }
     }
 
     /// Values by descending count: (value, count, overestimate bound).
     pub fn top(&self, k: usize) -> Vec<(&Value, u64, u64)> {
         let mut all: Vec<_> = self
-            .heap
+            .counters
             .iter()
-            .map(|&(c, e, h)| (&self.values[&h], c, e))
+            .map(|c| (&c.value, c.count, c.err))
             .collect();
         all.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.render().cmp(&b.0.render())));
         all.truncate(k);
@@ -230,11 +243,11 @@ impl TopK {
     }
 
     pub fn len(&self) -> usize {
-        self.heap.len()
+        self.counters.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.heap.is_empty()
+        self.counters.is_empty()
     }
 }
 

@@ -97,6 +97,48 @@ fn top_k_is_exact_on_a_zipf_column() {
 }
 
 #[test]
+fn top_k_finds_a_heavy_value_among_unique_ones_within_its_bounds() {
+    // Every 10th row is the same value; every other row is new, so counters
+    // are replaced all the time and the minimum moves with them.
+    let mut top = TopK::new(64);
+    let n = 200_000i64;
+    for i in 0..n {
+        let v = if i % 10 == 0 {
+            Value::Int(-1)
+        } else {
+            Value::Int(i)
+        };
+        top.push(value_hash(&v), &v);
+    }
+    let heavy = n / 10;
+    let best = top.top(2);
+    assert_eq!(best[0].0, &Value::Int(-1));
+    let (count, err) = (best[0].1, best[0].2);
+    assert!(
+        count >= heavy as u64 && count - err <= heavy as u64,
+        "{count}±{err}"
+    );
+    // A unique value never earns more than the smallest counter it replaced plus one.
+    assert!(best[1].1 - best[1].2 <= 1, "{:?}", best[1]);
+    assert!(top.evictions > 0);
+    assert_eq!(top.len(), 64);
+    // Space-Saving only ever replaces a smallest counter, so the counts add
+    // up to the stream's length.
+    let all = top.top(64);
+    assert_eq!(all.iter().map(|t| t.1).sum::<u64>(), n as u64);
+
+    // Slightly more values than counters, drawn at random: counters listed
+    // at the minimum keep growing before they are used.
+    let mut top = TopK::new(64);
+    let mut rng = 11u64;
+    for _ in 0..50_000 {
+        let v = Value::Int((splitmix(&mut rng) % 80) as i64);
+        top.push(value_hash(&v), &v);
+    }
+    assert_eq!(top.top(64).iter().map(|t| t.1).sum::<u64>(), 50_000);
+}
+
+#[test]
 fn welford_merged_with_chan_equals_one_pass() {
     let xs: Vec<f64> = (0..1000)
         .map(|i| ((i * 37) % 101) as f64 * 1.5 - 20.0)
