@@ -200,6 +200,9 @@ struct LoadBatch {
     last_key: Value,
     read: u64,
     sample: Option<SampleRow>,
+    /// The source rows that went to quarantine, with their place among the
+    /// batch's rows, so the profiler sees every row in order.
+    failed: Vec<(usize, Row)>,
     /// A fresh profile of the table, a few times a second.
     profile: Option<TableProfileSnapshot>,
 }
@@ -633,7 +636,7 @@ async fn run_table(
     let row_bytes = Arc::new(AtomicUsize::new(0));
     let cap = ctx.pipeline.channel_capacity;
     let (src_tx, src_rx) = mpsc::channel::<Result<SourceBatch, DbError>>(cap);
-    let (load_tx, mut load_rx) = mpsc::channel::<Result<LoadBatch, DbError>>(cap);
+    let (load_tx, transformed_rx) = mpsc::channel::<Result<LoadBatch, DbError>>(cap);
 
     let after = cp.last_key.as_ref().map(key_from_json);
     let extract = tokio::spawn(extract(
@@ -671,8 +674,19 @@ async fn run_table(
     };
     let transform = tokio::task::spawn_blocking({
         let table = table.clone();
-        move || transform_stage(table, src_rx, load_tx, profiler)
+        move || transform_stage(table, src_rx, load_tx)
     });
+    // Profiling runs on a thread of its own between transform and load, so
+    // the two share out the work of a batch instead of adding it up.
+    let (mut load_rx, profile) = match profiler {
+        None => (transformed_rx, None),
+        Some(profiler) => {
+            let (tx, rx) = mpsc::channel::<Result<LoadBatch, DbError>>(cap);
+            let stage =
+                tokio::task::spawn_blocking(move || profile_stage(transformed_rx, tx, profiler));
+            (rx, Some(stage))
+        }
+    };
 
     let d = ctx.target.dialect();
     let target_cols: Vec<String> = table
@@ -844,9 +858,15 @@ async fn run_table(
         extract
             .await
             .map_err(|e| RunError::Refused(format!("extract task failed: {e}")))??;
-        let (_, last_profile) = transform
+        transform
             .await
             .map_err(|e| RunError::Refused(format!("transform task failed: {e}")))?;
+        let last_profile = match profile {
+            Some(stage) => stage
+                .await
+                .map_err(|e| RunError::Refused(format!("profile task failed: {e}")))?,
+            None => None,
+        };
         if let Some(p) = last_profile {
             for e in evo.on_profile(p, &facts, ctx.target.as_ref()) {
                 reporter.send(e).await;
@@ -1032,10 +1052,8 @@ fn transform_stage(
     table: Arc<CompiledTable>,
     mut rx: mpsc::Receiver<Result<SourceBatch, DbError>>,
     tx: mpsc::Sender<Result<LoadBatch, DbError>>,
-    mut profiler: Option<TableProfiler>,
-) -> (TransformStats, Option<TableProfileSnapshot>) {
+) -> TransformStats {
     let mut stats = TransformStats::default();
-    let mut last_profile: Option<Instant> = None;
     let cols = table.source_columns().to_vec();
     let target_cols: Vec<String> = table
         .target_columns()
@@ -1064,13 +1082,10 @@ fn transform_stage(
         let mut rows = Vec::with_capacity(batch.rows.len());
         let mut origins = Vec::with_capacity(batch.rows.len());
         let mut quarantined = Vec::new();
+        let mut failed = Vec::new();
         let mut sample = None;
-        for src in batch.rows {
-            let result = table.transform_row(&src, &mut stats);
-            if let Some(p) = profiler.as_mut() {
-                p.observe(&src, result.as_ref().ok());
-            }
-            match result {
+        for (at, src) in batch.rows.into_iter().enumerate() {
+            match table.transform_row(&src, &mut stats) {
                 Ok(out) => {
                     if sample.is_none() {
                         sample = Some(SampleRow {
@@ -1082,23 +1097,18 @@ fn transform_stage(
                     rows.push(out);
                     origins.push(src);
                 }
-                Err(f) => quarantined.push(QuarantinedRow {
-                    source_key: src[0].render(),
-                    rule: f.rule,
-                    column: f.column,
-                    reason: f.reason,
-                    raw_row: raw_row(&cols, &src),
-                }),
+                Err(f) => {
+                    quarantined.push(QuarantinedRow {
+                        source_key: src[0].render(),
+                        rule: f.rule,
+                        column: f.column,
+                        reason: f.reason,
+                        raw_row: raw_row(&cols, &src),
+                    });
+                    failed.push((at, src));
+                }
             }
         }
-        let profile = profiler.as_mut().and_then(|p| {
-            // Snapshots cost a sort of the heavy hitters: a few per second is enough.
-            let due = last_profile.is_none_or(|t| t.elapsed() >= Duration::from_millis(500));
-            due.then(|| {
-                last_profile = Some(Instant::now());
-                p.snapshot()
-            })
-        });
         let out = LoadBatch {
             rows,
             quarantined,
@@ -1107,13 +1117,54 @@ fn transform_stage(
             last_key,
             read,
             sample,
-            profile,
+            failed,
+            profile: None,
         };
         if tx.blocking_send(Ok(out)).is_err() {
             break;
         }
     }
-    (stats, profiler.as_mut().map(TableProfiler::snapshot))
+    stats
+}
+
+/// Profiles each transformed batch, in row order, on its way to the loader;
+/// returns the profile of the whole table when the batches stop.
+fn profile_stage(
+    mut rx: mpsc::Receiver<Result<LoadBatch, DbError>>,
+    tx: mpsc::Sender<Result<LoadBatch, DbError>>,
+    mut profiler: TableProfiler,
+) -> Option<TableProfileSnapshot> {
+    let mut last_profile: Option<Instant> = None;
+    while let Some(batch) = rx.blocking_recv() {
+        let mut batch = match batch {
+            Ok(b) => b,
+            Err(e) => {
+                let _ = tx.blocking_send(Err(e));
+                break;
+            }
+        };
+        let mut failed = std::mem::take(&mut batch.failed).into_iter().peekable();
+        let mut loaded = batch.rows.iter().zip(&batch.origins);
+        for at in 0..batch.read as usize {
+            if failed.peek().is_some_and(|(i, _)| *i == at) {
+                if let Some((_, src)) = failed.next() {
+                    profiler.observe(&src, None);
+                }
+            } else if let Some((out, src)) = loaded.next() {
+                profiler.observe(src, Some(out));
+            }
+        }
+        // Snapshots cost a sort of the heavy hitters: a few per second is enough.
+        let due = last_profile.is_none_or(|t| t.elapsed() >= Duration::from_millis(500));
+        if due {
+            last_profile = Some(Instant::now());
+            batch.profile = Some(profiler.snapshot());
+        }
+        if tx.blocking_send(Ok(batch)).is_err() {
+            return None;
+        }
+    }
+    Some(profiler.snapshot())
 }
 
 fn pairs(cols: &[String], row: &Row) -> Vec<(String, String)> {
