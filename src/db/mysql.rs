@@ -9,8 +9,8 @@ use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
 use sqlx::mysql::types::MySqlTime;
 use sqlx::mysql::{MySqlArguments, MySqlConnectOptions, MySqlPoolOptions, MySqlRow};
 use sqlx::{
-    Arguments, AssertSqlSafe, Connection as _, Executor as _, MySqlConnection, MySqlPool, Row as _,
-    TypeInfo, ValueRef,
+    Arguments, AssertSqlSafe, Column as _, Connection as _, Executor as _, MySqlConnection,
+    MySqlPool, Row as _, TypeInfo, ValueRef,
 };
 
 use super::locks::{LockSession, SessionLocks};
@@ -328,55 +328,99 @@ fn temporal_value(dt: NaiveDateTime, type_name: &str) -> Value {
     }
 }
 
-fn decode_row(row: &MySqlRow) -> Result<Row, DbError> {
-    let mut out = Vec::with_capacity(row.len());
-    for i in 0..row.len() {
+/// How a result column's values are read, decided once per result set from
+/// the column's type (telling binary strings from text takes a look at the
+/// collation, too slow to repeat for every value).
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Decode {
+    Bool,
+    Int,
+    Unsigned,
+    Float,
+    Double,
+    Decimal,
+    /// DATE, DATETIME or TIMESTAMP, by its type name.
+    Temporal(&'static str),
+    Time,
+    Bytes,
+    Null,
+    /// CHAR, VARCHAR, the TEXTs, ENUM, SET, JSON: text, or bytes if not UTF-8.
+    Text,
+}
+
+fn decode_plan(row: &MySqlRow) -> Vec<Decode> {
+    row.columns()
+        .iter()
+        .map(|c| {
+            let info = c.type_info();
+            match info.name() {
+                "BOOLEAN" => Decode::Bool,
+                "TINYINT" | "SMALLINT" | "MEDIUMINT" | "INT" | "BIGINT" | "YEAR" => Decode::Int,
+                "TINYINT UNSIGNED" | "SMALLINT UNSIGNED" | "MEDIUMINT UNSIGNED"
+                | "INT UNSIGNED" | "BIGINT UNSIGNED" => Decode::Unsigned,
+                "FLOAT" => Decode::Float,
+                "DOUBLE" => Decode::Double,
+                "DECIMAL" => Decode::Decimal,
+                "DATE" => Decode::Temporal("DATE"),
+                "DATETIME" => Decode::Temporal("DATETIME"),
+                "TIMESTAMP" => Decode::Temporal("TIMESTAMP"),
+                "TIME" => Decode::Time,
+                "BINARY" | "VARBINARY" | "TINYBLOB" | "BLOB" | "MEDIUMBLOB" | "LONGBLOB"
+                    if is_binary_charset(info) =>
+                {
+                    Decode::Bytes
+                }
+                "BIT" | "GEOMETRY" => Decode::Bytes,
+                "NULL" => Decode::Null,
+                _ => Decode::Text,
+            }
+        })
+        .collect()
+}
+
+fn decode_row(row: &MySqlRow, plan: &[Decode]) -> Result<Row, DbError> {
+    let mut out = Vec::with_capacity(plan.len());
+    for (i, how) in plan.iter().enumerate() {
         let err = |e: sqlx::Error| DbError::Sql {
             context: format!("reading column {i}"),
             source: e,
         };
         let raw = row.try_get_raw(i).map_err(err)?;
-        let type_name = raw.type_info().name().to_string();
         if raw.is_null() {
             // The driver reports zero dates as NULL; their bytes say otherwise.
-            let zero = matches!(type_name.as_str(), "DATE" | "DATETIME" | "TIMESTAMP")
-                .then(|| row.try_get_unchecked::<&[u8], _>(i).ok())
-                .flatten();
-            out.push(zero.map_or(Value::Null, |b| decode_temporal(b, &type_name)));
+            let zero = match how {
+                Decode::Temporal(name) => row
+                    .try_get_unchecked::<&[u8], _>(i)
+                    .ok()
+                    .map(|b| decode_temporal(b, name)),
+                _ => None,
+            };
+            out.push(zero.unwrap_or(Value::Null));
             continue;
         }
-        let v = match type_name.as_str() {
-            "BOOLEAN" => Value::Bool(row.try_get_unchecked::<i64, _>(i).map_err(err)? != 0),
-            "TINYINT" | "SMALLINT" | "MEDIUMINT" | "INT" | "BIGINT" | "YEAR" => {
-                Value::Int(row.try_get_unchecked(i).map_err(err)?)
-            }
-            "TINYINT UNSIGNED" | "SMALLINT UNSIGNED" | "MEDIUMINT UNSIGNED" | "INT UNSIGNED"
-            | "BIGINT UNSIGNED" => {
+        let v = match how {
+            Decode::Bool => Value::Bool(row.try_get_unchecked::<i64, _>(i).map_err(err)? != 0),
+            Decode::Int => Value::Int(row.try_get_unchecked(i).map_err(err)?),
+            Decode::Unsigned => {
                 let u: u64 = row.try_get_unchecked(i).map_err(err)?;
                 // Beyond i64 only BIGINT UNSIGNED goes; keep it exact as text.
                 i64::try_from(u).map_or_else(|_| Value::Text(u.to_string()), Value::Int)
             }
-            "FLOAT" => Value::Float(f32_to_f64(row.try_get_unchecked(i).map_err(err)?)),
-            "DOUBLE" => Value::Float(row.try_get_unchecked(i).map_err(err)?),
-            "DECIMAL" => Value::Text(row.try_get_unchecked(i).map_err(err)?),
-            "DATE" | "DATETIME" | "TIMESTAMP" => {
+            Decode::Float => Value::Float(f32_to_f64(row.try_get_unchecked(i).map_err(err)?)),
+            Decode::Double => Value::Float(row.try_get_unchecked(i).map_err(err)?),
+            Decode::Decimal => Value::Text(row.try_get_unchecked(i).map_err(err)?),
+            Decode::Temporal(name) => {
                 let raw: &[u8] = row.try_get_unchecked(i).map_err(err)?;
-                decode_temporal(raw, &type_name)
+                decode_temporal(raw, name)
             }
-            "TIME" => Value::Text(
+            Decode::Time => Value::Text(
                 row.try_get_unchecked::<MySqlTime, _>(i)
                     .map_err(err)?
                     .to_string(),
             ),
-            "BINARY" | "VARBINARY" | "TINYBLOB" | "BLOB" | "MEDIUMBLOB" | "LONGBLOB"
-                if is_binary_charset(&raw.type_info()) =>
-            {
-                Value::Bytes(row.try_get_unchecked(i).map_err(err)?)
-            }
-            "BIT" | "GEOMETRY" => Value::Bytes(row.try_get_unchecked(i).map_err(err)?),
-            "NULL" => Value::Null,
-            // CHAR, VARCHAR, the TEXTs, ENUM, SET, JSON: text, or bytes if not UTF-8.
-            _ => {
+            Decode::Bytes => Value::Bytes(row.try_get_unchecked(i).map_err(err)?),
+            Decode::Null => Value::Null,
+            Decode::Text => {
                 let raw: &[u8] = row.try_get_unchecked(i).map_err(err)?;
                 match std::str::from_utf8(raw) {
                     Ok(s) => Value::Text(s.to_string()),
@@ -389,9 +433,15 @@ fn decode_row(row: &MySqlRow) -> Result<Row, DbError> {
     Ok(out)
 }
 
-/// The server flags text in a `_bin` collation as BINARY too, and the driver
-/// names it BLOB; only the `binary` character set (63) means bytes. The driver
-/// keeps the collation private but prints it in its Debug form.
+/// The decode plan comes from the first row; every row of a result shares it.
+fn decode_rows(rows: &[MySqlRow]) -> Result<Vec<Row>, DbError> {
+    let Some(first) = rows.first() else {
+        return Ok(Vec::new());
+    };
+    let plan = decode_plan(first);
+    rows.iter().map(|r| decode_row(r, &plan)).collect()
+}
+
 fn is_binary_charset(info: &sqlx::mysql::MySqlTypeInfo) -> bool {
     format!("{info:?}").contains("collation: Collation(63)")
 }
@@ -468,7 +518,7 @@ impl Database for MySqlDb {
             .fetch_all(&self.pool)
             .await
             .map_err(DbError::sql(head(sql)))?;
-        rows.iter().map(decode_row).collect()
+        decode_rows(&rows)
     }
 
     async fn execute(&self, sql: &str, params: &[Value]) -> Result<u64, DbError> {

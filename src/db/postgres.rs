@@ -429,8 +429,12 @@ impl std::fmt::Write for Utf8Sink<'_> {
     }
 }
 
-/// Sent to the server in pieces of about this size.
-const COPY_CHUNK: usize = 1 << 20;
+/// Opens a batch's transaction: committed without waiting for the WAL flush.
+const BEGIN_BATCH: &str = "BEGIN; SET LOCAL synchronous_commit = off";
+
+/// Sent to the server in pieces of about this size: small enough that the
+/// server parses one piece while the next is encoded.
+const COPY_CHUNK: usize = 64 << 10;
 
 async fn copy_rows(conn: &mut PgConnection, sql: &str, rows: &[Row]) -> Result<(), DbError> {
     let mut copy = conn
@@ -556,7 +560,16 @@ impl Database for PostgresDb {
         rows: Vec<Row>,
         extra: Vec<Statement>,
     ) -> Result<(), DbError> {
-        let mut tx = self.pool.begin().await.map_err(DbError::sql("BEGIN"))?;
+        // The batch, its event and its checkpoint still commit together or
+        // not at all; only the wait for the WAL flush is skipped. Should the
+        // server itself crash, the last batches (a fraction of a second) are
+        // lost with their checkpoints and the next run loads them again. The
+        // table's final checkpoint commits synchronously, flushing them all.
+        let mut tx = self
+            .pool
+            .begin_with(AssertSqlSafe(BEGIN_BATCH))
+            .await
+            .map_err(DbError::sql("BEGIN"))?;
         if !rows.is_empty() && !columns.is_empty() {
             let d = PostgresDialect;
             let sql = format!(

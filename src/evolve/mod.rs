@@ -778,6 +778,14 @@ impl Evolver {
     /// Rows of `rows` (with `columns`) that break a change applied to `table`:
     /// (row index, recommendation id, column, reason). Quarantine them instead
     /// of failing the batch.
+    /// True when a change guarding `table` judges a row against the rows
+    /// already in it (UNIQUE), not by the row alone.
+    pub fn checks_against_target(&self, table: &str) -> bool {
+        self.guards
+            .get(table)
+            .is_some_and(|gs| gs.iter().any(|g| matches!(g.change, Change::Unique)))
+    }
+
     pub async fn violations(
         &self,
         db: &dyn Database,

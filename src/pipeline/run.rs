@@ -698,19 +698,40 @@ async fn run_table(
         .iter()
         .position(|c| c == table.target_key())
         .unwrap_or(0);
-    let started = Instant::now();
-    let mut rows_this_run = 0u64;
-    let mut last_report = Instant::now() - Duration::from_secs(1);
-    let mut last_trim = Instant::now();
-    let mut pending_sample = None;
+    let mut st = LoadState {
+        started: Instant::now(),
+        rows_this_run: 0,
+        last_report: Instant::now() - Duration::from_secs(1),
+        last_trim: Instant::now(),
+        pending_sample: None,
+        spent: LoaderTimes::default(),
+    };
     let mut cancelled = false;
+    // A batch is checked while the one before it is still being written.
+    // Rows that look up parents in their own table wait for that write.
+    let overlap = !table
+        .foreign_keys()
+        .iter()
+        .any(|f| f.parent_table == table.target_table());
+    let mut inflight: Option<Inflight> = None;
+    let tuning = Tuning {
+        rows: &batch_size,
+        row_bytes: &row_bytes,
+    };
 
+    let mut mark = Instant::now();
     while let Some(batch) = load_rx.recv().await {
+        st.spent.waiting += mark.elapsed();
+        mark = Instant::now();
         let mut batch = batch?;
         // Batch boundary: obey pause and cancel before committing more.
         if wait_while_paused(commands, reporter).await == Command::Cancel {
             cancelled = true;
             break;
+        }
+        if !overlap && let Some(w) = inflight.take() {
+            st.settle(ctx, evo, table, index, &mut cp, &tuning, w, reporter)
+                .await?;
         }
         fk_checks(ctx, table, &parents, &mut batch).await?;
         unstorable_checks(d, table, &mut batch);
@@ -720,139 +741,56 @@ async fn run_table(
             }
         }
         quarantine_violations(ctx.target.as_ref(), evo, table, &target_cols, &mut batch).await?;
-
-        let batch_no = cp.batch_no + 1;
-        let n_written = batch.rows.len() as u64;
-        let n_quarantined = batch.quarantined.len() as u64;
-        let keys: Vec<String> = batch
-            .rows
-            .iter()
-            .map(|r| store::literal(&r[key_idx]))
-            .collect();
-        let mut inverse = Vec::new();
-        if !keys.is_empty() {
-            inverse.push(format!(
-                "DELETE FROM {} WHERE {} IN ({})",
-                d.quote_ident(table.target_table()),
-                d.quote_ident(table.target_key()),
-                keys.join(", ")
-            ));
-        }
-        if n_quarantined > 0 {
-            inverse.push(format!(
-                "DELETE FROM {} WHERE {} = {} AND {} = {} AND {} = {}",
-                d.quote_ident(store::QUARANTINE),
-                d.quote_ident("run_id"),
-                store::literal(&Value::Text(ctx.run_id.to_string())),
-                d.quote_ident("source_table"),
-                store::literal(&Value::Text(table.source_table().into())),
-                d.quote_ident("batch_no"),
-                batch_no
-            ));
-        }
-        let next = Checkpoint {
-            batch_no,
-            last_key: Some(batch.last_key.to_json()),
-            read: cp.read + batch.read,
-            written: cp.written + n_written,
-            quarantined: cp.quarantined + n_quarantined,
-            done: false,
-        };
-        let event = NewEvent {
-            run_id: ctx.run_id,
-            kind: kind::BATCH_COMMITTED,
-            table: Some(table.target_table()),
-            summary: format!(
-                "batch {batch_no} of {}: keys {}..{}, {n_written} rows, {n_quarantined} quarantined",
-                table.target_table(),
-                batch.first_key.render(),
-                batch.last_key.render()
-            ),
-            detail: json!({
-                "batch": batch_no,
-                "source_table": table.source_table(),
-                "first_key": batch.first_key.to_json(),
-                "last_key": batch.last_key.to_json(),
-                "read": batch.read,
-                "written": n_written,
-                "quarantined": n_quarantined,
-            }),
-            inverse,
-        };
-        let mut statements = store::quarantine_statements(
-            d,
-            ctx.run_id,
-            table.source_table(),
-            batch_no,
-            &batch.quarantined,
-        );
-        statements.push(store::event_statement(d, &event));
-        statements.extend(store::checkpoint_statements(
-            d,
-            ctx.run_id,
-            table.source_table(),
-            &next,
-        ));
-
         if !crate::eventlog::lock::still_held(ctx.target.as_ref()).await? {
             return Err(RunError::Refused(
                 "lost the target lock (its connection dropped): stopped before the next batch; run again to resume".into(),
             ));
         }
-        let t0 = Instant::now();
-        ctx.target
-            .write_batch(table.target_table(), &target_cols, batch.rows, statements)
-            .await?;
-        release_freed_memory(&mut last_trim);
-        if batch.read > 0 {
-            evo.engine.seconds_per_row = t0.elapsed().as_secs_f64() / batch.read as f64;
-        }
-        for e in evo
-            .apply(ctx.target.as_ref(), Some(table.target_table()))
-            .await?
-        {
-            reporter.send(e).await;
-        }
-        adapt_batch_size(
-            &batch_size,
-            row_bytes.load(Ordering::Relaxed),
-            &ctx.pipeline,
-            batch.read as usize,
-            t0.elapsed(),
-        );
-        cp = next;
-        rows_this_run += batch.read;
-        if batch.sample.is_some() {
-            pending_sample = batch.sample;
-        }
-
-        if let Some(pace) = ctx.pace.filter(|p| *p > 0.0) {
-            let due = Duration::from_secs_f64(rows_this_run as f64 / pace);
-            if let Some(wait) = due.checked_sub(started.elapsed()) {
-                tokio::time::sleep(wait).await;
+        st.spent.checking += mark.elapsed();
+        if let Some(w) = inflight.take() {
+            let applied = st
+                .settle(ctx, evo, table, index, &mut cp, &tuning, w, reporter)
+                .await?;
+            // A change applied just now, or one that compares with the rows
+            // already in the table, is checked again now that they are in.
+            if applied || evo.engine.checks_against_target(table.target_table()) {
+                quarantine_violations(ctx.target.as_ref(), evo, table, &target_cols, &mut batch)
+                    .await?;
             }
         }
-        if last_report.elapsed() >= Duration::from_millis(200) {
-            last_report = Instant::now();
-            reporter
-                .send(RunEvent::Progress {
-                    table: index,
-                    progress: progress_of(&cp),
-                    batch_size: batch_size.load(Ordering::Relaxed),
-                    rows_per_s: rate(rows_this_run, started),
-                    sample: pending_sample.take(),
-                })
-                .await;
-            reporter
-                .send(RunEvent::Logged {
-                    id: 0,
-                    kind: kind::BATCH_COMMITTED.into(),
-                    summary: event.summary.clone(),
-                })
-                .await;
-        }
+        let (next, event, statements) = batch_statements(ctx, table, &cp, &batch, key_idx);
+        let rows = std::mem::take(&mut batch.rows);
+        let write = tokio::spawn({
+            let target = ctx.target.clone();
+            let name = table.target_table().to_string();
+            let cols = target_cols.clone();
+            async move { target.write_batch(&name, &cols, rows, statements).await }
+        });
+        inflight = Some(Inflight {
+            write,
+            started: Instant::now(),
+            next,
+            read: batch.read,
+            sample: batch.sample.take(),
+            summary: event,
+        });
+        mark = Instant::now();
     }
     drop(load_rx);
+    if let Some(w) = inflight.take() {
+        st.settle(ctx, evo, table, index, &mut cp, &tuning, w, reporter)
+            .await?;
+    }
+    let spent = &st.spent;
+    tracing::info!(
+        table = table.target_table(),
+        batches = spent.batches,
+        waiting_s = spent.waiting.as_secs_f64(),
+        checking_s = spent.checking.as_secs_f64(),
+        writing_s = spent.writing.as_secs_f64(),
+        awaiting_writes_s = spent.awaiting.as_secs_f64(),
+        "loader time"
+    );
     if !cancelled {
         // A stage that ended early reports through its join handle.
         extract
@@ -886,14 +824,14 @@ async fn run_table(
         ));
         ctx.target.transaction(finish).await?;
     }
-    let r = rate(rows_this_run, started);
+    let r = rate(st.rows_this_run, st.started);
     reporter
         .send(RunEvent::Progress {
             table: index,
             progress: progress_of(&cp),
             batch_size: batch_size.load(Ordering::Relaxed),
             rows_per_s: r,
-            sample: pending_sample.take(),
+            sample: st.pending_sample.take(),
         })
         .await;
     if !cancelled {
@@ -908,6 +846,212 @@ async fn run_table(
         summary: summary(&cp, r),
         cancelled,
     })
+}
+
+/// The loader's time for one table, by what it was doing. Writes overlap
+/// the checks of the next batch, so the parts add up to more than the whole.
+#[derive(Default)]
+struct LoaderTimes {
+    batches: u64,
+    /// For the next batch from the stages before it.
+    waiting: Duration,
+    /// Foreign keys, storable values, profile and evolution checks, the lock.
+    checking: Duration,
+    /// Batch transactions, from start to commit.
+    writing: Duration,
+    /// Of that, the time the loader had nothing else to do.
+    awaiting: Duration,
+}
+
+/// The batch being written while the next one is checked.
+struct Inflight {
+    write: tokio::task::JoinHandle<Result<(), DbError>>,
+    started: Instant,
+    /// The checkpoint its transaction writes.
+    next: Checkpoint,
+    read: u64,
+    sample: Option<SampleRow>,
+    /// Its `batch_committed` event's summary.
+    summary: String,
+}
+
+/// What steers the batch size: the feedback loop's target and the byte budget.
+struct Tuning<'a> {
+    rows: &'a AtomicUsize,
+    row_bytes: &'a AtomicUsize,
+}
+
+/// The loader's running totals for one table.
+struct LoadState {
+    started: Instant,
+    rows_this_run: u64,
+    last_report: Instant,
+    last_trim: Instant,
+    pending_sample: Option<SampleRow>,
+    spent: LoaderTimes,
+}
+
+impl LoadState {
+    /// Waits for the batch in flight to commit, then does what follows a
+    /// commit: schema changes whose time has come, the batch size, memory,
+    /// pacing and progress. True when a schema change was applied.
+    #[allow(clippy::too_many_arguments)]
+    async fn settle(
+        &mut self,
+        ctx: &RunContext,
+        evo: &mut LiveEvolution,
+        table: &CompiledTable,
+        index: usize,
+        cp: &mut Checkpoint,
+        tuning: &Tuning<'_>,
+        w: Inflight,
+        reporter: &Reporter,
+    ) -> Result<bool, RunError> {
+        let waited = Instant::now();
+        w.write
+            .await
+            .map_err(|e| RunError::Refused(format!("write task failed: {e}")))??;
+        let took = w.started.elapsed();
+        self.spent.awaiting += waited.elapsed();
+        self.spent.writing += took;
+        self.spent.batches += 1;
+        release_freed_memory(&mut self.last_trim);
+        if w.read > 0 {
+            evo.engine.seconds_per_row = took.as_secs_f64() / w.read as f64;
+        }
+        let mut applied = false;
+        for e in evo
+            .apply(ctx.target.as_ref(), Some(table.target_table()))
+            .await?
+        {
+            applied |= matches!(&e, RunEvent::Logged { kind: k, .. } if k == kind::DDL_APPLIED);
+            reporter.send(e).await;
+        }
+        adapt_batch_size(
+            tuning.rows,
+            tuning.row_bytes.load(Ordering::Relaxed),
+            &ctx.pipeline,
+            w.read as usize,
+            took,
+        );
+        *cp = w.next;
+        self.rows_this_run += w.read;
+        if w.sample.is_some() {
+            self.pending_sample = w.sample;
+        }
+        if let Some(pace) = ctx.pace.filter(|p| *p > 0.0) {
+            let due = Duration::from_secs_f64(self.rows_this_run as f64 / pace);
+            if let Some(wait) = due.checked_sub(self.started.elapsed()) {
+                tokio::time::sleep(wait).await;
+            }
+        }
+        if self.last_report.elapsed() >= Duration::from_millis(200) {
+            self.last_report = Instant::now();
+            reporter
+                .send(RunEvent::Progress {
+                    table: index,
+                    progress: progress_of(cp),
+                    batch_size: tuning.rows.load(Ordering::Relaxed),
+                    rows_per_s: rate(self.rows_this_run, self.started),
+                    sample: self.pending_sample.take(),
+                })
+                .await;
+            reporter
+                .send(RunEvent::Logged {
+                    id: 0,
+                    kind: kind::BATCH_COMMITTED.into(),
+                    summary: w.summary,
+                })
+                .await;
+        }
+        Ok(applied)
+    }
+}
+
+/// A batch's transaction after its rows: quarantine, the `batch_committed`
+/// event with its inverse, and the checkpoint that follows `cp`. Returns
+/// that checkpoint and the event's summary too.
+fn batch_statements(
+    ctx: &RunContext,
+    table: &CompiledTable,
+    cp: &Checkpoint,
+    batch: &LoadBatch,
+    key_idx: usize,
+) -> (Checkpoint, String, Vec<Statement>) {
+    let d = ctx.target.dialect();
+    let batch_no = cp.batch_no + 1;
+    let n_written = batch.rows.len() as u64;
+    let n_quarantined = batch.quarantined.len() as u64;
+    let mut inverse = Vec::new();
+    if !batch.rows.is_empty() {
+        let keys: Vec<String> = batch
+            .rows
+            .iter()
+            .map(|r| store::literal(&r[key_idx]))
+            .collect();
+        inverse.push(format!(
+            "DELETE FROM {} WHERE {} IN ({})",
+            d.quote_ident(table.target_table()),
+            d.quote_ident(table.target_key()),
+            keys.join(", ")
+        ));
+    }
+    if n_quarantined > 0 {
+        inverse.push(format!(
+            "DELETE FROM {} WHERE {} = {} AND {} = {} AND {} = {}",
+            d.quote_ident(store::QUARANTINE),
+            d.quote_ident("run_id"),
+            store::literal(&Value::Text(ctx.run_id.to_string())),
+            d.quote_ident("source_table"),
+            store::literal(&Value::Text(table.source_table().into())),
+            d.quote_ident("batch_no"),
+            batch_no
+        ));
+    }
+    let next = Checkpoint {
+        batch_no,
+        last_key: Some(batch.last_key.to_json()),
+        read: cp.read + batch.read,
+        written: cp.written + n_written,
+        quarantined: cp.quarantined + n_quarantined,
+        done: false,
+    };
+    let event = NewEvent {
+        run_id: ctx.run_id,
+        kind: kind::BATCH_COMMITTED,
+        table: Some(table.target_table()),
+        summary: format!(
+            "batch {batch_no} of {}: keys {}..{}, {n_written} rows, {n_quarantined} quarantined",
+            table.target_table(),
+            batch.first_key.render(),
+            batch.last_key.render()
+        ),
+        detail: json!({
+            "batch": batch_no,
+            "source_table": table.source_table(),
+            "first_key": batch.first_key.to_json(),
+            "last_key": batch.last_key.to_json(),
+            "read": batch.read,
+            "written": n_written,
+            "quarantined": n_quarantined,
+        }),
+        inverse,
+    };
+    let mut statements = store::quarantine_statements(
+        d,
+        ctx.run_id,
+        table.source_table(),
+        batch_no,
+        &batch.quarantined,
+    );
+    statements.push(store::event_statement(d, &event));
+    statements.extend(store::checkpoint_statements(
+        d,
+        ctx.run_id,
+        table.source_table(),
+        &next,
+    ));
+    (next, event.summary, statements)
 }
 
 fn rate(rows: u64, since: Instant) -> f64 {
