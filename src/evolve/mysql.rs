@@ -81,6 +81,7 @@ impl OnlineDdl for MySqlDdl {
                     // A statement either commits whole or not at all.
                     cleanup: vec![],
                     fallbacks: vec![fallbacks],
+                    leftover: None,
                 }),
             }
         };
