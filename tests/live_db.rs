@@ -1844,6 +1844,140 @@ async fn an_index_build_that_gives_up_leaves_its_invalid_index_to_rollback_on_po
     db.close().await;
 }
 
+/// What information_schema says of a column of the test table: type,
+/// nullability, default, character set, collation, comment, extra.
+async fn column_attributes(db: &Db, column: &str) -> Vec<Value> {
+    let mut found = db
+        .query(
+            "SELECT COLUMN_TYPE, IS_NULLABLE, COLUMN_DEFAULT, CHARACTER_SET_NAME, \
+                    COLLATION_NAME, COLUMN_COMMENT, EXTRA \
+             FROM information_schema.COLUMNS \
+             WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? AND COLUMN_NAME = ?",
+            &[Value::from(EVO), Value::from(column)],
+        )
+        .await
+        .unwrap();
+    assert_eq!(found.len(), 1, "{column}");
+    found.remove(0)
+}
+
+/// `attributes` with its type and nullability replaced.
+fn with_type(attributes: &[Value], column_type: &str, nullable: &str) -> Vec<Value> {
+    let mut out = attributes.to_vec();
+    out[0] = Value::from(column_type);
+    out[1] = Value::from(nullable);
+    out
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn modify_column_keeps_default_comment_and_collation_on_mariadb() {
+    let tmp = TempDb::new(Server::MySql, "attrs").await;
+    let db = tmp.connect().await;
+    store::ensure_schema(db.as_ref()).await.unwrap();
+    let d = db.dialect();
+    let q = |s: &str| d.quote_ident(s);
+    const TOUCHED: &str = "tou`ched";
+    let create = format!(
+        "CREATE TABLE {} ({} BIGINT NOT NULL PRIMARY KEY, \
+         {} VARCHAR(255) CHARACTER SET latin1 COLLATE latin1_german1_ci DEFAULT {} COMMENT {}, \
+         {} DATETIME(6) NULL DEFAULT CURRENT_TIMESTAMP(6) ON UPDATE CURRENT_TIMESTAMP(6) \
+            COMMENT 'set by the server') \
+         DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
+        q(EVO),
+        q("id"),
+        q(NAME),
+        d.string_literal(r#"it's \ "unnamed""#),
+        d.string_literal(r"the 'name' \ column"),
+        q(TOUCHED),
+    );
+    let mut statements = vec![Statement::new(create, vec![])];
+    statements.extend(
+        d.insert_rows(
+            EVO,
+            &["id".into(), NAME.into()],
+            (1..=100)
+                .map(|i| vec![Value::Int(i), Value::Text(format!("m{i}"))])
+                .collect(),
+        ),
+    );
+    db.transaction(statements).await.unwrap();
+    let name = column_attributes(&db, NAME).await;
+    let touched = column_attributes(&db, TOUCHED).await;
+    assert_eq!(name[1], Value::from("YES"));
+    assert_eq!(name[2], Value::from(r#"'it''s \\ "unnamed"'"#));
+    assert_eq!(name[4], Value::from("latin1_german1_ci"));
+    assert_eq!(name[5], Value::from(r"the 'name' \ column"));
+    assert_eq!(touched[2], Value::from("current_timestamp(6)"));
+    assert_eq!(touched[6], Value::from("on update current_timestamp(6)"));
+
+    let run_id = start_run(&db).await;
+    let mut engine = Evolver::new(EvolutionSection::default(), run_id);
+    let mut apply = async |recs: Vec<Recommendation>| {
+        let n = recs.len();
+        let mut book = accepted(recs);
+        let applied = engine
+            .apply_ready(&mut book, db.as_ref(), None)
+            .await
+            .unwrap();
+        assert_eq!(applied.len(), n, "{:#?}", book.all());
+    };
+
+    // Narrower: the default, collation and comment stay.
+    apply(vec![evo_rec(
+        RecommendationKind::NarrowType,
+        NAME,
+        Change::NarrowType {
+            from: "varchar(255)".into(),
+            to: "varchar(32)".into(),
+        },
+    )])
+    .await;
+    assert_eq!(
+        column_attributes(&db, NAME).await,
+        with_type(&name, "varchar(32)", "YES")
+    );
+    let narrowed = run_events(&db, run_id)
+        .await
+        .into_iter()
+        .rfind(|e| e.kind == kind::DDL_APPLIED)
+        .unwrap()
+        .id;
+
+    // NOT NULL: the same, and an expression default with its ON UPDATE too.
+    apply(vec![
+        evo_rec(RecommendationKind::NotNull, NAME, Change::NotNull),
+        evo_rec(RecommendationKind::NotNull, TOUCHED, Change::NotNull),
+    ])
+    .await;
+    assert_eq!(
+        column_attributes(&db, NAME).await,
+        with_type(&name, "varchar(32)", "NO")
+    );
+    assert_eq!(
+        column_attributes(&db, TOUCHED).await,
+        with_type(&touched, "datetime(6)", "NO")
+    );
+
+    // Undoing NOT NULL restores the nullable columns with all they had.
+    let plan = rollback::plan(db.as_ref(), Some(narrowed)).await.unwrap();
+    assert_eq!(plan.steps.len(), 2, "{:#?}", plan.steps);
+    let (tx, _rx) = tokio::sync::mpsc::channel(1024);
+    rollback::execute(db.as_ref(), &plan, tx, None, LOCK_WAIT)
+        .await
+        .unwrap();
+    assert_eq!(
+        column_attributes(&db, NAME).await,
+        with_type(&name, "varchar(32)", "YES")
+    );
+    assert_eq!(column_attributes(&db, TOUCHED).await, touched);
+
+    // Undoing the narrowing restores the column exactly.
+    roll_back_run(&db).await;
+    assert_eq!(column_attributes(&db, NAME).await, name);
+    assert_eq!(column_attributes(&db, TOUCHED).await, touched);
+    db.close().await;
+}
+
 /// Logs the intent of `r` and runs `statements` of its forward DDL, then stops,
 /// as a process killed before its completion event would.
 async fn crash_after(db: &Db, run_id: Uuid, r: &Recommendation, statements: usize) {

@@ -49,6 +49,29 @@ pub struct LiveTable {
     /// Column name → type as the catalog spells it (`character varying(255)`),
     /// so an inverse restores exactly what was there.
     pub native_types: HashMap<String, String>,
+    /// Column name → what else the catalog says of it, where a change must
+    /// restate it (MySQL); empty elsewhere.
+    pub attributes: HashMap<String, ColumnAttributes>,
+}
+
+/// A column as the catalog describes it beyond its type and nullability:
+/// what a statement that restates the whole column (MySQL's `MODIFY
+/// COLUMN`) must repeat, or the column loses it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ColumnAttributes {
+    /// `COLUMN_DEFAULT` as the server reports it; `None`: no default.
+    pub default: Option<String>,
+    /// Whether `default` is SQL text (MariaDB 10.2.7+: `'it''s'`, `NULL`,
+    /// `current_timestamp()`) rather than the bare value (MySQL).
+    pub default_is_sql: bool,
+    pub charset: Option<String>,
+    pub collation: Option<String>,
+    /// Empty when the column has none.
+    pub comment: String,
+    /// `EXTRA`: `auto_increment`, `on update ...`, `DEFAULT_GENERATED`, `INVISIBLE`, ...
+    pub extra: String,
+    /// `GENERATION_EXPRESSION`; empty unless the column is generated.
+    pub generation: String,
 }
 
 impl LiveTable {
@@ -104,6 +127,13 @@ pub struct Online {
 pub trait OnlineDdl: Send + Sync {
     /// Catalog query for a table's index and trigger DDL; `?1`/`$1` is the table.
     fn dependents_query(&self) -> &'static str;
+    /// Catalog query for the [`ColumnAttributes`] of a table's columns, one
+    /// row each: name, default, default is SQL (0/1), character set,
+    /// collation, comment, extra, generation expression. `None` where no
+    /// change restates a whole column.
+    fn attributes_query(&self) -> Option<&'static str> {
+        None
+    }
     fn plan(
         &self,
         d: &dyn Dialect,
@@ -159,10 +189,30 @@ pub async fn live_table(
         .into_iter()
         .map(|c| (c.name, c.native_type))
         .collect();
+    let mut attributes = HashMap::new();
+    if let Some(sql) = ddl.attributes_query() {
+        let text = |v: &Value| v.as_text().map(|s| s.into_owned());
+        for r in db.query(sql, &[Value::Text(table.into())]).await? {
+            let Some(name) = text(&r[0]) else { continue };
+            attributes.insert(
+                name,
+                ColumnAttributes {
+                    default: text(&r[1]),
+                    default_is_sql: r[2].as_i64().is_some_and(|n| n != 0),
+                    charset: text(&r[3]),
+                    collation: text(&r[4]),
+                    comment: text(&r[5]).unwrap_or_default(),
+                    extra: text(&r[6]).unwrap_or_default(),
+                    generation: text(&r[7]).unwrap_or_default(),
+                },
+            );
+        }
+    }
     Ok(Some(LiveTable {
         def,
         dependents,
         native_types,
+        attributes,
     }))
 }
 
@@ -173,6 +223,7 @@ pub fn fill_ddl(recs: &mut [Recommendation], d: &dyn Dialect, def: &TableDef) {
         def: def.clone(),
         dependents: Vec::new(),
         native_types: HashMap::new(),
+        attributes: HashMap::new(),
     };
     for r in recs
         .iter_mut()
