@@ -560,7 +560,8 @@ async fn rollback(
                 }
             }
         });
-        let result = rollback::execute(db.as_ref(), &plan, tx, pace).await;
+        let lock_wait = std::time::Duration::from_millis(project.file.evolution.lock_budget_ms);
+        let result = rollback::execute(db.as_ref(), &plan, tx, pace, lock_wait).await;
         let _ = printer.await;
         match result {
             Ok(n) => {

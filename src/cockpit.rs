@@ -101,6 +101,8 @@ impl CockpitBackend for PipelineBackend {
 
     fn start_rollback(&self, plan: RollbackPlan) -> mpsc::Receiver<RollbackUpdate> {
         let target = self.prepared.target.clone();
+        let lock_wait =
+            std::time::Duration::from_millis(self.prepared.project.file.evolution.lock_budget_ms);
         let (tx, rx) = mpsc::channel(64);
         self.rt.spawn(async move {
             let db = target.as_ref();
@@ -111,7 +113,7 @@ impl CockpitBackend for PipelineBackend {
                     return;
                 }
             };
-            let result = execute_confirmed(db, &plan, &tx).await;
+            let result = execute_confirmed(db, &plan, &tx, lock_wait).await;
             if let Err(e) = held.release(db).await {
                 tracing::warn!(error = %e, "could not release the target lock");
             }
@@ -132,6 +134,7 @@ async fn execute_confirmed(
     db: &dyn crate::db::Database,
     plan: &RollbackPlan,
     tx: &mpsc::Sender<RollbackUpdate>,
+    lock_wait: std::time::Duration,
 ) -> Result<usize, String> {
     let fresh = rollback::plan(db, plan.to)
         .await
@@ -150,7 +153,10 @@ async fn execute_confirmed(
             }
         }
     };
-    let (result, ()) = tokio::join!(rollback::execute(db, plan, progress, None), forward);
+    let (result, ()) = tokio::join!(
+        rollback::execute(db, plan, progress, None, lock_wait),
+        forward
+    );
     result.map_err(|e| e.to_string())
 }
 

@@ -1306,11 +1306,14 @@ async fn insert_evo(db: &Db, row: Vec<Value>) -> Result<u64, db::DbError> {
     db.execute(&st[0].sql, &st[0].params).await
 }
 
+/// The lock budget of the tests that roll back.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_millis(2_000);
+
 async fn roll_back_run(db: &Db) {
     let plan = rollback::plan(db.as_ref(), None).await.unwrap();
     assert!(!plan.is_empty());
     let (tx, _rx) = tokio::sync::mpsc::channel(1024);
-    rollback::execute(db.as_ref(), &plan, tx, None)
+    rollback::execute(db.as_ref(), &plan, tx, None, LOCK_WAIT)
         .await
         .unwrap_or_else(|e| panic!("rollback: {e}\n{:#?}", plan.steps));
     assert!(
@@ -1523,7 +1526,12 @@ async fn a_unique_build_that_meets_duplicates_leaves_no_invalid_index_on_postgre
         "code",
         Change::Unique,
     )]);
-    let mut engine = Evolver::new(EvolutionSection::default(), run_id);
+    // The build waits for the writer, well within this lock budget.
+    let policy = EvolutionSection {
+        lock_budget_ms: 20_000,
+        ..EvolutionSection::default()
+    };
+    let mut engine = Evolver::new(policy, run_id);
     let applied = engine
         .apply_ready(&mut book, db.as_ref(), None)
         .await
@@ -1551,6 +1559,422 @@ async fn a_unique_build_that_meets_duplicates_leaves_no_invalid_index_on_postgre
         .map(|e| e.kind)
         .collect();
     assert_eq!(kinds, [kind::DDL_INTENT, kind::DDL_FAILED]);
+    db.close().await;
+}
+
+/// A session of its own that runs `lock` (a statement that takes a lock on
+/// the test table) in a transaction and keeps it until `release`, as a long
+/// transaction would; returns once the lock is held.
+struct LockHolder {
+    watcher: Db,
+    task: tokio::task::JoinHandle<Result<(), db::DbError>>,
+}
+
+impl LockHolder {
+    async fn take(tmp: &TempDb, lock: &str) -> Self {
+        use std::time::{Duration, Instant};
+        let holder = tmp.connect().await;
+        let statements = vec![
+            Statement::new(lock, vec![]),
+            Statement::new("SELECT pg_sleep(60)", vec![]),
+        ];
+        let task = tokio::spawn(async move { holder.transaction(statements).await });
+        let watcher = tmp.connect().await;
+        let t0 = Instant::now();
+        while rows(
+            &watcher,
+            "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() \
+             AND state = 'active' AND query LIKE 'SELECT pg_sleep%'",
+        )
+        .await[0][0]
+            .as_i64()
+            != Some(1)
+        {
+            assert!(
+                t0.elapsed() < Duration::from_secs(10),
+                "the lock holder never started"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        Self { watcher, task }
+    }
+
+    /// Ends the holder's transaction (cancelled, so it rolls back).
+    async fn release(self) {
+        rows(
+            &self.watcher,
+            "SELECT pg_cancel_backend(pid) FROM pg_stat_activity \
+             WHERE datname = current_database() AND pid <> pg_backend_pid() \
+             AND query LIKE 'SELECT pg_sleep%'",
+        )
+        .await;
+        assert!(
+            self.task.await.unwrap().is_err(),
+            "the holder was cancelled, not finished"
+        );
+        self.watcher.close().await;
+    }
+}
+
+/// The lock budget of the lock-timeout tests: short, so they are quick.
+const BUDGET_MS: u64 = 500;
+
+fn tight_budget() -> EvolutionSection {
+    EvolutionSection {
+        lock_budget_ms: BUDGET_MS,
+        ..EvolutionSection::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn changes_give_up_waiting_for_a_lock_within_the_budget_on_postgres() {
+    use std::time::{Duration, Instant};
+    let (tmp, db) = evo_target(Server::Postgres, "lockwait").await;
+    let d = db.dialect();
+    // Another table, which nobody locks: its change goes through meanwhile.
+    const OTHER: &str = "oth\"er";
+    let other = TableDef {
+        name: OTHER.into(),
+        columns: vec![ColumnDef {
+            name: "status".into(),
+            column_type: ColumnType::Varchar(32),
+            nullable: true,
+        }],
+        primary_key: vec![],
+    };
+    let mut statements = vec![Statement::new(d.create_table(&other), vec![])];
+    statements.extend(d.insert_rows(OTHER, &["status".into()], vec![vec![Value::from("Draft")]]));
+    db.transaction(statements).await.unwrap();
+    let before = evo_schema(&db, Server::Postgres).await;
+    let run_id = start_run(&db).await;
+    let blocked = vec![
+        // In one transaction with its event (ACCESS EXCLUSIVE).
+        evo_rec(
+            RecommendationKind::NarrowType,
+            NAME,
+            Change::NarrowType {
+                from: "varchar(255)".into(),
+                to: "varchar(32)".into(),
+            },
+        ),
+        // Statement by statement: ADD CONSTRAINT ... NOT VALID first (ACCESS EXCLUSIVE).
+        evo_rec(RecommendationKind::NotNull, NAME, Change::NotNull),
+        // CREATE INDEX CONCURRENTLY (SHARE UPDATE EXCLUSIVE).
+        evo_rec(RecommendationKind::Index, "n", Change::Index),
+    ];
+    let mut free = evo_rec(
+        RecommendationKind::Check,
+        "status",
+        Change::Check {
+            values: vec!["Draft".into()],
+        },
+    );
+    free.table = OTHER.into();
+    free.id = format!("check:{OTHER}.status");
+    let ids: Vec<String> = blocked.iter().map(|r| r.id.clone()).collect();
+    let mut book = accepted(blocked.clone());
+    book.update(OTHER, vec![free.clone()]);
+    assert!(book.decide(&free.id, Decision::Accept, "operator"));
+
+    // A transaction holding SHARE on the table, as a long report or a
+    // manual LOCK TABLE would: it conflicts with all three changes.
+    let holder = LockHolder::take(
+        &tmp,
+        &format!("LOCK TABLE {} IN SHARE MODE", d.quote_ident(EVO)),
+    )
+    .await;
+    let mut engine = Evolver::new(tight_budget(), run_id);
+    let t0 = Instant::now();
+    let applied = engine
+        .apply_ready(&mut book, db.as_ref(), None)
+        .await
+        .expect("the run goes on");
+    let took = t0.elapsed();
+    // Three waits of the budget each, and the rest: far less than the
+    // holder's 60 s, which is what the changes would wait without a bound.
+    assert!(
+        took < Duration::from_millis(3 * BUDGET_MS + 4_000),
+        "took {took:?}"
+    );
+    let ids_applied: Vec<&str> = applied.iter().map(|a| a.id.as_str()).collect();
+    assert_eq!(ids_applied, [free.id.as_str()]);
+    for id in &ids {
+        let r = book.get(id).unwrap();
+        assert_eq!(r.state, RecommendationState::Withdrawn, "{id}");
+        let note = r.note.as_deref().unwrap_or_default();
+        assert!(
+            note.contains(&format!(
+                "gave up after {BUDGET_MS} ms waiting for a lock on table {EVO}"
+            )) && note.contains("retry later, or raise [evolution] lock_budget_ms"),
+            "{id}: {note}"
+        );
+    }
+    let events = run_events(&db, run_id).await;
+    for id in &ids {
+        let failed = events
+            .iter()
+            .find(|e| e.kind == kind::DDL_FAILED && e.detail["recommendation"] == id.as_str())
+            .unwrap_or_else(|| panic!("no ddl_failed for {id}: {events:#?}"));
+        assert_eq!(failed.table.as_deref(), Some(EVO));
+        assert!(
+            failed.summary.contains("waiting for a lock on table"),
+            "{}",
+            failed.summary
+        );
+        assert!(failed.inverse.is_empty(), "nothing was left: {failed:?}");
+        // An online change gives up on its own clock: about the budget after its intent.
+        if let Some(intent) = events
+            .iter()
+            .find(|e| e.kind == kind::DDL_INTENT && e.detail["recommendation"] == id.as_str())
+        {
+            let waited = (failed.at - intent.at).to_std().unwrap();
+            assert!(
+                waited >= Duration::from_millis(BUDGET_MS)
+                    && waited < Duration::from_millis(BUDGET_MS + 2_000),
+                "{id} gave up after {waited:?}"
+            );
+        }
+    }
+    assert!(
+        !events
+            .iter()
+            .any(|e| e.kind == kind::DDL_APPLIED && e.detail["recommendation"] != free.id.as_str()),
+        "{events:#?}"
+    );
+    // Nothing half-made: no NOT VALID helper, no invalid index, same columns.
+    assert_eq!(evo_schema(&db, Server::Postgres).await, before);
+    holder.release().await;
+
+    // Once the lock is gone, the same changes go through.
+    let mut book = accepted(blocked);
+    let applied = engine
+        .apply_ready(&mut book, db.as_ref(), None)
+        .await
+        .unwrap();
+    assert_eq!(applied.len(), 3, "{:#?}", book.all());
+
+    // Rollback's DROP and ALTER wait no longer than the budget either: it
+    // stops, and the next rollback finishes the job.
+    let holder = LockHolder::take(
+        &tmp,
+        &format!("LOCK TABLE {} IN SHARE MODE", d.quote_ident(EVO)),
+    )
+    .await;
+    let plan = rollback::plan(db.as_ref(), None).await.unwrap();
+    let (tx, _rx) = tokio::sync::mpsc::channel(1024);
+    let t0 = Instant::now();
+    let err = rollback::execute(
+        db.as_ref(),
+        &plan,
+        tx,
+        None,
+        Duration::from_millis(BUDGET_MS),
+    )
+    .await
+    .unwrap_err();
+    assert!(t0.elapsed() < Duration::from_secs(5), "{:?}", t0.elapsed());
+    assert!(
+        matches!(err, rollback::RollbackError::LockTimeout { ref table, .. } if table == EVO),
+        "{err}"
+    );
+    assert!(err.to_string().contains("roll back again later"), "{err}");
+    holder.release().await;
+    roll_back_run(&db).await;
+    assert_eq!(evo_schema(&db, Server::Postgres).await, before);
+    db.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_index_build_that_gives_up_leaves_its_invalid_index_to_rollback_on_postgres() {
+    let (tmp, db) = evo_target(Server::Postgres, "lockleft").await;
+    let before = evo_schema(&db, Server::Postgres).await;
+    let run_id = start_run(&db).await;
+    // An open transaction that wrote to the table: the concurrent build
+    // creates its index, then waits for it (and gives up), and so does the
+    // DROP INDEX CONCURRENTLY that would remove the invalid index.
+    let holder = LockHolder::take(
+        &tmp,
+        &format!(
+            "UPDATE {} SET {} = {} WHERE {} = 1",
+            db.dialect().quote_ident(EVO),
+            db.dialect().quote_ident("n"),
+            db.dialect().quote_ident("n"),
+            db.dialect().quote_ident("id"),
+        ),
+    )
+    .await;
+    let index = evo_rec(RecommendationKind::Index, "n", Change::Index);
+    let mut book = accepted(vec![index.clone()]);
+    let mut engine = Evolver::new(tight_budget(), run_id);
+    let applied = engine
+        .apply_ready(&mut book, db.as_ref(), None)
+        .await
+        .unwrap();
+    assert!(applied.is_empty());
+    let note = book.get(&index.id).unwrap().note.clone().unwrap();
+    assert!(
+        note.contains("waiting for a lock on table")
+            && note.contains("could not be removed (for the same reason)"),
+        "{note}"
+    );
+    let invalid = format!("index fd_ix_{EVO}_n unique=false valid=false");
+    assert!(
+        evo_schema(&db, Server::Postgres).await.contains(&invalid),
+        "the holder kept the invalid index from being dropped"
+    );
+    let events = run_events(&db, run_id).await;
+    let failed = events.iter().find(|e| e.kind == kind::DDL_FAILED).unwrap();
+    assert_eq!(failed.inverse.len(), 1);
+    assert!(
+        failed.inverse[0].starts_with("DROP INDEX CONCURRENTLY IF EXISTS"),
+        "{failed:?}"
+    );
+    holder.release().await;
+
+    // Rollback removes it, outside a transaction.
+    let plan = rollback::plan(db.as_ref(), None).await.unwrap();
+    let step = plan
+        .steps
+        .iter()
+        .find(|s| s.event_id == failed.id)
+        .expect("the leftover is undone");
+    assert!(step.outside_transaction);
+    roll_back_run(&db).await;
+    assert_eq!(evo_schema(&db, Server::Postgres).await, before);
+    db.close().await;
+}
+
+/// What information_schema says of a column of the test table: type,
+/// nullability, default, character set, collation, comment, extra.
+async fn column_attributes(db: &Db, column: &str) -> Vec<Value> {
+    let mut found = db
+        .query(
+            "SELECT COLUMN_TYPE, IS_NULLABLE, COLUMN_DEFAULT, CHARACTER_SET_NAME, \
+                    COLLATION_NAME, COLUMN_COMMENT, EXTRA \
+             FROM information_schema.COLUMNS \
+             WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? AND COLUMN_NAME = ?",
+            &[Value::from(EVO), Value::from(column)],
+        )
+        .await
+        .unwrap();
+    assert_eq!(found.len(), 1, "{column}");
+    found.remove(0)
+}
+
+/// `attributes` with its type and nullability replaced.
+fn with_type(attributes: &[Value], column_type: &str, nullable: &str) -> Vec<Value> {
+    let mut out = attributes.to_vec();
+    out[0] = Value::from(column_type);
+    out[1] = Value::from(nullable);
+    out
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn modify_column_keeps_default_comment_and_collation_on_mariadb() {
+    let tmp = TempDb::new(Server::MySql, "attrs").await;
+    let db = tmp.connect().await;
+    store::ensure_schema(db.as_ref()).await.unwrap();
+    let d = db.dialect();
+    let q = |s: &str| d.quote_ident(s);
+    const TOUCHED: &str = "tou`ched";
+    let create = format!(
+        "CREATE TABLE {} ({} BIGINT NOT NULL PRIMARY KEY, \
+         {} VARCHAR(255) CHARACTER SET latin1 COLLATE latin1_german1_ci DEFAULT {} COMMENT {}, \
+         {} DATETIME(6) NULL DEFAULT CURRENT_TIMESTAMP(6) ON UPDATE CURRENT_TIMESTAMP(6) \
+            COMMENT 'set by the server') \
+         DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
+        q(EVO),
+        q("id"),
+        q(NAME),
+        d.string_literal(r#"it's \ "unnamed""#),
+        d.string_literal(r"the 'name' \ column"),
+        q(TOUCHED),
+    );
+    let mut statements = vec![Statement::new(create, vec![])];
+    statements.extend(
+        d.insert_rows(
+            EVO,
+            &["id".into(), NAME.into()],
+            (1..=100)
+                .map(|i| vec![Value::Int(i), Value::Text(format!("m{i}"))])
+                .collect(),
+        ),
+    );
+    db.transaction(statements).await.unwrap();
+    let name = column_attributes(&db, NAME).await;
+    let touched = column_attributes(&db, TOUCHED).await;
+    assert_eq!(name[1], Value::from("YES"));
+    assert_eq!(name[2], Value::from(r#"'it''s \\ "unnamed"'"#));
+    assert_eq!(name[4], Value::from("latin1_german1_ci"));
+    assert_eq!(name[5], Value::from(r"the 'name' \ column"));
+    assert_eq!(touched[2], Value::from("current_timestamp(6)"));
+    assert_eq!(touched[6], Value::from("on update current_timestamp(6)"));
+
+    let run_id = start_run(&db).await;
+    let mut engine = Evolver::new(EvolutionSection::default(), run_id);
+    let mut apply = async |recs: Vec<Recommendation>| {
+        let n = recs.len();
+        let mut book = accepted(recs);
+        let applied = engine
+            .apply_ready(&mut book, db.as_ref(), None)
+            .await
+            .unwrap();
+        assert_eq!(applied.len(), n, "{:#?}", book.all());
+    };
+
+    // Narrower: the default, collation and comment stay.
+    apply(vec![evo_rec(
+        RecommendationKind::NarrowType,
+        NAME,
+        Change::NarrowType {
+            from: "varchar(255)".into(),
+            to: "varchar(32)".into(),
+        },
+    )])
+    .await;
+    assert_eq!(
+        column_attributes(&db, NAME).await,
+        with_type(&name, "varchar(32)", "YES")
+    );
+    let narrowed = run_events(&db, run_id)
+        .await
+        .into_iter()
+        .rfind(|e| e.kind == kind::DDL_APPLIED)
+        .unwrap()
+        .id;
+
+    // NOT NULL: the same, and an expression default with its ON UPDATE too.
+    apply(vec![
+        evo_rec(RecommendationKind::NotNull, NAME, Change::NotNull),
+        evo_rec(RecommendationKind::NotNull, TOUCHED, Change::NotNull),
+    ])
+    .await;
+    assert_eq!(
+        column_attributes(&db, NAME).await,
+        with_type(&name, "varchar(32)", "NO")
+    );
+    assert_eq!(
+        column_attributes(&db, TOUCHED).await,
+        with_type(&touched, "datetime(6)", "NO")
+    );
+
+    // Undoing NOT NULL restores the nullable columns with all they had.
+    let plan = rollback::plan(db.as_ref(), Some(narrowed)).await.unwrap();
+    assert_eq!(plan.steps.len(), 2, "{:#?}", plan.steps);
+    let (tx, _rx) = tokio::sync::mpsc::channel(1024);
+    rollback::execute(db.as_ref(), &plan, tx, None, LOCK_WAIT)
+        .await
+        .unwrap();
+    assert_eq!(
+        column_attributes(&db, NAME).await,
+        with_type(&name, "varchar(32)", "YES")
+    );
+    assert_eq!(column_attributes(&db, TOUCHED).await, touched);
+
+    // Undoing the narrowing restores the column exactly.
+    roll_back_run(&db).await;
+    assert_eq!(column_attributes(&db, NAME).await, name);
+    assert_eq!(column_attributes(&db, TOUCHED).await, touched);
     db.close().await;
 }
 

@@ -8,6 +8,7 @@ mod sqlite;
 mod url;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 
@@ -47,7 +48,16 @@ impl DbError {
             _ => None,
         }
     }
+
+    /// Whether the server gave up waiting for a lock (PostgreSQL's
+    /// `lock_timeout`, SQLSTATE 55P03 "lock not available").
+    pub fn is_lock_timeout(&self) -> bool {
+        self.sqlstate().as_deref() == Some(LOCK_NOT_AVAILABLE)
+    }
 }
+
+/// SQLSTATE of "lock not available".
+const LOCK_NOT_AVAILABLE: &str = "55P03";
 
 /// One SQL statement with its bind values, already quoted by the dialect.
 #[derive(Debug, Clone)]
@@ -291,6 +301,28 @@ pub trait Database: Send + Sync {
     /// Runs all statements in one transaction: all or nothing. MySQL commits
     /// implicitly around DDL, so a batch holding DDL is not atomic there.
     async fn transaction(&self, statements: Vec<Statement>) -> Result<(), DbError>;
+
+    /// Runs one schema statement on its own, outside any transaction (it may
+    /// be one no transaction can hold, like `CREATE INDEX CONCURRENTLY`),
+    /// waiting at most `lock_wait` for each lock it needs; past that it fails
+    /// with [`DbError::is_lock_timeout`] instead of queueing, and with it
+    /// every session behind it. Databases without such a bound run it as
+    /// `execute` does.
+    async fn execute_ddl(&self, sql: &str, lock_wait: Duration) -> Result<u64, DbError> {
+        let _ = lock_wait;
+        self.execute(sql, &[]).await
+    }
+
+    /// [`Database::transaction`] with each lock wait bounded by `lock_wait`,
+    /// as in [`Database::execute_ddl`].
+    async fn transaction_ddl(
+        &self,
+        statements: Vec<Statement>,
+        lock_wait: Duration,
+    ) -> Result<(), DbError> {
+        let _ = lock_wait;
+        self.transaction(statements).await
+    }
 
     /// Loads `rows` into `table` and runs `extra` (quarantine, event,
     /// checkpoint) in the same transaction, by the fastest path the database

@@ -3,6 +3,7 @@
 
 use std::fmt::Write as _;
 use std::str::FromStr;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use sqlx::Connection as _;
@@ -484,6 +485,11 @@ async fn exec_on(conn: &mut PgConnection, st: &Statement) -> Result<u64, DbError
     Ok(done.rows_affected())
 }
 
+/// `lock_timeout` of `wait`: at least 1 ms, since 0 would mean no bound at all.
+fn lock_timeout(wait: Duration) -> String {
+    format!("{}ms", wait.as_millis().clamp(1, i32::MAX as u128))
+}
+
 /// Advisory locks take a 64-bit key: the lock name's 64-bit hash.
 const LOCK_SQL: &str = "SELECT pg_catalog.pg_try_advisory_lock(pg_catalog.hashtextextended($1, 0))";
 const UNLOCK_SQL: &str = "SELECT pg_catalog.pg_advisory_unlock(pg_catalog.hashtextextended($1, 0))";
@@ -546,6 +552,41 @@ impl Database for PostgresDb {
 
     async fn transaction(&self, statements: Vec<Statement>) -> Result<(), DbError> {
         let mut tx = self.pool.begin().await.map_err(DbError::sql("BEGIN"))?;
+        for st in &statements {
+            exec_on(&mut tx, st).await?;
+        }
+        tx.commit().await.map_err(DbError::sql("COMMIT"))?;
+        Ok(())
+    }
+
+    /// On a connection of its own whose session starts with `lock_timeout`
+    /// set, since the statement may be one no transaction can hold (`SET
+    /// LOCAL` needs one); the setting goes with the connection, never back
+    /// into the pool, even if this future is dropped half-way.
+    async fn execute_ddl(&self, sql: &str, lock_wait: Duration) -> Result<u64, DbError> {
+        let options = self
+            .options
+            .clone()
+            .options([("lock_timeout", lock_timeout(lock_wait))]);
+        let mut conn = PgConnection::connect_with(&options)
+            .await
+            .map_err(DbError::sql("connect"))?;
+        let result = exec_on(&mut conn, &Statement::new(sql, vec![])).await;
+        if let Err(e) = conn.close().await {
+            tracing::debug!(error = %e, "closing the DDL connection");
+        }
+        result
+    }
+
+    /// `SET LOCAL`: the bound ends with the transaction.
+    async fn transaction_ddl(
+        &self,
+        statements: Vec<Statement>,
+        lock_wait: Duration,
+    ) -> Result<(), DbError> {
+        let mut tx = self.pool.begin().await.map_err(DbError::sql("BEGIN"))?;
+        let set = format!("SET LOCAL lock_timeout = '{}'", lock_timeout(lock_wait));
+        exec_on(&mut tx, &Statement::new(set, vec![])).await?;
         for st in &statements {
             exec_on(&mut tx, st).await?;
         }

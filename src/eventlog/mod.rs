@@ -24,7 +24,8 @@ pub mod kind {
     /// A change about to run outside a transaction: its DDL, inverse, and the
     /// catalog probe that tells later whether it took effect.
     pub const DDL_INTENT: &str = "ddl_intent";
-    /// A change that ran outside a transaction and did not take effect.
+    /// A change that did not take effect (refused by the data, out of lock
+    /// budget, interrupted). Its inverse, if any, removes what it left.
     pub const DDL_FAILED: &str = "ddl_failed";
     pub const DECISION: &str = "recommendation_decision";
     pub const VALIDATION: &str = "validation";

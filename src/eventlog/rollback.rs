@@ -8,7 +8,12 @@
 //! probe: the plan asks the catalog whether it is still in place, and its
 //! inverse runs statement by statement before the step's event. A change
 //! whose intent was logged but not its outcome is undone if the catalog shows
-//! it in place, else only what the attempt left is removed.
+//! it in place, else only what the attempt left is removed. A failed change
+//! whose leftovers could not be removed then carries their clean-up as its
+//! inverse, asked of the catalog the same way.
+//!
+//! Schema statements wait at most the lock budget for their locks: a step
+//! that gives up stops the rollback, which the next one resumes.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Duration;
@@ -36,6 +41,14 @@ pub enum RollbackError {
     Refused(String),
     #[error("there is no event {0} in the event log; `flightdeck log` lists them")]
     NoSuchEvent(i64),
+    #[error(
+        "gave up after {waited_ms} ms waiting for a lock on table {table} to undo event {event}: another session holds a conflicting lock (a long transaction?); nothing of that step was recorded as undone, so roll back again later, or raise [evolution] lock_budget_ms"
+    )]
+    LockTimeout {
+        table: String,
+        event: i64,
+        waited_ms: u128,
+    },
 }
 
 /// One event to undo.
@@ -242,7 +255,12 @@ pub async fn plan(db: &dyn Database, to: Option<i64>) -> Result<RollbackPlan, Ro
         // Whether each online change is in place now, from the catalog.
         let mut probed = HashMap::new();
         for e in &pending {
-            if let Some(probe) = e.detail["probe"].as_str() {
+            // A failed change's leftover query answers the same question:
+            // is there anything for its inverse to remove?
+            if let Some(probe) = e.detail["probe"]
+                .as_str()
+                .or_else(|| e.detail["leftover"].as_str())
+            {
                 probed.insert(e.id, in_place(db, probe).await?);
             }
         }
@@ -360,9 +378,14 @@ fn run_steps(
                 }
             }
             (false, Some(false)) => {
+                let why = if e.kind == kind::DDL_FAILED {
+                    "the catalog shows nothing of it is left"
+                } else {
+                    "the catalog shows it is not in place any more"
+                };
                 step.skipped = std::mem::take(&mut step.statements)
                     .into_iter()
-                    .map(|s| (s, "the catalog shows it is not in place any more".into()))
+                    .map(|s| (s, why.into()))
                     .collect();
             }
             _ => {}
@@ -408,12 +431,15 @@ async fn event_exists(db: &dyn Database, id: i64) -> Result<bool, DbError> {
 /// Runs the plan: each step in one transaction with its `rollback` event,
 /// then marks the runs. Steps undone meanwhile (a concurrent or earlier
 /// rollback) are skipped, so a stale plan is safe. `pace` caps steps per
-/// second (demos, and tests that interrupt a rollback).
+/// second (demos, and tests that interrupt a rollback). A step that changes
+/// the schema waits at most `lock_wait` for each lock (`[evolution]
+/// lock_budget_ms`).
 pub async fn execute(
     db: &dyn Database,
     plan: &RollbackPlan,
     progress: mpsc::Sender<RollbackProgress>,
     pace: Option<f64>,
+    lock_wait: Duration,
 ) -> Result<usize, RollbackError> {
     let d = db.dialect();
     let rollback_id = Uuid::new_v4();
@@ -463,12 +489,23 @@ pub async fn execute(
         if already.contains(&step.event_id) {
             continue;
         }
+        let gave_up = |e: DbError| {
+            if e.is_lock_timeout() {
+                RollbackError::LockTimeout {
+                    table: step.table.clone().unwrap_or_default(),
+                    event: step.event_id,
+                    waited_ms: lock_wait.as_millis(),
+                }
+            } else {
+                RollbackError::Db(e)
+            }
+        };
         let mut statements: Vec<Statement> = Vec::new();
         if step.outside_transaction {
             // Each is idempotent or probed: a crash before the event below
             // leaves a step the next plan finds done or redoes safely.
             for s in &step.statements {
-                db.execute(s, &[]).await?;
+                db.execute_ddl(s, lock_wait).await.map_err(gave_up)?;
             }
         } else {
             statements.extend(
@@ -503,7 +540,14 @@ pub async fn execute(
                 inverse: vec![],
             },
         ));
-        db.transaction(statements).await?;
+        // Deleting a batch's rows takes no lock that holds up readers.
+        if step.kind == kind::BATCH_COMMITTED {
+            db.transaction(statements).await?;
+        } else {
+            db.transaction_ddl(statements, lock_wait)
+                .await
+                .map_err(gave_up)?;
+        }
         undone += 1;
         send(RollbackProgress::Step {
             done: i + 1,

@@ -8,6 +8,11 @@
 //! event first, each statement on its own, then `ddl_applied` or
 //! `ddl_failed`. After a crash in between, the catalog says whether the
 //! change took effect (`resume` here, `rollback::plan` there).
+//!
+//! No statement waits longer than `[evolution] lock_budget_ms` for a lock
+//! (PostgreSQL's `lock_timeout`): one queued behind a long transaction would
+//! hold up every session that comes after it. A change that gives up ends as
+//! `ddl_failed`, with what it left removed, and the run goes on.
 
 mod live;
 mod mysql;
@@ -19,6 +24,7 @@ mod tests;
 pub use live::LiveEvolution;
 
 use std::collections::{HashMap, HashSet};
+use std::time::Duration;
 
 use serde_json::json;
 use uuid::Uuid;
@@ -43,6 +49,29 @@ pub struct LiveTable {
     /// Column name → type as the catalog spells it (`character varying(255)`),
     /// so an inverse restores exactly what was there.
     pub native_types: HashMap<String, String>,
+    /// Column name → what else the catalog says of it, where a change must
+    /// restate it (MySQL); empty elsewhere.
+    pub attributes: HashMap<String, ColumnAttributes>,
+}
+
+/// A column as the catalog describes it beyond its type and nullability:
+/// what a statement that restates the whole column (MySQL's `MODIFY
+/// COLUMN`) must repeat, or the column loses it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ColumnAttributes {
+    /// `COLUMN_DEFAULT` as the server reports it; `None`: no default.
+    pub default: Option<String>,
+    /// Whether `default` is SQL text (MariaDB 10.2.7+: `'it''s'`, `NULL`,
+    /// `current_timestamp()`) rather than the bare value (MySQL).
+    pub default_is_sql: bool,
+    pub charset: Option<String>,
+    pub collation: Option<String>,
+    /// Empty when the column has none.
+    pub comment: String,
+    /// `EXTRA`: `auto_increment`, `on update ...`, `DEFAULT_GENERATED`, `INVISIBLE`, ...
+    pub extra: String,
+    /// `GENERATION_EXPRESSION`; empty unless the column is generated.
+    pub generation: String,
 }
 
 impl LiveTable {
@@ -88,12 +117,23 @@ pub struct Online {
     /// Weaker forms of forward statement `i`, tried in order while the server
     /// refuses the one before as unsupported (SQLSTATE 0A000).
     pub fallbacks: Vec<Vec<String>>,
+    /// A catalog query whose first value is above 0 when there is something
+    /// for `cleanup` to remove, so that nothing takes a lock for nothing;
+    /// `None`: the clean-up always runs.
+    pub leftover: Option<String>,
 }
 
 /// The DDL of each change for one database (the online forms where one exists).
 pub trait OnlineDdl: Send + Sync {
     /// Catalog query for a table's index and trigger DDL; `?1`/`$1` is the table.
     fn dependents_query(&self) -> &'static str;
+    /// Catalog query for the [`ColumnAttributes`] of a table's columns, one
+    /// row each: name, default, default is SQL (0/1), character set,
+    /// collation, comment, extra, generation expression. `None` where no
+    /// change restates a whole column.
+    fn attributes_query(&self) -> Option<&'static str> {
+        None
+    }
     fn plan(
         &self,
         d: &dyn Dialect,
@@ -149,10 +189,30 @@ pub async fn live_table(
         .into_iter()
         .map(|c| (c.name, c.native_type))
         .collect();
+    let mut attributes = HashMap::new();
+    if let Some(sql) = ddl.attributes_query() {
+        let text = |v: &Value| v.as_text().map(|s| s.into_owned());
+        for r in db.query(sql, &[Value::Text(table.into())]).await? {
+            let Some(name) = text(&r[0]) else { continue };
+            attributes.insert(
+                name,
+                ColumnAttributes {
+                    default: text(&r[1]),
+                    default_is_sql: r[2].as_i64().is_some_and(|n| n != 0),
+                    charset: text(&r[3]),
+                    collation: text(&r[4]),
+                    comment: text(&r[5]).unwrap_or_default(),
+                    extra: text(&r[6]).unwrap_or_default(),
+                    generation: text(&r[7]).unwrap_or_default(),
+                },
+            );
+        }
+    }
     Ok(Some(LiveTable {
         def,
         dependents,
         native_types,
+        attributes,
     }))
 }
 
@@ -163,6 +223,7 @@ pub fn fill_ddl(recs: &mut [Recommendation], d: &dyn Dialect, def: &TableDef) {
         def: def.clone(),
         dependents: Vec::new(),
         native_types: HashMap::new(),
+        attributes: HashMap::new(),
     };
     for r in recs
         .iter_mut()
@@ -297,6 +358,7 @@ pub fn intent_event<'a>(run_id: Uuid, r: &'a Recommendation, plan: &Plan) -> Opt
     detail["inverse"] = json!(plan.inverse);
     detail["probe"] = json!(online.probe);
     detail["cleanup"] = json!(online.cleanup);
+    detail["leftover"] = json!(online.leftover);
     detail["summary"] = json!(summary);
     Some(NewEvent {
         run_id,
@@ -340,14 +402,63 @@ fn refused_by_data(e: &DbError) -> bool {
         .is_some_and(|s| s.starts_with("22") || s.starts_with("23"))
 }
 
-/// Runs idempotent clean-up statements; one that fails is logged, since the
-/// next attempt runs them again.
-async fn clean_up(db: &dyn Database, statements: &[String]) {
-    for s in statements {
-        if let Err(e) = db.execute(s, &[]).await {
-            tracing::warn!(error = %e, statement = %s, "clean-up failed");
+/// Why a change stopped when the server gave up waiting for a lock on `table`.
+fn gave_up_waiting(table: &str, lock_wait: Duration) -> String {
+    format!(
+        "gave up after {} ms waiting for a lock on table {table}: another session holds a conflicting lock (a long transaction?); retry later, or raise [evolution] lock_budget_ms",
+        lock_wait.as_millis()
+    )
+}
+
+/// What an attempt left behind: the `leftover` query, if any, and the
+/// idempotent statements that remove it.
+#[derive(Clone, Copy)]
+struct Leftover<'a> {
+    query: Option<&'a str>,
+    cleanup: &'a [String],
+}
+
+impl<'a> From<&'a Online> for Leftover<'a> {
+    fn from(o: &'a Online) -> Self {
+        Leftover {
+            query: o.leftover.as_deref(),
+            cleanup: &o.cleanup,
         }
     }
+}
+
+/// Runs the clean-up statements if the catalog shows something to remove,
+/// each waiting at most `lock_wait` for its locks. `None` when nothing is
+/// left; else why something stays (the next attempt runs them again).
+async fn clean_up(
+    db: &dyn Database,
+    table: &str,
+    left: Leftover<'_>,
+    lock_wait: Duration,
+) -> Result<Option<String>, DbError> {
+    if left.cleanup.is_empty() {
+        return Ok(None);
+    }
+    if let Some(q) = left.query
+        && !in_place(db, q).await?
+    {
+        return Ok(None);
+    }
+    let mut failure = None;
+    for s in left.cleanup {
+        if let Err(e) = db.execute_ddl(s, lock_wait).await {
+            tracing::warn!(error = %e, statement = %s, "clean-up failed");
+            failure.get_or_insert(if e.is_lock_timeout() {
+                gave_up_waiting(table, lock_wait)
+            } else {
+                e.to_string()
+            });
+        }
+    }
+    Ok(match (failure, left.query) {
+        (Some(_), Some(q)) if !in_place(db, q).await? => None,
+        (failure, _) => failure,
+    })
 }
 
 /// How one change went.
@@ -456,11 +567,16 @@ impl Evolver {
             }
         }
         for intent in dangling_intents(&log) {
-            if let Some((id, inverse)) = settle(db, intent).await? {
+            if let Some((id, inverse)) = settle(db, intent, self.lock_wait()).await? {
                 self.earlier.insert(id, inverse);
             }
         }
         Ok(())
+    }
+
+    /// Longest wait for a lock of any one statement.
+    fn lock_wait(&self) -> Duration {
+        Duration::from_millis(self.policy.lock_budget_ms)
     }
 
     /// Why the policy refuses `r`, if it does.
@@ -655,12 +771,59 @@ impl Evolver {
                 inverse: plan.inverse.clone(),
             },
         ));
-        match db.transaction(statements).await {
-            Ok(()) => Ok(Outcome::Applied(plan.forward.clone())),
+        let why = match db.transaction_ddl(statements, self.lock_wait()).await {
+            Ok(()) => return Ok(Outcome::Applied(plan.forward.clone())),
             // Rows that break it arrived after the check: nothing was applied.
-            Err(e) if refused_by_data(&e) => Ok(Outcome::Failed(e.to_string())),
-            Err(e) => Err(e),
+            Err(e) if refused_by_data(&e) => e.to_string(),
+            Err(e) if e.is_lock_timeout() => gave_up_waiting(&r.table, self.lock_wait()),
+            Err(e) => return Err(e),
+        };
+        self.log_failed(db, r, &[], &why, Vec::new(), None).await?;
+        Ok(Outcome::Failed(why))
+    }
+
+    /// Logs that `r` did not take effect after running `ran`; `left` is what
+    /// stays behind of it, which its inverse removes if rolled back.
+    async fn log_failed(
+        &self,
+        db: &dyn Database,
+        r: &Recommendation,
+        ran: &[String],
+        why: &str,
+        refused: Vec<serde_json::Value>,
+        left: Option<Leftover<'_>>,
+    ) -> Result<(), DbError> {
+        let mut detail = change_detail(r, ran);
+        detail["error"] = json!(why);
+        detail["refused"] = json!(refused);
+        let mut inverse = Vec::new();
+        // Rollback asks the query first, as it asks an online change's probe,
+        // and runs the clean-up outside a transaction.
+        if let Some(Leftover {
+            query: Some(q),
+            cleanup,
+        }) = left
+        {
+            inverse = cleanup.to_vec();
+            detail["leftover"] = json!(q);
         }
+        db.transaction(vec![store::event_statement(
+            db.dialect(),
+            &NewEvent {
+                run_id: self.run_id,
+                kind: kind::DDL_FAILED,
+                table: Some(&r.table),
+                summary: format!(
+                    "not applied {} on {}.{}: {why}",
+                    r.kind.name(),
+                    r.table,
+                    r.column
+                ),
+                detail,
+                inverse,
+            },
+        )])
+        .await
     }
 
     /// Runs the change statement by statement between an intent and a
@@ -675,11 +838,17 @@ impl Evolver {
         lock_ms: u64,
     ) -> Result<Outcome, DbError> {
         let d = db.dialect();
+        let wait = self.lock_wait();
         if in_place(db, &online.probe).await? {
             return Ok(Outcome::InPlace);
         }
         // What an attempt of an earlier, abandoned run may have left.
-        clean_up(db, &online.cleanup).await;
+        if let Some(reason) = clean_up(db, &r.table, online.into(), wait).await? {
+            let why =
+                format!("an earlier attempt left something that could not be removed: {reason}");
+            self.log_failed(db, r, &[], &why, Vec::new(), None).await?;
+            return Ok(Outcome::Failed(why));
+        }
         if let Some(mut intent) = intent_event(self.run_id, r, plan) {
             intent.detail["estimated_lock_ms"] = json!(lock_ms);
             db.transaction(vec![store::event_statement(d, &intent)])
@@ -691,7 +860,7 @@ impl Evolver {
         'statements: for (i, first) in plan.forward.iter().enumerate() {
             let weaker = online.fallbacks.get(i).into_iter().flatten();
             for sql in std::iter::once(first).chain(weaker) {
-                match db.execute(sql, &[]).await {
+                match db.execute_ddl(sql, wait).await {
                     Ok(_) => {
                         ran.push(sql.clone());
                         continue 'statements;
@@ -702,6 +871,10 @@ impl Evolver {
                     }
                     // The server is gone: the intent stays open for `resume`.
                     Err(e) if e.sqlstate().is_none() => return Err(e),
+                    Err(e) if e.is_lock_timeout() => {
+                        failure = Some(gave_up_waiting(&r.table, wait));
+                        break 'statements;
+                    }
                     Err(e) => {
                         failure = Some(e.to_string());
                         break 'statements;
@@ -723,32 +896,24 @@ impl Evolver {
         // (PostgreSQL's NOT NULL, then dropping its helper CHECK).
         let failed = match why {
             Some(why) => {
-                clean_up(db, &online.cleanup).await;
-                (!in_place(db, &online.probe).await?).then_some(why)
+                let left = clean_up(db, &r.table, online.into(), wait).await?;
+                (!in_place(db, &online.probe).await?).then_some((why, left))
             }
             None => None,
         };
-        if let Some(why) = failed {
-            let mut detail = change_detail(r, &ran);
-            detail["error"] = json!(why);
-            detail["refused"] = json!(refused);
-            db.transaction(vec![store::event_statement(
-                d,
-                &NewEvent {
-                    run_id: self.run_id,
-                    kind: kind::DDL_FAILED,
-                    table: Some(&r.table),
-                    summary: format!(
-                        "not applied {} on {}.{}: {why}",
-                        r.kind.name(),
-                        r.table,
-                        r.column
-                    ),
-                    detail,
-                    inverse: vec![],
-                },
-            )])
-            .await?;
+        if let Some((mut why, left)) = failed {
+            if let Some(reason) = &left {
+                let reason = if *reason == why {
+                    "for the same reason"
+                } else {
+                    reason
+                };
+                why.push_str(&format!(
+                    "; what the attempt left could not be removed ({reason}): the next attempt or a rollback removes it"
+                ));
+            }
+            let left = left.map(|_| Leftover::from(online));
+            self.log_failed(db, r, &ran, &why, refused, left).await?;
             return Ok(Outcome::Failed(why));
         }
         let mut detail = change_detail(r, &ran);
@@ -841,6 +1006,7 @@ impl Evolver {
 async fn settle(
     db: &dyn Database,
     intent: &EventRecord,
+    lock_wait: Duration,
 ) -> Result<Option<(String, Vec<String>)>, DbError> {
     let strings = |key: &str| -> Vec<String> {
         serde_json::from_value(intent.detail[key].clone()).unwrap_or_default()
@@ -866,8 +1032,27 @@ async fn settle(
             inverse: strings("inverse"),
         }
     } else {
-        clean_up(db, &strings("cleanup")).await;
-        let why = "interrupted before it took effect; it will be applied again";
+        let cleanup = strings("cleanup");
+        let left = Leftover {
+            query: intent.detail["leftover"].as_str(),
+            cleanup: &cleanup,
+        };
+        let table = intent.table.as_deref().unwrap_or_default();
+        let mut why = "interrupted before it took effect; it will be applied again".to_string();
+        let mut inverse = Vec::new();
+        if let Some(reason) = clean_up(db, table, left, lock_wait).await? {
+            // Removed by the next attempt, or by a rollback, which asks the
+            // leftover query (not the change's probe) first.
+            why.push_str(&format!(
+                "; what it left could not be removed yet ({reason})"
+            ));
+            if left.query.is_some() {
+                inverse = cleanup.clone();
+                if let Some(d) = detail.as_object_mut() {
+                    d.remove("probe");
+                }
+            }
+        }
         detail["error"] = json!(why);
         NewEvent {
             run_id: intent.run_id,
@@ -875,7 +1060,7 @@ async fn settle(
             table: intent.table.as_deref(),
             summary: format!("not applied {id}: {why}"),
             detail,
-            inverse: vec![],
+            inverse,
         }
     };
     db.transaction(vec![store::event_statement(db.dialect(), &event)])

@@ -7,11 +7,17 @@
 //! `INPLACE, LOCK=SHARED`, then `COPY, LOCK=SHARED`. The event's `ddl` is the
 //! form that ran. On MariaDB 10.11: indexes and NOT NULL go in place without
 //! a lock; a CHECK and a narrower type need COPY (writes wait for the copy).
-//! `MODIFY COLUMN` restates the column: its type as the catalog spells it and
-//! its nullability, in the table's default character set.
+//! `MODIFY COLUMN` replaces the whole column definition, so it restates
+//! everything the catalog holds of the column, read when the change is
+//! applied: type, nullability, default, character set and collation,
+//! `ON UPDATE`, `AUTO_INCREMENT`, `INVISIBLE` and comment; the inverse
+//! restates the same with the type and nullability from before. A column
+//! with anything else (a generation expression, an attribute this does not
+//! know) is refused rather than stripped.
 
 use super::{
-    LiveTable, Online, OnlineDdl, Plan, in_list, object_name, plain_narrowing, verify_query,
+    ColumnAttributes, LiveTable, Online, OnlineDdl, Plan, in_list, object_name, plain_narrowing,
+    verify_query,
 };
 use crate::db::Dialect;
 use crate::recommend::Change;
@@ -39,6 +45,110 @@ fn ladder(qt: &str, clause: &str) -> (String, Vec<String>) {
     (first, forms.collect())
 }
 
+/// The definition of column `name` for `MODIFY COLUMN`: `sql_type`,
+/// nullability, and what `attributes` hold (none when unknown, as in a
+/// preview before the change meets the live table).
+fn column_definition(
+    d: &dyn Dialect,
+    name: &str,
+    sql_type: &str,
+    not_null: bool,
+    attributes: Option<&ColumnAttributes>,
+) -> Result<String, String> {
+    let null = if not_null { "NOT NULL" } else { "NULL" };
+    let mut out = format!("{} {sql_type}", d.quote_ident(name));
+    let Some(a) = attributes else {
+        return Ok(format!("{out} {null}"));
+    };
+    let refuse = |what: String| {
+        Err(format!(
+            "column {name} has {what}, which MODIFY COLUMN would have to restate; not applied automatically"
+        ))
+    };
+    if !a.generation.is_empty() {
+        return refuse(format!("the generation expression {}", a.generation));
+    }
+    let mut on_update = None;
+    let (mut auto_increment, mut invisible, mut default_generated) = (false, false, false);
+    let mut words = a.extra.split_whitespace();
+    while let Some(w) = words.next() {
+        match w.to_ascii_lowercase().as_str() {
+            "auto_increment" => auto_increment = true,
+            "invisible" => invisible = true,
+            "default_generated" => default_generated = true,
+            "on" if words
+                .next()
+                .is_some_and(|u| u.eq_ignore_ascii_case("update")) =>
+            {
+                match words.next() {
+                    Some(expr) => on_update = Some(expr),
+                    None => return refuse(format!("EXTRA {}", a.extra)),
+                }
+            }
+            _ => return refuse(format!("EXTRA {}", a.extra)),
+        }
+    }
+    if let Some(cs) = &a.charset {
+        out.push_str(&format!(" CHARACTER SET {}", d.quote_ident(cs)));
+    }
+    if let Some(co) = &a.collation {
+        out.push_str(&format!(" COLLATE {}", d.quote_ident(co)));
+    }
+    out.push(' ');
+    out.push_str(null);
+    match default_sql(d, a, sql_type, default_generated) {
+        // A NOT NULL column has no NULL default: it has none at all.
+        Some(v) if not_null && v.eq_ignore_ascii_case("NULL") => {}
+        Some(v) => out.push_str(&format!(" DEFAULT {v}")),
+        None => {}
+    }
+    if let Some(expr) = on_update {
+        out.push_str(&format!(" ON UPDATE {expr}"));
+    }
+    if auto_increment {
+        out.push_str(" AUTO_INCREMENT");
+    }
+    if invisible {
+        out.push_str(" INVISIBLE");
+    }
+    if !a.comment.is_empty() {
+        out.push_str(&format!(" COMMENT {}", d.string_literal(&a.comment)));
+    }
+    Ok(out)
+}
+
+/// The column's default as SQL, `NULL` included; `None` when it has none.
+/// MariaDB reports it as SQL already (`'it''s'`, `NULL`, `current_timestamp()`,
+/// `(1 + 2)`), as its own `SHOW CREATE TABLE` writes it. MySQL reports the
+/// bare value, and flags an expression with `DEFAULT_GENERATED`.
+fn default_sql(
+    d: &dyn Dialect,
+    a: &ColumnAttributes,
+    sql_type: &str,
+    generated: bool,
+) -> Option<String> {
+    let v = a.default.as_deref()?;
+    if a.default_is_sql {
+        return Some(v.to_string());
+    }
+    let lower = v.to_ascii_lowercase();
+    let ty = sql_type.to_ascii_lowercase();
+    let temporal = ty.starts_with("timestamp") || ty.starts_with("datetime");
+    Some(
+        if lower.starts_with("current_timestamp") && (generated || temporal) {
+            v.to_string()
+        } else if generated {
+            format!("({v})")
+        } else if (ty.starts_with("bit") && lower.starts_with("b'"))
+            || ((ty.contains("binary") || ty.contains("blob")) && lower.starts_with("0x"))
+        {
+            v.to_string()
+        } else {
+            d.string_literal(v)
+        },
+    )
+}
+
 impl OnlineDdl for MySqlDdl {
     /// The table's secondary indexes as `CREATE INDEX` statements.
     fn dependents_query(&self) -> &'static str {
@@ -50,6 +160,18 @@ impl OnlineDdl for MySqlDdl {
          FROM information_schema.STATISTICS \
          WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? AND INDEX_NAME <> 'PRIMARY' \
          GROUP BY TABLE_NAME, INDEX_NAME ORDER BY INDEX_NAME"
+    }
+
+    /// MariaDB 10.2.7+ reports `COLUMN_DEFAULT` as SQL text.
+    fn attributes_query(&self) -> Option<&'static str> {
+        Some(
+            "SELECT COLUMN_NAME, COLUMN_DEFAULT, VERSION() LIKE '%MariaDB%', \
+                    CHARACTER_SET_NAME, COLLATION_NAME, COLUMN_COMMENT, EXTRA, \
+                    COALESCE(GENERATION_EXPRESSION, '') \
+             FROM information_schema.COLUMNS \
+             WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? \
+             ORDER BY ORDINAL_POSITION",
+        )
     }
 
     fn plan(
@@ -81,6 +203,7 @@ impl OnlineDdl for MySqlDdl {
                     // A statement either commits whole or not at all.
                     cleanup: vec![],
                     fallbacks: vec![fallbacks],
+                    leftover: None,
                 }),
             }
         };
@@ -136,9 +259,12 @@ impl OnlineDdl for MySqlDdl {
             Change::NotNull => {
                 let col = live.column(column)?;
                 let sql_type = live.sql_type(d, col);
+                let def = |not_null| {
+                    column_definition(d, column, &sql_type, not_null, live.attributes.get(column))
+                };
                 online(
-                    format!("MODIFY COLUMN {qc} {sql_type} NOT NULL"),
-                    format!("MODIFY COLUMN {qc} {sql_type} NULL"),
+                    format!("MODIFY COLUMN {}", def(true)?),
+                    format!("MODIFY COLUMN {}", def(false)?),
                     column_probe("IS_NULLABLE = 'NO'".into()),
                 )
             }
@@ -151,7 +277,15 @@ impl OnlineDdl for MySqlDdl {
                         col.column_type
                     ));
                 }
-                let null = if col.nullable { "NULL" } else { "NOT NULL" };
+                let def = |sql_type: &str| {
+                    column_definition(
+                        d,
+                        column,
+                        sql_type,
+                        !col.nullable,
+                        live.attributes.get(column),
+                    )
+                };
                 let fits = match to {
                     ColumnType::Varchar(n) => {
                         format!("DATA_TYPE = 'varchar' AND CHARACTER_MAXIMUM_LENGTH = {n}")
@@ -160,8 +294,8 @@ impl OnlineDdl for MySqlDdl {
                     _ => "DATA_TYPE = 'int'".into(),
                 };
                 online(
-                    format!("MODIFY COLUMN {qc} {} {null}", d.type_name(to)),
-                    format!("MODIFY COLUMN {qc} {} {null}", live.sql_type(d, col)),
+                    format!("MODIFY COLUMN {}", def(&d.type_name(to))?),
+                    format!("MODIFY COLUMN {}", def(&live.sql_type(d, col))?),
                     column_probe(fits),
                 )
             }
@@ -183,6 +317,7 @@ impl OnlineDdl for MySqlDdl {
 mod tests {
     use super::*;
     use crate::db::MySqlDialect;
+    use crate::evolve::ColumnAttributes;
     use crate::evolve::tests::live_of;
 
     fn plan(column: &str, change: Change) -> Result<Plan, String> {
@@ -317,6 +452,194 @@ mod tests {
             ["ALTER TABLE `m``x` MODIFY COLUMN `n` bigint(20) NOT NULL"]
         );
         assert!(p.online.unwrap().probe.ends_with("DATA_TYPE = 'smallint'"));
+    }
+
+    /// The plan of `change` on column `a``b` (varchar(255), nullable) of a
+    /// live table whose catalog says `attributes` of it.
+    fn plan_with(attributes: ColumnAttributes, change: Change) -> Result<Plan, String> {
+        let mut live = live_of(
+            "m`x",
+            &[("a`b", ColumnType::Varchar(255), "varchar(255)", true)],
+        );
+        live.attributes.insert("a`b".into(), attributes);
+        MySqlDdl.plan(&MySqlDialect, &live, "a`b", &change)
+    }
+
+    fn narrow() -> Change {
+        Change::NarrowType {
+            from: "varchar(255)".into(),
+            to: "varchar(16)".into(),
+        }
+    }
+
+    /// What MariaDB 10.11 reports of a latin1 column with a default and a
+    /// comment that hold quotes, a backtick and a backslash.
+    fn mariadb_column() -> ColumnAttributes {
+        ColumnAttributes {
+            default: Some(r"'it''s \\ x'".into()),
+            default_is_sql: true,
+            charset: Some("latin1".into()),
+            collation: Some("latin1_german1_ci".into()),
+            comment: r"the 'a`b' \ column".into(),
+            extra: String::new(),
+            generation: String::new(),
+        }
+    }
+
+    #[test]
+    fn modify_column_restates_default_charset_collation_and_comment() {
+        let tail = r"DEFAULT 'it''s \\ x' COMMENT 'the ''a`b'' \\ column'";
+        let cs = "CHARACTER SET `latin1` COLLATE `latin1_german1_ci`";
+        let p = plan_with(mariadb_column(), Change::NotNull).unwrap();
+        assert_eq!(
+            p.forward,
+            [format!(
+                "ALTER TABLE `m``x` MODIFY COLUMN `a``b` varchar(255) {cs} NOT NULL {tail}, ALGORITHM=INPLACE, LOCK=NONE"
+            )]
+        );
+        assert_eq!(
+            p.inverse,
+            [format!(
+                "ALTER TABLE `m``x` MODIFY COLUMN `a``b` varchar(255) {cs} NULL {tail}"
+            )]
+        );
+        let fallbacks = &p.online.unwrap().fallbacks[0];
+        assert!(fallbacks.iter().all(|f| f.contains(tail)), "{fallbacks:?}");
+
+        let p = plan_with(mariadb_column(), narrow()).unwrap();
+        assert_eq!(
+            p.forward,
+            [format!(
+                "ALTER TABLE `m``x` MODIFY COLUMN `a``b` VARCHAR(16) {cs} NULL {tail}, ALGORITHM=INPLACE, LOCK=NONE"
+            )]
+        );
+        assert_eq!(
+            p.inverse,
+            [format!(
+                "ALTER TABLE `m``x` MODIFY COLUMN `a``b` varchar(255) {cs} NULL {tail}"
+            )]
+        );
+
+        // Names from the catalog are quoted like any identifier.
+        let odd = ColumnAttributes {
+            collation: Some("we`ird".into()),
+            ..mariadb_column()
+        };
+        let p = plan_with(odd, Change::NotNull).unwrap();
+        assert!(
+            p.forward[0].contains("COLLATE `we``ird`"),
+            "{}",
+            p.forward[0]
+        );
+    }
+
+    #[test]
+    fn a_null_default_is_kept_for_the_nullable_column_only() {
+        // MariaDB's implicit default of a nullable column, and MySQL's.
+        for (default, default_is_sql) in [(Some("NULL".to_string()), true), (None, false)] {
+            let a = ColumnAttributes {
+                default: default.clone(),
+                default_is_sql,
+                ..ColumnAttributes::default()
+            };
+            let p = plan_with(a.clone(), Change::NotNull).unwrap();
+            assert_eq!(
+                p.forward[0],
+                "ALTER TABLE `m``x` MODIFY COLUMN `a``b` varchar(255) NOT NULL, ALGORITHM=INPLACE, LOCK=NONE"
+            );
+            let back = if default.is_some() {
+                " DEFAULT NULL"
+            } else {
+                ""
+            };
+            assert_eq!(
+                p.inverse,
+                [format!(
+                    "ALTER TABLE `m``x` MODIFY COLUMN `a``b` varchar(255) NULL{back}"
+                )]
+            );
+            let p = plan_with(a, narrow()).unwrap();
+            assert!(
+                p.forward[0].ends_with(&format!(
+                    "VARCHAR(16) NULL{back}, ALGORITHM=INPLACE, LOCK=NONE"
+                )),
+                "{}",
+                p.forward[0]
+            );
+        }
+    }
+
+    #[test]
+    fn expression_defaults_and_extra_attributes_are_restated() {
+        let d = MySqlDialect;
+        let def = |a: ColumnAttributes, sql_type: &str| {
+            column_definition(&d, "c", sql_type, true, Some(&a)).unwrap()
+        };
+        // MariaDB: the default is SQL already.
+        let a = ColumnAttributes {
+            default: Some("current_timestamp(6)".into()),
+            default_is_sql: true,
+            extra: "on update current_timestamp(6)".into(),
+            ..ColumnAttributes::default()
+        };
+        assert_eq!(
+            def(a, "datetime(6)"),
+            "`c` datetime(6) NOT NULL DEFAULT current_timestamp(6) ON UPDATE current_timestamp(6)"
+        );
+        // MySQL 8: bare values, expressions flagged DEFAULT_GENERATED.
+        let mysql = |default: &str, extra: &str| ColumnAttributes {
+            default: Some(default.into()),
+            extra: extra.into(),
+            ..ColumnAttributes::default()
+        };
+        assert_eq!(
+            def(
+                mysql(
+                    "CURRENT_TIMESTAMP",
+                    "DEFAULT_GENERATED on update CURRENT_TIMESTAMP"
+                ),
+                "timestamp"
+            ),
+            "`c` timestamp NOT NULL DEFAULT CURRENT_TIMESTAMP ON UPDATE CURRENT_TIMESTAMP"
+        );
+        assert_eq!(
+            def(mysql("uuid()", "DEFAULT_GENERATED"), "char(36)"),
+            "`c` char(36) NOT NULL DEFAULT (uuid())"
+        );
+        assert_eq!(
+            def(mysql(r"it's \ x", ""), "varchar(9)"),
+            r"`c` varchar(9) NOT NULL DEFAULT 'it''s \\ x'"
+        );
+        assert_eq!(def(mysql("42", ""), "int"), "`c` int NOT NULL DEFAULT '42'");
+        assert_eq!(
+            def(mysql("b'101'", ""), "bit(3)"),
+            "`c` bit(3) NOT NULL DEFAULT b'101'"
+        );
+        let a = ColumnAttributes {
+            extra: "auto_increment INVISIBLE".into(),
+            ..ColumnAttributes::default()
+        };
+        assert_eq!(
+            def(a, "bigint(20)"),
+            "`c` bigint(20) NOT NULL AUTO_INCREMENT INVISIBLE"
+        );
+    }
+
+    #[test]
+    fn columns_with_what_modify_cannot_restate_are_refused() {
+        let generated = ColumnAttributes {
+            extra: "VIRTUAL GENERATED".into(),
+            generation: "`n` + 1".into(),
+            ..ColumnAttributes::default()
+        };
+        let e = plan_with(generated, Change::NotNull).unwrap_err();
+        assert!(e.contains("generation expression `n` + 1"), "{e}");
+        let unknown = ColumnAttributes {
+            extra: "SOMETHING NEW".into(),
+            ..ColumnAttributes::default()
+        };
+        let e = plan_with(unknown, narrow()).unwrap_err();
+        assert!(e.contains("EXTRA SOMETHING NEW"), "{e}");
     }
 
     #[test]

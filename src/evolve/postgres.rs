@@ -10,6 +10,11 @@
 //! or the first one's ACCESS EXCLUSIVE lock would last through the scan.
 //! A narrower type has no online form: one `ALTER COLUMN ... TYPE` in a
 //! transaction, under the lock budget.
+//!
+//! Every statement runs with `lock_timeout` at the lock budget (`SET LOCAL`
+//! in a transaction; outside one, on a session of its own), and the clean-up
+//! of a failed attempt runs only when the catalog shows something to remove:
+//! even `DROP CONSTRAINT IF EXISTS` waits for ACCESS EXCLUSIVE.
 
 use super::{
     LiveTable, Online, OnlineDdl, Plan, in_list, lookup_table_plan, object_name, plain_narrowing,
@@ -66,6 +71,12 @@ impl OnlineDdl for PostgresDdl {
                         // finds no valid index of that name.
                         cleanup: vec![drop],
                         fallbacks: vec![],
+                        leftover: Some(format!(
+                            "SELECT COUNT(*) FROM pg_catalog.pg_index i \
+                             JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid \
+                             WHERE i.indrelid = {table_oid} AND c.relname = {}",
+                            d.string_literal(&name)
+                        )),
                     }),
                 }
             }
@@ -86,6 +97,11 @@ impl OnlineDdl for PostgresDdl {
                         probe: constraint_probe(d, &table_oid, &object_name("ck", t, column)),
                         cleanup: vec![drop],
                         fallbacks: vec![],
+                        leftover: Some(constraint_leftover(
+                            d,
+                            &table_oid,
+                            &object_name("ck", t, column),
+                        )),
                     }),
                 }
             }
@@ -115,6 +131,11 @@ impl OnlineDdl for PostgresDdl {
                         ),
                         cleanup: vec![drop_helper],
                         fallbacks: vec![],
+                        leftover: Some(constraint_leftover(
+                            d,
+                            &table_oid,
+                            &object_name("nn", t, column),
+                        )),
                     }),
                 }
             }
@@ -155,6 +176,15 @@ fn constraint_probe(d: &dyn Dialect, table_oid: &str, name: &str) -> String {
     format!(
         "SELECT COUNT(*) FROM pg_catalog.pg_constraint \
          WHERE conrelid = {table_oid} AND conname = {} AND convalidated",
+        d.string_literal(name)
+    )
+}
+
+/// Counts constraints `name` on the table, validated or not.
+fn constraint_leftover(d: &dyn Dialect, table_oid: &str, name: &str) -> String {
+    format!(
+        "SELECT COUNT(*) FROM pg_catalog.pg_constraint \
+         WHERE conrelid = {table_oid} AND conname = {}",
         d.string_literal(name)
     )
 }
@@ -210,6 +240,13 @@ mod tests {
             "{}",
             online.probe
         );
+        // The clean-up runs for an index of that name, valid or not.
+        let leftover = online.leftover.unwrap();
+        assert!(
+            leftover.contains(r#"i.indrelid = pg_catalog.to_regclass('"m""x"')"#)
+                && leftover.ends_with(r#"c.relname = 'fd_uq_m"x_a"b'"#),
+            "{leftover}"
+        );
         assert_eq!(
             p.verify.unwrap(),
             r#"SELECT COUNT(*) FROM (SELECT "a""b" FROM "m""x" WHERE "a""b" IS NOT NULL GROUP BY "a""b" HAVING COUNT(*) > 1) AS fd_dups"#
@@ -243,10 +280,20 @@ mod tests {
             p.verify.unwrap(),
             r#"SELECT COUNT(*) FROM "m""x" WHERE "a""b" IS NOT NULL AND "a""b" NOT IN ('O''Brien', 'Draft')"#
         );
-        let probe = p.online.unwrap().probe;
+        let online = p.online.unwrap();
         assert!(
-            probe.contains("conname = 'fd_ck_m\"x_a\"b' AND convalidated"),
-            "{probe}"
+            online
+                .probe
+                .contains("conname = 'fd_ck_m\"x_a\"b' AND convalidated"),
+            "{}",
+            online.probe
+        );
+        // A NOT VALID leftover counts too.
+        assert!(
+            online
+                .leftover
+                .unwrap()
+                .ends_with("conname = 'fd_ck_m\"x_a\"b'")
         );
     }
 
@@ -272,6 +319,12 @@ mod tests {
         let online = p.online.unwrap();
         assert_eq!(online.cleanup, p.inverse[1..]);
         assert!(online.probe.contains(r#"attname = 'a"b' AND attnotnull"#));
+        assert!(
+            online
+                .leftover
+                .unwrap()
+                .ends_with(r#"conname = 'fd_nn_m"x_a"b'"#)
+        );
     }
 
     #[test]

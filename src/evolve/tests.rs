@@ -81,6 +81,7 @@ pub(super) fn live_of(table: &str, columns: &[(&str, ColumnType, &str, bool)]) -
             .iter()
             .map(|(n, _, native, _)| (n.to_string(), native.to_string()))
             .collect(),
+        attributes: HashMap::new(),
     }
 }
 

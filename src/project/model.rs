@@ -114,7 +114,9 @@ pub struct EvolutionSection {
     pub allow: Vec<S<String>>,
     /// Change kinds that are never applied.
     pub deny: Vec<S<String>>,
-    /// Longest lock one change may hold on the target, in milliseconds.
+    /// Longest one change may hold or wait for a lock on the target, in
+    /// milliseconds; also PostgreSQL's `lock_timeout` for its statements and
+    /// for rollback's.
     pub lock_budget_ms: u64,
 }
 
