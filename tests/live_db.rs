@@ -554,6 +554,16 @@ async fn mariadb_source_runs_into_postgres() {
         info.column("created_at").unwrap().column_type,
         ColumnType::Timestamp
     );
+    // Inverses are stored uncompressed (compressing them cost the load).
+    let storage = tdb
+        .query(
+            "SELECT attstorage::text FROM pg_catalog.pg_attribute \
+             WHERE attrelid = 'flightdeck_events'::regclass AND attname = 'inverse'",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(storage[0][0], Value::Text("e".into()));
     // A second run of a completed project writes nothing more.
     let again = run_project(&path).await;
     assert_eq!(totals(&again), totals(&summary));

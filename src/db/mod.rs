@@ -162,6 +162,14 @@ pub trait Dialect: Send + Sync {
         )
     }
 
+    /// A statement, safe to repeat, that stores `column` of `table` as it is,
+    /// uncompressed: for large text written once and rarely read (an
+    /// event's inverse), where compressing it costs the writer more than the
+    /// space saves. `None` where the database has no such choice.
+    fn store_uncompressed(&self, _table: &str, _column: &str) -> Option<String> {
+        None
+    }
+
     /// Whether a run creates tables without their primary key and adds it
     /// after the load (see `add_primary_key`).
     fn defers_primary_key(&self) -> bool {

@@ -119,13 +119,15 @@ pub fn schema_statements(d: &dyn Dialect) -> Vec<String> {
         d.quote_ident("at"),
         d.type_name(Text),
     );
-    vec![
+    let mut all = vec![
         create_if_missing(d, &runs),
         events,
         create_if_missing(d, &checkpoints),
         quarantine,
         create_if_missing(d, &locks),
-    ]
+    ];
+    all.extend(d.store_uncompressed(EVENTS, "inverse"));
+    all
 }
 
 pub async fn ensure_schema(db: &dyn Database) -> Result<(), DbError> {
