@@ -271,6 +271,56 @@ async fn every_value_round_trips_on_postgres() {
     round_trip(Server::Postgres).await;
 }
 
+/// Without the DECIMAL column every value already has its column's type, so
+/// the batch goes by binary COPY; it must read back as by text.
+#[tokio::test(flavor = "multi_thread")]
+async fn binary_copy_round_trips_every_native_type_on_postgres() {
+    let tmp = TempDb::new(Server::Postgres, "bincopy").await;
+    let db = tmp.connect().await;
+    let d = db.dialect();
+    let mut def = all_types_table();
+    let decimal = def
+        .columns
+        .iter()
+        .position(|c| matches!(c.column_type, ColumnType::Decimal(..)))
+        .unwrap();
+    def.columns.remove(decimal);
+    db.execute(&d.create_table(&def), &[]).await.unwrap();
+    let cols: Vec<String> = def.columns.iter().map(|c| c.name.clone()).collect();
+    let native = |id: i64| {
+        let mut v = sample_values(id);
+        v.remove(decimal);
+        v
+    };
+    let mut nulls = vec![Value::Null; cols.len()];
+    nulls[0] = Value::Int(2);
+    // Extremes of each width and of the calendar, and text COPY escapes.
+    let mut edge = native(3);
+    edge[2] = Value::Int(32_767);
+    edge[3] = Value::Int(-2_147_483_648);
+    edge[6] = Value::Text("\\N".into());
+    let day = cols.iter().position(|c| c == "day").unwrap();
+    edge[day] = Value::Date(NaiveDate::from_ymd_opt(1, 1, 1).unwrap());
+    let rows_in = vec![native(1), nulls, edge];
+    db.write_batch(&def.name, &cols, rows_in.clone(), vec![])
+        .await
+        .unwrap();
+    let sql = format!(
+        "SELECT {} FROM {} ORDER BY {}",
+        d.ident_list(&cols),
+        d.quote_ident(&def.name),
+        d.quote_ident("id")
+    );
+    let got = rows(&db, &sql).await;
+    assert_eq!(got.len(), 3);
+    for (row, want) in got.iter().zip(&rows_in) {
+        for (i, (g, w)) in row.iter().zip(want).enumerate() {
+            assert_eq!(g, w, "column {}", cols[i]);
+        }
+    }
+    db.close().await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn every_value_round_trips_on_mariadb() {
     round_trip(Server::MySql).await;

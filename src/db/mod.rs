@@ -3,6 +3,7 @@
 
 mod locks;
 mod mysql;
+mod pg_copy;
 mod postgres;
 mod sqlite;
 mod url;

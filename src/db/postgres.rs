@@ -385,114 +385,8 @@ fn numeric_text(buf: &[u8]) -> Option<String> {
     Some(s)
 }
 
-/// Appends one value in COPY's text format: tab-separated, `\N` for NULL,
-/// backslash escapes for the characters COPY gives meaning to.
-fn copy_value(v: &Value, out: &mut Vec<u8>) -> Result<(), String> {
-    match v {
-        Value::Null => out.extend_from_slice(b"\\N"),
-        Value::Bool(b) => out.push(if *b { b't' } else { b'f' }),
-        Value::Int(i) => {
-            let _ = write!(Utf8Sink(out), "{i}");
-        }
-        Value::Float(f) => {
-            if f.is_nan() {
-                out.extend_from_slice(b"NaN");
-            } else if f.is_infinite() {
-                out.extend_from_slice(if *f > 0.0 { b"Infinity" } else { b"-Infinity" });
-            } else {
-                let _ = write!(Utf8Sink(out), "{f}");
-            }
-        }
-        Value::Text(s) => {
-            if s.contains('\0') {
-                return Err(PostgresDialect
-                    .unstorable(v)
-                    .unwrap_or_else(|| "NUL in text".into()));
-            }
-            for b in s.bytes() {
-                match b {
-                    b'\\' => out.extend_from_slice(b"\\\\"),
-                    b'\n' => out.extend_from_slice(b"\\n"),
-                    b'\r' => out.extend_from_slice(b"\\r"),
-                    b'\t' => out.extend_from_slice(b"\\t"),
-                    _ => out.push(b),
-                }
-            }
-        }
-        Value::Bytes(bytes) => {
-            // bytea's hex input `\x…`, its backslash escaped for COPY.
-            out.extend_from_slice(b"\\\\x");
-            for b in bytes {
-                let _ = write!(Utf8Sink(out), "{b:02x}");
-            }
-        }
-        Value::Uuid(u) => {
-            let _ = write!(Utf8Sink(out), "{}", u.hyphenated());
-        }
-        Value::Date(d) => {
-            let _ = write!(Utf8Sink(out), "{}", d.format("%Y-%m-%d"));
-        }
-        Value::DateTime(d) => {
-            let _ = write!(Utf8Sink(out), "{}", d.format("%Y-%m-%d %H:%M:%S%.f"));
-        }
-        Value::Timestamp(t) => {
-            let _ = write!(Utf8Sink(out), "{}+00", t.format("%Y-%m-%d %H:%M:%S%.f"));
-        }
-    }
-    Ok(())
-}
-
-/// `fmt::Write` into a byte buffer, so numbers format without a temporary String.
-struct Utf8Sink<'a>(&'a mut Vec<u8>);
-
-impl std::fmt::Write for Utf8Sink<'_> {
-    fn write_str(&mut self, s: &str) -> std::fmt::Result {
-        self.0.extend_from_slice(s.as_bytes());
-        Ok(())
-    }
-}
-
 /// Opens a batch's transaction: committed without waiting for the WAL flush.
 const BEGIN_BATCH: &str = "BEGIN; SET LOCAL synchronous_commit = off";
-
-/// Sent to the server in pieces of about this size: small enough that the
-/// server parses one piece while the next is encoded.
-const COPY_CHUNK: usize = 64 << 10;
-
-async fn copy_rows(conn: &mut PgConnection, sql: &str, rows: &[Row]) -> Result<(), DbError> {
-    let mut copy = conn
-        .copy_in_raw(sql)
-        .await
-        .map_err(DbError::sql(head(sql)))?;
-    let mut buf = Vec::with_capacity(COPY_CHUNK + 4096);
-    for (n, row) in rows.iter().enumerate() {
-        for (j, v) in row.iter().enumerate() {
-            if j > 0 {
-                buf.push(b'\t');
-            }
-            if let Err(reason) = copy_value(v, &mut buf) {
-                let _ = copy.abort(reason.clone()).await;
-                return Err(DbError::Unsupported(format!(
-                    "row {} of the batch, column {}: {reason}",
-                    n + 1,
-                    j + 1
-                )));
-            }
-        }
-        buf.push(b'\n');
-        if buf.len() >= COPY_CHUNK {
-            copy.send(std::mem::take(&mut buf))
-                .await
-                .map_err(DbError::sql(head(sql)))?;
-            buf.reserve(COPY_CHUNK + 4096);
-        }
-    }
-    if !buf.is_empty() {
-        copy.send(buf).await.map_err(DbError::sql(head(sql)))?;
-    }
-    copy.finish().await.map_err(DbError::sql(head(sql)))?;
-    Ok(())
-}
 
 /// The same SQL may be bound with different value types (an integer one time,
 /// NULL the next); a cached prepared statement would keep the first types and
@@ -634,17 +528,7 @@ impl Database for PostgresDb {
             .await
             .map_err(DbError::sql("BEGIN"))?;
         if !rows.is_empty() && !columns.is_empty() {
-            let d = PostgresDialect;
-            let sql = format!(
-                "COPY {} ({}) FROM STDIN",
-                d.quote_ident(table),
-                columns
-                    .iter()
-                    .map(|c| d.quote_ident(c))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            );
-            copy_rows(&mut tx, &sql, &rows).await?;
+            super::pg_copy::copy_rows(&mut tx, table, columns, &rows).await?;
         }
         for st in &extra {
             exec_on(&mut tx, st).await?;
@@ -733,32 +617,6 @@ mod tests {
             d.parse_native_type("numeric(10,2)"),
             ColumnType::Decimal(10, 2)
         );
-    }
-
-    #[test]
-    fn copy_text_escapes_what_copy_interprets() {
-        let mut out = Vec::new();
-        for (i, v) in [
-            Value::Text("a\tb\\c\nd\re".into()),
-            Value::Null,
-            Value::Bytes(vec![0, 255]),
-            Value::Bool(true),
-            Value::Float(f64::NAN),
-        ]
-        .iter()
-        .enumerate()
-        {
-            if i > 0 {
-                out.push(b'\t');
-            }
-            copy_value(v, &mut out).unwrap();
-        }
-        assert_eq!(
-            String::from_utf8(out).unwrap(),
-            "a\\tb\\\\c\\nd\\re\t\\N\t\\\\x00ff\tt\tNaN"
-        );
-        let mut out = Vec::new();
-        assert!(copy_value(&Value::Text("nul\0".into()), &mut out).is_err());
     }
 
     #[test]
