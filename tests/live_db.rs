@@ -1538,9 +1538,30 @@ async fn online_changes_apply_enforce_and_roll_back_on_postgres_and_mariadb() {
     }
 }
 
+/// Waits until one session of this database is inside `SELECT pg_sleep(…)`,
+/// the statement a test parks a transaction on; `who` names it in the failure.
+async fn wait_for_sleeper(db: &Db, who: &str) {
+    use std::time::{Duration, Instant};
+    let t0 = Instant::now();
+    while rows(
+        db,
+        "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() \
+         AND state = 'active' AND query LIKE 'SELECT pg_sleep%'",
+    )
+    .await[0][0]
+        .as_i64()
+        != Some(1)
+    {
+        assert!(
+            t0.elapsed() < Duration::from_secs(10),
+            "{who} never started"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_unique_build_that_meets_duplicates_leaves_no_invalid_index_on_postgres() {
-    use std::time::{Duration, Instant};
     let (_tmp, db) = evo_target(Server::Postgres, "dup").await;
     let run_id = start_run(&db).await;
     // A writer holds a duplicate uncommitted: the check before the build cannot
@@ -1564,22 +1585,7 @@ async fn a_unique_build_that_meets_duplicates_leaves_no_invalid_index_on_postgre
             db.transaction(st).await
         })
     };
-    let t0 = Instant::now();
-    while rows(
-        &db,
-        "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() \
-         AND state = 'active' AND query LIKE 'SELECT pg_sleep%'",
-    )
-    .await[0][0]
-        .as_i64()
-        != Some(1)
-    {
-        assert!(
-            t0.elapsed() < Duration::from_secs(10),
-            "the writer never started"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_for_sleeper(&db, "the writer").await;
     let id = format!("unique:{EVO}.code");
     let mut book = accepted(vec![evo_rec(
         RecommendationKind::Unique,
@@ -1632,7 +1638,6 @@ struct LockHolder {
 
 impl LockHolder {
     async fn take(tmp: &TempDb, lock: &str) -> Self {
-        use std::time::{Duration, Instant};
         let holder = tmp.connect().await;
         let statements = vec![
             Statement::new(lock, vec![]),
@@ -1640,22 +1645,7 @@ impl LockHolder {
         ];
         let task = tokio::spawn(async move { holder.transaction(statements).await });
         let watcher = tmp.connect().await;
-        let t0 = Instant::now();
-        while rows(
-            &watcher,
-            "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() \
-             AND state = 'active' AND query LIKE 'SELECT pg_sleep%'",
-        )
-        .await[0][0]
-            .as_i64()
-            != Some(1)
-        {
-            assert!(
-                t0.elapsed() < Duration::from_secs(10),
-                "the lock holder never started"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        wait_for_sleeper(&watcher, "the lock holder").await;
         Self { watcher, task }
     }
 

@@ -719,62 +719,74 @@ async fn run_table(
         row_bytes: &row_bytes,
     };
 
-    let mut mark = Instant::now();
-    while let Some(batch) = load_rx.recv().await {
-        st.spent.waiting += mark.elapsed();
-        mark = Instant::now();
-        let mut batch = batch?;
-        // Batch boundary: obey pause and cancel before committing more.
-        if wait_while_paused(commands, reporter).await == Command::Cancel {
-            cancelled = true;
-            break;
-        }
-        if !overlap && let Some(w) = inflight.take() {
-            st.settle(ctx, evo, table, index, &mut cp, &tuning, w, reporter)
-                .await?;
-        }
-        fk_checks(ctx, table, &parents, &mut batch).await?;
-        unstorable_checks(d, table, &mut batch);
-        if let Some(p) = batch.profile.take() {
-            for e in evo.on_profile(p, &facts, ctx.target.as_ref()) {
-                reporter.send(e).await;
+    // Whatever ends the loop, a write still in flight finishes before the
+    // table (and the target's lock) is let go.
+    let looped: Result<(), RunError> = async {
+        let mut mark = Instant::now();
+        while let Some(batch) = load_rx.recv().await {
+            st.spent.waiting += mark.elapsed();
+            mark = Instant::now();
+            let mut batch = batch?;
+            // Batch boundary: obey pause and cancel before committing more.
+            if wait_while_paused(commands, reporter).await == Command::Cancel {
+                cancelled = true;
+                break;
             }
-        }
-        quarantine_violations(ctx.target.as_ref(), evo, table, &target_cols, &mut batch).await?;
-        if !crate::eventlog::lock::still_held(ctx.target.as_ref()).await? {
-            return Err(RunError::Refused(
-                "lost the target lock (its connection dropped): stopped before the next batch; run again to resume".into(),
-            ));
-        }
-        st.spent.checking += mark.elapsed();
-        if let Some(w) = inflight.take() {
-            let applied = st
-                .settle(ctx, evo, table, index, &mut cp, &tuning, w, reporter)
-                .await?;
-            // A change applied just now, or one that compares with the rows
-            // already in the table, is checked again now that they are in.
-            if applied || evo.engine.checks_against_target(table.target_table()) {
-                quarantine_violations(ctx.target.as_ref(), evo, table, &target_cols, &mut batch)
+            if !overlap && let Some(w) = inflight.take() {
+                st.settle(ctx, evo, table, index, &mut cp, &tuning, w, reporter)
                     .await?;
             }
+            fk_checks(ctx, table, &parents, &mut batch).await?;
+            unstorable_checks(d, table, &mut batch);
+            if let Some(p) = batch.profile.take() {
+                for e in evo.on_profile(p, &facts, ctx.target.as_ref()) {
+                    reporter.send(e).await;
+                }
+            }
+            quarantine_violations(ctx.target.as_ref(), evo, table, &target_cols, &mut batch).await?;
+            if !crate::eventlog::lock::still_held(ctx.target.as_ref()).await? {
+                return Err(RunError::Refused(
+                    "lost the target lock (its connection dropped): stopped before the next batch; run again to resume".into(),
+                ));
+            }
+            st.spent.checking += mark.elapsed();
+            if let Some(w) = inflight.take() {
+                let applied = st
+                    .settle(ctx, evo, table, index, &mut cp, &tuning, w, reporter)
+                    .await?;
+                // A change applied just now, or one that compares with the rows
+                // already in the table, is checked again now that they are in.
+                if applied || evo.engine.checks_against_target(table.target_table()) {
+                    quarantine_violations(ctx.target.as_ref(), evo, table, &target_cols, &mut batch)
+                        .await?;
+                }
+            }
+            let (next, event, statements) = batch_statements(ctx, table, &cp, &batch, key_idx);
+            let rows = std::mem::take(&mut batch.rows);
+            let write = tokio::spawn({
+                let target = ctx.target.clone();
+                let name = table.target_table().to_string();
+                let cols = target_cols.clone();
+                async move { target.write_batch(&name, &cols, rows, statements).await }
+            });
+            inflight = Some(Inflight {
+                write,
+                started: Instant::now(),
+                next,
+                read: batch.read,
+                sample: batch.sample.take(),
+                summary: event,
+            });
+            mark = Instant::now();
         }
-        let (next, event, statements) = batch_statements(ctx, table, &cp, &batch, key_idx);
-        let rows = std::mem::take(&mut batch.rows);
-        let write = tokio::spawn({
-            let target = ctx.target.clone();
-            let name = table.target_table().to_string();
-            let cols = target_cols.clone();
-            async move { target.write_batch(&name, &cols, rows, statements).await }
-        });
-        inflight = Some(Inflight {
-            write,
-            started: Instant::now(),
-            next,
-            read: batch.read,
-            sample: batch.sample.take(),
-            summary: event,
-        });
-        mark = Instant::now();
+        Ok(())
+    }
+    .await;
+    if let Err(e) = looped {
+        if let Some(w) = inflight.take() {
+            let _ = w.write.await;
+        }
+        return Err(e);
     }
     drop(load_rx);
     if let Some(w) = inflight.take() {
