@@ -1398,14 +1398,7 @@ async fn online_changes_apply_enforce_and_roll_back_on_postgres_and_mariadb() {
         let run_id = start_run(&db).await;
         let check_values = vec!["Draft".into(), "Active".into(), r"Re\view's".into()];
         let mut book = accepted(vec![
-            evo_rec(
-                RecommendationKind::NarrowType,
-                NAME,
-                Change::NarrowType {
-                    from: "varchar(255)".into(),
-                    to: "varchar(32)".into(),
-                },
-            ),
+            narrow_name_to_32(),
             evo_rec(RecommendationKind::NotNull, NAME, Change::NotNull),
             evo_rec(
                 RecommendationKind::Check,
@@ -1536,6 +1529,18 @@ async fn online_changes_apply_enforce_and_roll_back_on_postgres_and_mariadb() {
         assert_eq!(count(&db, EVO).await, 3000);
         db.close().await;
     }
+}
+
+/// The evolution tests' narrowing: `NAME` from varchar(255) to varchar(32).
+fn narrow_name_to_32() -> Recommendation {
+    evo_rec(
+        RecommendationKind::NarrowType,
+        NAME,
+        Change::NarrowType {
+            from: "varchar(255)".into(),
+            to: "varchar(32)".into(),
+        },
+    )
 }
 
 /// Waits until one session of this database is inside `SELECT pg_sleep(…)`,
@@ -1699,14 +1704,7 @@ async fn changes_give_up_waiting_for_a_lock_within_the_budget_on_postgres() {
     let run_id = start_run(&db).await;
     let blocked = vec![
         // In one transaction with its event (ACCESS EXCLUSIVE).
-        evo_rec(
-            RecommendationKind::NarrowType,
-            NAME,
-            Change::NarrowType {
-                from: "varchar(255)".into(),
-                to: "varchar(32)".into(),
-            },
-        ),
+        narrow_name_to_32(),
         // Statement by statement: ADD CONSTRAINT ... NOT VALID first (ACCESS EXCLUSIVE).
         evo_rec(RecommendationKind::NotNull, NAME, Change::NotNull),
         // CREATE INDEX CONCURRENTLY (SHARE UPDATE EXCLUSIVE).
@@ -1973,15 +1971,7 @@ async fn modify_column_keeps_default_comment_and_collation_on_mariadb() {
     };
 
     // Narrower: the default, collation and comment stay.
-    apply(vec![evo_rec(
-        RecommendationKind::NarrowType,
-        NAME,
-        Change::NarrowType {
-            from: "varchar(255)".into(),
-            to: "varchar(32)".into(),
-        },
-    )])
-    .await;
+    apply(vec![narrow_name_to_32()]).await;
     assert_eq!(
         column_attributes(&db, NAME).await,
         with_type(&name, "varchar(32)", "YES")

@@ -308,21 +308,23 @@ async fn policy_refuses_denied_kinds_and_low_confidence() {
     );
 }
 
+/// A book in which the operator accepted NOT NULL on `models.name`.
+fn accepted_not_null_on_name() -> RecommendationBook {
+    let mut book = RecommendationBook::default();
+    book.update(
+        "models",
+        vec![rec(RecommendationKind::NotNull, "name", Change::NotNull)],
+    );
+    book.decide("not_null:models.name", Decision::Accept, "operator");
+    book
+}
+
 #[tokio::test]
 async fn a_resumed_run_does_not_repeat_changes_it_applied_before() {
     let dir = tempfile::tempdir().unwrap();
     let db = target(dir.path()).await;
     let run_id = Uuid::new_v4();
-    let accepted = || {
-        let mut book = RecommendationBook::default();
-        book.update(
-            "models",
-            vec![rec(RecommendationKind::NotNull, "name", Change::NotNull)],
-        );
-        book.decide("not_null:models.name", Decision::Accept, "operator");
-        book
-    };
-    let mut first = accepted();
+    let mut first = accepted_not_null_on_name();
     let mut engine = Evolver::new(EvolutionSection::default(), run_id);
     assert_eq!(
         engine
@@ -333,7 +335,7 @@ async fn a_resumed_run_does_not_repeat_changes_it_applied_before() {
         1
     );
 
-    let mut again = accepted();
+    let mut again = accepted_not_null_on_name();
     let mut resumed = Evolver::new(EvolutionSection::default(), run_id);
     resumed.resume(db.as_ref()).await.unwrap();
     assert!(
@@ -366,18 +368,9 @@ async fn a_change_a_rollback_undid_is_applied_again_on_resume() {
     let dir = tempfile::tempdir().unwrap();
     let db = target(dir.path()).await;
     let run_id = Uuid::new_v4();
-    let accepted = || {
-        let mut book = RecommendationBook::default();
-        book.update(
-            "models",
-            vec![rec(RecommendationKind::NotNull, "name", Change::NotNull)],
-        );
-        book.decide("not_null:models.name", Decision::Accept, "operator");
-        book
-    };
     let mut engine = Evolver::new(EvolutionSection::default(), run_id);
     engine
-        .apply_ready(&mut accepted(), db.as_ref(), None)
+        .apply_ready(&mut accepted_not_null_on_name(), db.as_ref(), None)
         .await
         .unwrap();
     // Undo it as `rollback --to` would: its inverse, and a rollback event naming it.
@@ -405,7 +398,7 @@ async fn a_change_a_rollback_undid_is_applied_again_on_resume() {
     let mut resumed = Evolver::new(EvolutionSection::default(), run_id);
     resumed.resume(db.as_ref()).await.unwrap();
     let applied = resumed
-        .apply_ready(&mut accepted(), db.as_ref(), None)
+        .apply_ready(&mut accepted_not_null_on_name(), db.as_ref(), None)
         .await
         .unwrap();
     assert_eq!(applied.len(), 1, "the undone change is applied again");
