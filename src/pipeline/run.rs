@@ -632,8 +632,12 @@ async fn run_table(
         });
     }
 
-    let batch_size = Arc::new(AtomicUsize::new(ctx.pipeline.batch_size));
-    let row_bytes = Arc::new(AtomicUsize::new(0));
+    let sizing = BatchSizing {
+        rows: Arc::new(AtomicUsize::new(ctx.pipeline.batch_size)),
+        row_bytes: Arc::new(AtomicUsize::new(0)),
+        max_bytes: ctx.pipeline.max_batch_bytes,
+        min_rows: ctx.pipeline.min_batch,
+    };
     let cap = ctx.pipeline.channel_capacity;
     let (src_tx, src_rx) = mpsc::channel::<Result<SourceBatch, DbError>>(cap);
     let (load_tx, transformed_rx) = mpsc::channel::<Result<LoadBatch, DbError>>(cap);
@@ -645,12 +649,7 @@ async fn run_table(
         table.source_columns().to_vec(),
         table.key_column().to_string(),
         after,
-        BatchSizing {
-            rows: batch_size.clone(),
-            row_bytes: row_bytes.clone(),
-            max_bytes: ctx.pipeline.max_batch_bytes,
-            min_rows: ctx.pipeline.min_batch,
-        },
+        sizing.clone(),
         src_tx,
     ));
     let profiler = ctx.profiling.enabled.then(|| {
@@ -714,10 +713,6 @@ async fn run_table(
         .iter()
         .any(|f| f.parent_table == table.target_table());
     let mut inflight: Option<Inflight> = None;
-    let tuning = Tuning {
-        rows: &batch_size,
-        row_bytes: &row_bytes,
-    };
 
     // Whatever ends the loop, a write still in flight finishes before the
     // table (and the target's lock) is let go.
@@ -733,7 +728,7 @@ async fn run_table(
                 break;
             }
             if !overlap && let Some(w) = inflight.take() {
-                st.settle(ctx, evo, table, index, &mut cp, &tuning, w, reporter)
+                st.settle(ctx, evo, table, index, &mut cp, &sizing, w, reporter)
                     .await?;
             }
             fk_checks(ctx, table, &parents, &mut batch).await?;
@@ -752,7 +747,7 @@ async fn run_table(
             st.spent.checking += mark.elapsed();
             if let Some(w) = inflight.take() {
                 let applied = st
-                    .settle(ctx, evo, table, index, &mut cp, &tuning, w, reporter)
+                    .settle(ctx, evo, table, index, &mut cp, &sizing, w, reporter)
                     .await?;
                 // A change applied just now, or one that compares with the rows
                 // already in the table, is checked again now that they are in.
@@ -790,7 +785,7 @@ async fn run_table(
     }
     drop(load_rx);
     if let Some(w) = inflight.take() {
-        st.settle(ctx, evo, table, index, &mut cp, &tuning, w, reporter)
+        st.settle(ctx, evo, table, index, &mut cp, &sizing, w, reporter)
             .await?;
     }
     let spent = &st.spent;
@@ -841,7 +836,7 @@ async fn run_table(
         .send(RunEvent::Progress {
             table: index,
             progress: progress_of(&cp),
-            batch_size: batch_size.load(Ordering::Relaxed),
+            batch_size: sizing.rows.load(Ordering::Relaxed),
             rows_per_s: r,
             sample: st.pending_sample.take(),
         })
@@ -887,12 +882,6 @@ struct Inflight {
     summary: String,
 }
 
-/// What steers the batch size: the feedback loop's target and the byte budget.
-struct Tuning<'a> {
-    rows: &'a AtomicUsize,
-    row_bytes: &'a AtomicUsize,
-}
-
 /// The loader's running totals for one table.
 struct LoadState {
     started: Instant,
@@ -915,7 +904,7 @@ impl LoadState {
         table: &CompiledTable,
         index: usize,
         cp: &mut Checkpoint,
-        tuning: &Tuning<'_>,
+        sizing: &BatchSizing,
         w: Inflight,
         reporter: &Reporter,
     ) -> Result<bool, RunError> {
@@ -940,8 +929,8 @@ impl LoadState {
             reporter.send(e).await;
         }
         adapt_batch_size(
-            tuning.rows,
-            tuning.row_bytes.load(Ordering::Relaxed),
+            &sizing.rows,
+            sizing.row_bytes.load(Ordering::Relaxed),
             &ctx.pipeline,
             w.read as usize,
             took,
@@ -963,7 +952,7 @@ impl LoadState {
                 .send(RunEvent::Progress {
                     table: index,
                     progress: progress_of(cp),
-                    batch_size: tuning.rows.load(Ordering::Relaxed),
+                    batch_size: sizing.rows.load(Ordering::Relaxed),
                     rows_per_s: rate(self.rows_this_run, self.started),
                     sample: self.pending_sample.take(),
                 })
@@ -1141,7 +1130,9 @@ fn rows_within(max_bytes: usize, row_bytes: usize, min_rows: usize) -> usize {
         .map_or(usize::MAX, |rows| rows.max(min_rows))
 }
 
-/// The batch size both the feedback loop and the byte budget steer.
+/// The batch size both the feedback loop and the byte budget steer; the
+/// extractor and the loader each hold a copy of the same counters.
+#[derive(Clone)]
 struct BatchSizing {
     rows: Arc<AtomicUsize>,
     /// Average in-memory size of a source row, measured by the extractor.
