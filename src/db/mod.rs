@@ -6,6 +6,7 @@ mod mysql;
 mod pg_copy;
 mod postgres;
 mod sqlite;
+mod sqlite_raw;
 mod url;
 
 use std::sync::Arc;

@@ -5,11 +5,11 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use sqlx::sqlite::{
-    SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow,
-    SqliteSynchronous,
+    SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
 };
-use sqlx::{Arguments, AssertSqlSafe, Row as _, SqlitePool, TypeInfo, ValueRef};
+use sqlx::{Arguments, AssertSqlSafe, SqlitePool};
 
+use super::sqlite_raw::RawConn;
 use super::{Backend, Database, DbError, DbUrl, Dialect, Statement, head};
 use crate::schema::ColumnType;
 use crate::value::{Row, Value};
@@ -163,6 +163,7 @@ fn bind_all(params: &[Value]) -> Result<SqliteArguments, DbError> {
 /// Binds by moving the values in: a batch's strings are not copied again.
 fn bind_owned(params: Vec<Value>) -> Result<SqliteArguments, DbError> {
     let mut args = SqliteArguments::default();
+    args.reserve(params.len(), 0);
     for p in params {
         let r = match p {
             Value::Null => args.add(Option::<i64>::None),
@@ -179,29 +180,6 @@ fn bind_owned(params: Vec<Value>) -> Result<SqliteArguments, DbError> {
     Ok(args)
 }
 
-fn decode_row(row: &SqliteRow) -> Result<Row, sqlx::Error> {
-    let mut out = Vec::with_capacity(row.len());
-    for i in 0..row.len() {
-        let raw = row.try_get_raw(i)?;
-        let v = if raw.is_null() {
-            Value::Null
-        } else {
-            match raw.type_info().name() {
-                "INTEGER" | "BOOLEAN" => Value::Int(row.try_get_unchecked::<i64, _>(i)?),
-                "REAL" => Value::Float(row.try_get_unchecked::<f64, _>(i)?),
-                "BLOB" => Value::Bytes(row.try_get_unchecked::<Vec<u8>, _>(i)?),
-                _ => match row.try_get_unchecked::<String, _>(i) {
-                    Ok(s) => Value::Text(s),
-                    // Text that is not valid UTF-8: keep the bytes, never drop them.
-                    Err(_) => Value::Bytes(row.try_get_unchecked::<Vec<u8>, _>(i)?),
-                },
-            }
-        };
-        out.push(v);
-    }
-    Ok(out)
-}
-
 #[async_trait]
 impl Database for SqliteDb {
     fn dialect(&self) -> &dyn Dialect {
@@ -212,16 +190,15 @@ impl Database for SqliteDb {
         self.url.redacted()
     }
 
+    /// Reads on the raw connection (see `sqlite_raw`): sqlx's rows copy every
+    /// value once more before ours do.
     async fn query(&self, sql: &str, params: &[Value]) -> Result<Vec<Row>, DbError> {
-        let args = bind_all(params)?;
-        let rows = sqlx::query_with(AssertSqlSafe(sql.to_string()), args)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(DbError::sql(head(sql)))?;
-        rows.iter()
-            .map(decode_row)
-            .collect::<Result<_, _>>()
-            .map_err(DbError::sql(head(sql)))
+        let mut conn = self.pool.acquire().await.map_err(DbError::sql(head(sql)))?;
+        let mut handle = conn.lock_handle().await.map_err(DbError::sql(head(sql)))?;
+        // SAFETY: the handle stays locked, and nothing else uses the
+        // connection, until `raw` is dropped at the end of this function.
+        let raw = unsafe { RawConn::new(handle.as_raw_handle()) };
+        off_the_runtime(|| raw.query(sql, params)).map_err(|e| DbError::sql(head(sql))(e.into()))
     }
 
     async fn execute(&self, sql: &str, params: &[Value]) -> Result<u64, DbError> {
@@ -247,8 +224,63 @@ impl Database for SqliteDb {
         Ok(())
     }
 
+    /// Rows through one prepared INSERT on the raw connection (see
+    /// `sqlite_raw`), then `extra`, all in one sqlx transaction.
+    async fn write_batch(
+        &self,
+        table: &str,
+        columns: &[String],
+        rows: Vec<Row>,
+        extra: Vec<Statement>,
+    ) -> Result<(), DbError> {
+        let d = &SqliteDialect;
+        let insert = format!(
+            "INSERT INTO {} ({}) VALUES ({})",
+            d.quote_ident(table),
+            columns
+                .iter()
+                .map(|c| d.quote_ident(c))
+                .collect::<Vec<_>>()
+                .join(", "),
+            vec!["?"; columns.len()].join(", ")
+        );
+        let mut tx = self.pool.begin().await.map_err(DbError::sql("BEGIN"))?;
+        {
+            let mut handle = tx
+                .lock_handle()
+                .await
+                .map_err(DbError::sql("lock the connection"))?;
+            // SAFETY: the handle stays locked, and nothing else uses the
+            // connection, until `conn` is dropped at the end of this block.
+            let conn = unsafe { RawConn::new(handle.as_raw_handle()) };
+            off_the_runtime(|| {
+                if !columns.is_empty() {
+                    conn.insert_each(&insert, rows.iter().map(Vec::as_slice))
+                        .map_err(|e| DbError::sql(head(&insert))(e.into()))?;
+                }
+                for st in &extra {
+                    conn.execute(&st.sql, &st.params)
+                        .map_err(|e| DbError::sql(head(&st.sql))(e.into()))?;
+                }
+                Ok::<_, DbError>(())
+            })?;
+        }
+        tx.commit().await.map_err(DbError::sql("COMMIT"))?;
+        Ok(())
+    }
+
     async fn close(&self) {
         self.pool.close().await;
+    }
+}
+
+/// Runs blocking work where it does not hold up other tasks: on a
+/// multi-threaded runtime the worker hands its queue over first.
+fn off_the_runtime<R>(f: impl FnOnce() -> R) -> R {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    match Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(RuntimeFlavor::MultiThread) => tokio::task::block_in_place(f),
+        _ => f(),
     }
 }
 
@@ -309,5 +341,153 @@ mod tests {
                 .sql
                 .starts_with("INSERT INTO \"t\" (\"a\", \"b\") VALUES (?, ?), (?, ?)")
         );
+    }
+
+    async fn scratch(name: &str) -> (tempfile::TempDir, SqliteDb) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = DbUrl::parse(&format!("sqlite://{name}.db"), dir.path()).unwrap();
+        let db = SqliteDb::connect(&url, true).await.unwrap();
+        (dir, db)
+    }
+
+    /// Every kind of value, including the edges (empty, NUL, non-ASCII,
+    /// extremes), as one row.
+    fn every_kind() -> Row {
+        use chrono::{NaiveDate, TimeZone, Utc};
+        let day = NaiveDate::from_ymd_opt(2024, 3, 10).unwrap();
+        vec![
+            Value::Null,
+            Value::Bool(true),
+            Value::Int(i64::MIN),
+            Value::Float(-0.125),
+            Value::Text(String::new()),
+            Value::Text("naïve \u{0} 'quoted' \u{1F600}".into()),
+            Value::Bytes(vec![]),
+            Value::Bytes(vec![0, 255, 7]),
+            Value::Uuid(uuid::Uuid::from_u128(
+                0x0123_4567_89ab_cdef_0123_4567_89ab_cdef,
+            )),
+            Value::Date(day),
+            Value::DateTime(day.and_hms_micro_opt(2, 30, 0, 250).unwrap()),
+            Value::Timestamp(Utc.with_ymd_and_hms(2024, 11, 3, 6, 0, 0).unwrap()),
+        ]
+    }
+
+    #[tokio::test]
+    async fn the_bulk_path_stores_every_value_as_the_statement_path_does() {
+        let (_dir, db) = scratch("bulk").await;
+        let row = every_kind();
+        let columns: Vec<String> = (0..row.len()).map(|i| format!("c{i}")).collect();
+        let ddl = format!(
+            "CREATE TABLE \"t\" (\"path\" TEXT, {})",
+            columns
+                .iter()
+                .map(|c| format!("\"{c}\""))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        db.execute(&ddl, &[]).await.unwrap();
+        let mut with_path = vec![Value::Text("statement".into())];
+        with_path.extend(row.clone());
+        let mut all = vec!["path".to_string()];
+        all.extend(columns.clone());
+        db.transaction(SqliteDialect.insert_rows("t", &all, vec![with_path]))
+            .await
+            .unwrap();
+        with_path = vec![Value::Text("bulk".into())];
+        with_path.extend(row);
+        db.write_batch("t", &all, vec![with_path], vec![])
+            .await
+            .unwrap();
+        // Same storage class and same bytes for every column.
+        let typed = columns
+            .iter()
+            .map(|c| format!("typeof(\"{c}\"), quote(\"{c}\")"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!("SELECT {typed} FROM \"t\" ORDER BY \"path\" DESC");
+        let rows = db.query(&sql, &[]).await.unwrap();
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[0], rows[1]);
+        assert_eq!(
+            rows[0][2 * 6],
+            Value::Text("blob".into()),
+            "empty blob stays a blob"
+        );
+        db.close().await;
+    }
+
+    #[tokio::test]
+    async fn a_failing_statement_in_a_bulk_batch_writes_nothing_and_keeps_its_code() {
+        let (_dir, db) = scratch("fail").await;
+        db.execute(
+            "CREATE TABLE \"t\" (\"k\" INTEGER PRIMARY KEY, \"v\" TEXT)",
+            &[],
+        )
+        .await
+        .unwrap();
+        db.execute("CREATE TABLE \"log\" (\"n\" INTEGER NOT NULL)", &[])
+            .await
+            .unwrap();
+        let rows: Vec<Row> = (1..=3).map(|i| vec![Value::Int(i), Value::Null]).collect();
+        let cols = ["k".to_string(), "v".to_string()];
+        // The rows go in, then the batch's own bookkeeping fails.
+        let extra = vec![Statement::new(
+            "INSERT INTO \"log\" (\"n\") VALUES (?)",
+            vec![Value::Null],
+        )];
+        let err = db
+            .write_batch("t", &cols, rows.clone(), extra)
+            .await
+            .unwrap_err();
+        assert_eq!(err.sqlstate().as_deref(), Some("1299"), "{err}"); // NOT NULL
+        assert!(err.to_string().contains("INSERT INTO \"log\""), "{err}");
+        let n = db.query("SELECT COUNT(*) FROM \"t\"", &[]).await.unwrap();
+        assert_eq!(n[0][0], Value::Int(0), "the batch's rows were rolled back");
+        // A duplicate key inside the rows: a unique violation, nothing kept.
+        let mut dup = rows.clone();
+        dup.push(vec![Value::Int(2), Value::Text("again".into())]);
+        let err = db.write_batch("t", &cols, dup, vec![]).await.unwrap_err();
+        assert_eq!(err.sqlstate().as_deref(), Some("1555"), "{err}"); // PRIMARYKEY
+        // The connection is usable afterwards and a good batch commits.
+        db.write_batch("t", &cols, rows, vec![]).await.unwrap();
+        let n = db.query("SELECT COUNT(*) FROM \"t\"", &[]).await.unwrap();
+        assert_eq!(n[0][0], Value::Int(3));
+        db.close().await;
+    }
+
+    #[tokio::test]
+    async fn query_reads_each_value_by_its_storage_class() {
+        let (_dir, db) = scratch("read").await;
+        let rows = db
+            .query(
+                "SELECT 7, 0.5, 'é', CAST(x'ff61' AS TEXT), x'', x'00ff', NULL, ?, ? \
+                 UNION ALL SELECT 1, 1, 1, 1, 1, 1, 1, 1, 1 WHERE ? = 'no'",
+                &[
+                    Value::Text("bound".into()),
+                    Value::Int(-3),
+                    Value::Text("yes".into()),
+                ],
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            rows,
+            vec![vec![
+                Value::Int(7),
+                Value::Float(0.5),
+                Value::Text("é".into()),
+                // Text that is not UTF-8 is kept, as bytes.
+                Value::Bytes(vec![0xff, 0x61]),
+                Value::Bytes(vec![]),
+                Value::Bytes(vec![0, 0xff]),
+                Value::Null,
+                Value::Text("bound".into()),
+                Value::Int(-3),
+            ]]
+        );
+        let err = db.query("SELECT nope FROM nowhere", &[]).await.unwrap_err();
+        assert!(err.to_string().contains("no such table: nowhere"), "{err}");
+        db.close().await;
     }
 }

@@ -334,8 +334,8 @@ pub fn median_mad(values: &[f64]) -> Option<(f64, f64)> {
 
 /// A 64-bit hash of a value, stable across runs (for sketches, not security).
 pub fn value_hash(v: &Value) -> u64 {
-    use std::hash::{DefaultHasher, Hash, Hasher};
-    let mut h = DefaultHasher::new();
+    use std::hash::Hash;
+    let mut h = WordHasher::default();
     match v {
         Value::Null => 0u8.hash(&mut h),
         Value::Bool(b) => (1u8, b).hash(&mut h),
@@ -349,4 +349,61 @@ pub fn value_hash(v: &Value) -> u64 {
         Value::Timestamp(t) => (9u8, t.timestamp_micros()).hash(&mut h),
     }
     h.finish()
+}
+
+/// Eight bytes per step, each folded into the state by a 64×64→128-bit
+/// multiply whose halves are xored (the folded multiply of foldhash and
+/// wyhash), then MurmurHash3's finalizer, so every output bit depends on every
+/// input bit as HyperLogLog's register choice and rank need. Several times
+/// faster than SipHash on long text, which profiling hashes once per value.
+struct WordHasher(u64);
+
+impl Default for WordHasher {
+    fn default() -> Self {
+        // Any fixed non-zero start (here π's fraction): runs agree.
+        Self(0x243f_6a88_85a3_08d3)
+    }
+}
+
+impl WordHasher {
+    const K: u64 = 0x9e37_79b9_7f4a_7c15;
+
+    fn add(&mut self, word: u64) {
+        let p = u128::from(self.0 ^ word) * u128::from(Self::K);
+        self.0 = (p as u64) ^ ((p >> 64) as u64);
+    }
+}
+
+impl Hasher for WordHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut words = bytes.chunks_exact(8);
+        for w in &mut words {
+            self.add(u64::from_le_bytes(w.try_into().expect("eight bytes")));
+        }
+        let rest = words.remainder();
+        if !rest.is_empty() {
+            let mut last = [0u8; 8];
+            last[..rest.len()].copy_from_slice(rest);
+            self.add(u64::from_le_bytes(last));
+        }
+        // The length tells "a\0" from "a" when the tail is zero-padded.
+        self.add(bytes.len() as u64);
+    }
+
+    fn write_u8(&mut self, n: u8) {
+        self.add(u64::from(n));
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.add(n);
+    }
+
+    fn finish(&self) -> u64 {
+        let mut h = self.0;
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+        h ^ (h >> 33)
+    }
 }
