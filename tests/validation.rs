@@ -7,8 +7,13 @@ mod common;
 use std::path::Path;
 use std::process::Output;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
-use flightdeck::validate::{CheckResult, CheckStatus, PostOptions};
+use async_trait::async_trait;
+use flightdeck::db::{Database, Db, DbError, Dialect, Statement};
+use flightdeck::schema::TableInfo;
+use flightdeck::validate::{CheckResult, CheckStatus, POST_CHECKS_IN_FLIGHT, PostOptions};
+use flightdeck::value::{Row, Value};
 use serde_json::Value as Json;
 
 fn cmd(dir: &Path, args: &[&str]) -> Output {
@@ -186,6 +191,133 @@ async fn post_checks_pass_on_a_clean_run_and_catch_a_tampered_target() {
         find(&checks, "experiment_logs: source = target + quarantine").status,
         CheckStatus::Passed
     );
+}
+
+/// Queries in flight at once, over every [`Counted`] database sharing it.
+#[derive(Default)]
+struct InFlight {
+    now: AtomicUsize,
+    most: AtomicUsize,
+}
+
+/// A database that counts the checks' queries in flight; catalog reads
+/// (`table_info`) pass uncounted.
+struct Counted {
+    inner: Db,
+    in_flight: Arc<InFlight>,
+}
+
+#[async_trait]
+impl Database for Counted {
+    fn dialect(&self) -> &dyn Dialect {
+        self.inner.dialect()
+    }
+
+    fn display_url(&self) -> String {
+        self.inner.display_url()
+    }
+
+    async fn table_info(&self, table: &str) -> Result<Option<TableInfo>, DbError> {
+        self.inner.table_info(table).await
+    }
+
+    async fn query(&self, sql: &str, params: &[Value]) -> Result<Vec<Row>, DbError> {
+        let now = self.in_flight.now.fetch_add(1, Ordering::SeqCst) + 1;
+        self.in_flight.most.fetch_max(now, Ordering::SeqCst);
+        // Give way once: any check started beside this one sends its query now.
+        tokio::task::yield_now().await;
+        let rows = self.inner.query(sql, params).await;
+        self.in_flight.now.fetch_sub(1, Ordering::SeqCst);
+        rows
+    }
+
+    async fn execute(&self, sql: &str, params: &[Value]) -> Result<u64, DbError> {
+        self.inner.execute(sql, params).await
+    }
+
+    async fn transaction(&self, statements: Vec<Statement>) -> Result<(), DbError> {
+        self.inner.transaction(statements).await
+    }
+
+    async fn close(&self) {}
+}
+
+/// The checks without their timings, which differ from run to run.
+fn untimed(mut checks: Vec<CheckResult>) -> Vec<CheckResult> {
+    for c in &mut checks {
+        assert!(
+            c.counts.remove("elapsed_ms").is_some(),
+            "{} is not timed",
+            c.name
+        );
+    }
+    checks
+}
+
+/// The post-run checks with at most `in_flight` at once, and the most
+/// queries they had in flight together.
+async fn counted_post_checks(
+    prepared: &flightdeck::pipeline::Prepared,
+    in_flight: usize,
+) -> (Vec<CheckResult>, usize) {
+    let counter = Arc::new(InFlight::default());
+    let counted = |db: &Db| Counted {
+        inner: db.clone(),
+        in_flight: counter.clone(),
+    };
+    let options = PostOptions {
+        in_flight,
+        ..Default::default()
+    };
+    let checks = flightdeck::validate::run_post(
+        &prepared.project,
+        &counted(&prepared.source),
+        &counted(&prepared.target),
+        &prepared.tables,
+        &options,
+    )
+    .await;
+    (checks, counter.most.load(Ordering::SeqCst))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn post_checks_run_two_at_a_time_in_their_sequential_order() {
+    let dir = tempfile::tempdir().unwrap();
+    common::sample(dir.path(), 300);
+    let out = cmd(dir.path(), &["run", "--headless"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let project = Arc::new(flightdeck::project::load(&dir.path().join("project.toml")).unwrap());
+    let prepared = flightdeck::pipeline::prepare(project.clone(), true)
+        .await
+        .unwrap();
+    let (one_by_one, most) = counted_post_checks(&prepared, 1).await;
+    assert_eq!(most, 1, "one check at a time");
+    let (concurrent, most) = counted_post_checks(&prepared, POST_CHECKS_IN_FLIGHT).await;
+    assert_eq!(POST_CHECKS_IN_FLIGHT, 2);
+    assert_eq!(most, 2, "two checks overlap, never more");
+
+    // Table by table, in run order, then the project's rules.
+    let mut expected = Vec::new();
+    for t in &prepared.tables {
+        let name = t.target_table();
+        expected.push(format!("{name}: source = target + quarantine"));
+        expected.push(format!("{name}: key uniqueness"));
+        expected.push(format!("{name}: column types"));
+        for fk in t.foreign_keys() {
+            expected.push(format!(
+                "{name}: {} resolves in {}.{}",
+                t.target_columns()[fk.column].name,
+                fk.parent_table,
+                fk.parent_key
+            ));
+        }
+        expected.push(format!("{name}: re-transformed sample matches"));
+    }
+    expected.extend(project.file.validations.iter().map(|v| v.name.clone()));
+    let names: Vec<&str> = concurrent.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(names, expected);
+    assert!(concurrent.iter().all(|c| c.status == CheckStatus::Passed));
+    assert_eq!(untimed(concurrent), untimed(one_by_one));
 }
 
 #[test]

@@ -145,15 +145,46 @@ pub fn short_name(check: &CheckResult) -> &str {
         .unwrap_or(&check.name)
 }
 
-/// "offending 3 · rows 400", by name.
+/// "offending 3 · rows 400 · elapsed ms 12": by name, the check's own time
+/// last, so a narrow column keeps what it found.
 pub fn counts_text(check: &CheckResult) -> String {
-    check
+    let (time, found): (Vec<_>, Vec<_>) = check
         .counts
         .iter()
+        .partition(|(k, _)| k.as_str() == "elapsed_ms");
+    found
+        .into_iter()
+        .chain(time)
         .map(|(k, v)| {
             let n = u64::try_from(*v).map_or_else(|_| v.to_string(), thousands);
             format!("{} {n}", k.replace('_', " "))
         })
         .collect::<Vec<_>>()
         .join(" · ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_text_puts_the_elapsed_time_last() {
+        let check = CheckResult {
+            name: "t: key uniqueness".into(),
+            phase: Phase::Post,
+            table: Some("t".into()),
+            status: CheckStatus::Passed,
+            message: String::new(),
+            counts: [("elapsed_ms", 1250), ("offending", 0), ("rows", 4000)]
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v))
+                .collect(),
+            sql: vec![],
+            examples: vec![],
+        };
+        assert_eq!(
+            counts_text(&check),
+            "offending 0 · rows 4,000 · elapsed ms 1,250"
+        );
+    }
 }

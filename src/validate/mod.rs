@@ -13,12 +13,14 @@ mod sample;
 use std::collections::BTreeMap;
 use std::time::Instant;
 
+use futures::future::{BoxFuture, FutureExt};
+use futures::stream::{self, StreamExt};
 use serde::Serialize;
 
 use crate::db::{Database, DbError};
 use crate::value::{Row, Value};
 
-pub use post::{PostOptions, run_post};
+pub use post::{POST_CHECKS_IN_FLIGHT, PostOptions, run_post};
 pub use pre::run_pre;
 
 /// Most offending rows a check keeps as examples.
@@ -177,4 +179,47 @@ pub fn render_row(columns: &[&str], row: &Row) -> String {
 /// Milliseconds since `t`, for timed checks.
 fn elapsed_ms(t: Instant) -> i64 {
     t.elapsed().as_millis() as i64
+}
+
+/// Records a check's time since `started` in its `elapsed_ms`, and logs it.
+fn finish(mut check: CheckResult, started: Instant) -> CheckResult {
+    let ms = elapsed_ms(started);
+    check.count("elapsed_ms", ms);
+    tracing::info!(
+        check = %check.name,
+        phase = ?check.phase,
+        status = ?check.status,
+        elapsed_ms = ms,
+        "validation check done"
+    );
+    check
+}
+
+/// Runs one check, timed from its start.
+async fn timed(check: impl Future<Output = CheckResult>) -> CheckResult {
+    let started = Instant::now();
+    finish(check.await, started)
+}
+
+/// Runs `checks` with at most `in_flight` of them at once, each timed from
+/// its start, and returns the results in the order given.
+async fn run_bounded(
+    checks: Vec<BoxFuture<'_, CheckResult>>,
+    in_flight: usize,
+) -> Vec<CheckResult> {
+    // Boxed before the stream, not mapped on it: a closure inside a stream
+    // held across an await fails the Send check (rust-lang/rust#102211).
+    let numbered: Vec<BoxFuture<'_, (usize, CheckResult)>> = checks
+        .into_iter()
+        .enumerate()
+        .map(|(i, check)| async move { (i, timed(check).await) }.boxed())
+        .collect();
+    // Unordered, so a finished check never keeps its slot waiting for a slow
+    // one started before it; the index puts the results back in order.
+    let mut done: Vec<(usize, CheckResult)> = stream::iter(numbered)
+        .buffer_unordered(in_flight.max(1))
+        .collect()
+        .await;
+    done.sort_unstable_by_key(|(i, _)| *i);
+    done.into_iter().map(|(_, c)| c).collect()
 }

@@ -1,18 +1,26 @@
 //! Checks on the target after a run: counts reconcile with the source and the
 //! quarantine, keys are unique, columns have their types, foreign keys
 //! resolve, a random sample re-transforms to what landed, and the project's
-//! own `[[validations]]` hold.
+//! own `[[validations]]` hold. Each is its own future, so a few run at once
+//! and one slow foreign-key probe does not hold up the rest.
 
 use std::sync::Arc;
 
+use futures::future::{self, BoxFuture, FutureExt};
+use futures::stream::{self, StreamExt};
 use uuid::Uuid;
 
-use super::{CheckResult, CheckStatus, Phase, examples, scalar};
+use super::{CheckResult, CheckStatus, Phase, examples, run_bounded, scalar};
 use crate::db::{Database, DbError};
 use crate::eventlog::store::QUARANTINE;
 use crate::project::Project;
-use crate::transform::{CompiledTable, OrphanPolicy};
+use crate::schema::TableInfo;
+use crate::transform::{CompiledTable, ForeignKeyCheck, OrphanPolicy};
 use crate::value::Value;
+
+/// Post-run checks in flight at once: two big probes overlap, and SQLite's
+/// two-connection pool (the smallest of the three) is never oversubscribed.
+pub const POST_CHECKS_IN_FLIGHT: usize = 2;
 
 /// Knobs of the post-migration checks.
 #[derive(Debug, Clone)]
@@ -23,6 +31,8 @@ pub struct PostOptions {
     pub seed: u64,
     /// Count only this run's quarantine (a target may hold older runs').
     pub run_id: Option<Uuid>,
+    /// Checks run at once; 1 runs them one after another.
+    pub in_flight: usize,
 }
 
 impl Default for PostOptions {
@@ -31,11 +41,13 @@ impl Default for PostOptions {
             sample: 50,
             seed: 0x5eed,
             run_id: None,
+            in_flight: POST_CHECKS_IN_FLIGHT,
         }
     }
 }
 
-/// All post-migration checks, table by table, then the project's own.
+/// All post-migration checks, table by table, then the project's own; the
+/// results come back in that order whichever finishes first.
 pub async fn run_post(
     project: &Project,
     source: &dyn Database,
@@ -43,34 +55,47 @@ pub async fn run_post(
     tables: &[Arc<CompiledTable>],
     options: &PostOptions,
 ) -> Vec<CheckResult> {
-    let mut out = Vec::new();
-    for table in tables {
-        out.extend(table_checks(source, target, table, options).await);
+    let in_flight = options.in_flight.max(1);
+    // Which checks a table gets depends on its columns: read them first.
+    let reads: Vec<_> = tables
+        .iter()
+        .map(|t| target.table_info(t.target_table()))
+        .collect();
+    let infos: Vec<_> = stream::iter(reads).buffered(in_flight).collect().await;
+    let mut checks = Vec::new();
+    for (table, info) in tables.iter().zip(infos) {
+        let info = info.ok().flatten();
+        checks.extend(table_checks(source, target, table, info, options));
     }
-    out.extend(super::project_rules::run(project, target, tables).await);
-    out
+    for rule in &project.file.validations {
+        checks.push(super::project_rules::run(target, rule, tables).boxed());
+    }
+    run_bounded(checks, in_flight).await
 }
 
-/// The checks of one table, in a fixed order.
-async fn table_checks(
-    source: &dyn Database,
-    target: &dyn Database,
-    table: &CompiledTable,
-    options: &PostOptions,
-) -> Vec<CheckResult> {
-    let Some(info) = target.table_info(table.target_table()).await.ok().flatten() else {
+/// The checks of one table, in a fixed order, not started yet.
+fn table_checks<'a>(
+    source: &'a dyn Database,
+    target: &'a dyn Database,
+    table: &'a CompiledTable,
+    info: Option<TableInfo>,
+    options: &'a PostOptions,
+) -> Vec<BoxFuture<'a, CheckResult>> {
+    let Some(info) = info else {
         let mut c = new(format!("{}: exists", table.target_table()), table);
         c.status = CheckStatus::Failed;
         c.message = format!("target table {} does not exist", table.target_table());
-        return vec![c];
+        return vec![future::ready(c).boxed()];
     };
     let mut out = vec![
-        reconcile(source, target, table, options).await,
-        key_uniqueness(target, table).await,
-        types(target, table, &info),
+        reconcile(source, target, table, options).boxed(),
+        key_uniqueness(target, table).boxed(),
+        async move { types(target, table, &info) }.boxed(),
     ];
-    out.extend(foreign_keys(target, table).await);
-    out.push(super::sample::compare(source, target, table, options).await);
+    for fk in table.foreign_keys() {
+        out.push(foreign_key(target, table, fk).boxed());
+    }
+    out.push(super::sample::compare(source, target, table, options).boxed());
     out
 }
 
@@ -192,7 +217,7 @@ async fn key_uniqueness(db: &dyn Database, table: &CompiledTable) -> CheckResult
 }
 
 /// Every mapped column is there, with the type the mapping resolved.
-fn types(db: &dyn Database, table: &CompiledTable, info: &crate::schema::TableInfo) -> CheckResult {
+fn types(db: &dyn Database, table: &CompiledTable, info: &TableInfo) -> CheckResult {
     let mut c = new(format!("{}: column types", table.target_table()), table);
     let d = db.dialect();
     // Types come from the dialect's catalog introspection, not a query of ours.
@@ -237,59 +262,59 @@ fn types(db: &dyn Database, table: &CompiledTable, info: &crate::schema::TableIn
     c
 }
 
-async fn foreign_keys(db: &dyn Database, table: &CompiledTable) -> Vec<CheckResult> {
+async fn foreign_key(
+    db: &dyn Database,
+    table: &CompiledTable,
+    fk: &ForeignKeyCheck,
+) -> CheckResult {
     let d = db.dialect();
-    let mut out = Vec::new();
-    for fk in table.foreign_keys() {
-        let col = &table.target_columns()[fk.column].name;
-        let mut c = new(
-            format!(
-                "{}: {col} resolves in {}.{}",
-                table.target_table(),
-                fk.parent_table,
-                fk.parent_key
-            ),
-            table,
-        );
-        let orphans = format!(
-            "FROM {t} {c} WHERE {c}.{col} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM {pt} {p} WHERE {p}.{pk} = {c}.{col})",
-            t = d.quote_ident(table.target_table()),
-            c = d.quote_ident("c"),
-            p = d.quote_ident("p"),
-            col = d.quote_ident(col),
-            pt = d.quote_ident(&fk.parent_table),
-            pk = d.quote_ident(&fk.parent_key),
-        );
-        let run = async {
-            let n = scalar(db, format!("SELECT COUNT(*) {orphans}"), &[], &mut c).await?;
-            if n > 0 {
-                examples(
-                    db,
-                    format!(
-                        "SELECT {c}.{k}, {c}.{col} {orphans} LIMIT 5",
-                        c = d.quote_ident("c"),
-                        k = d.quote_ident(table.target_key()),
-                        col = d.quote_ident(col),
-                    ),
-                    &[],
-                    &[table.target_key(), col],
-                    &mut c,
-                )
-                .await?;
-            }
-            // `keep` writes dangling keys on purpose; anything else must resolve.
-            let bad = if fk.on_orphan == OrphanPolicy::Keep {
-                CheckStatus::Warning
-            } else {
-                CheckStatus::Failed
-            };
-            c.judge(n, bad, format!("{n} values without a parent row"));
-            Ok::<_, DbError>(())
+    let col = &table.target_columns()[fk.column].name;
+    let mut c = new(
+        format!(
+            "{}: {col} resolves in {}.{}",
+            table.target_table(),
+            fk.parent_table,
+            fk.parent_key
+        ),
+        table,
+    );
+    let orphans = format!(
+        "FROM {t} {c} WHERE {c}.{col} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM {pt} {p} WHERE {p}.{pk} = {c}.{col})",
+        t = d.quote_ident(table.target_table()),
+        c = d.quote_ident("c"),
+        p = d.quote_ident("p"),
+        col = d.quote_ident(col),
+        pt = d.quote_ident(&fk.parent_table),
+        pk = d.quote_ident(&fk.parent_key),
+    );
+    let run = async {
+        let n = scalar(db, format!("SELECT COUNT(*) {orphans}"), &[], &mut c).await?;
+        if n > 0 {
+            examples(
+                db,
+                format!(
+                    "SELECT {c}.{k}, {c}.{col} {orphans} LIMIT 5",
+                    c = d.quote_ident("c"),
+                    k = d.quote_ident(table.target_key()),
+                    col = d.quote_ident(col),
+                ),
+                &[],
+                &[table.target_key(), col],
+                &mut c,
+            )
+            .await?;
+        }
+        // `keep` writes dangling keys on purpose; anything else must resolve.
+        let bad = if fk.on_orphan == OrphanPolicy::Keep {
+            CheckStatus::Warning
+        } else {
+            CheckStatus::Failed
         };
-        out.push(match run.await {
-            Ok(()) => c,
-            Err(e) => c.failed(&e),
-        });
+        c.judge(n, bad, format!("{n} values without a parent row"));
+        Ok::<_, DbError>(())
+    };
+    match run.await {
+        Ok(()) => c,
+        Err(e) => c.failed(&e),
     }
-    out
 }

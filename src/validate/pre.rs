@@ -3,15 +3,17 @@
 //! dictionary, and references to parents that do not exist.
 
 use std::sync::Arc;
+use std::time::Instant;
 
-use super::{CheckResult, CheckStatus, Phase, examples, scalar};
+use super::{CheckResult, CheckStatus, Phase, examples, finish, scalar, timed};
 use crate::db::{Database, DbError};
 use crate::project::Project;
 use crate::project::model::TableMapping;
 use crate::transform::{CompiledTable, TransformStats};
 use crate::value::Value;
 
-/// All pre-migration checks, table by table in run order.
+/// All pre-migration checks, table by table in run order, one at a time
+/// (the source may be in production), each timed.
 pub async fn run_pre(
     project: &Project,
     source: &dyn Database,
@@ -19,8 +21,8 @@ pub async fn run_pre(
 ) -> Vec<CheckResult> {
     let mut out = Vec::new();
     for (mapping, table) in project.tables().zip(tables) {
-        out.push(volume(source, table).await);
-        out.push(key_uniqueness(source, table).await);
+        out.push(timed(volume(source, table)).await);
+        out.push(timed(key_uniqueness(source, table)).await);
         out.extend(completeness(source, table).await);
         out.extend(categorical(source, table).await);
         out.extend(references(project, source, mapping, table).await);
@@ -119,6 +121,7 @@ async fn completeness(db: &dyn Database, table: &CompiledTable) -> Vec<CheckResu
         if def.nullable {
             continue;
         }
+        let started = Instant::now();
         let mut c = new(
             format!(
                 "{}: {src} is complete (feeds NOT NULL {})",
@@ -161,10 +164,11 @@ async fn completeness(db: &dyn Database, table: &CompiledTable) -> Vec<CheckResu
             );
             Ok::<_, DbError>(())
         };
-        out.push(match run.await {
+        let c = match run.await {
             Ok(()) => c,
             Err(e) => c.failed(&e),
-        });
+        };
+        out.push(finish(c, started));
     }
     out
 }
@@ -180,6 +184,7 @@ async fn categorical(db: &dyn Database, table: &CompiledTable) -> Vec<CheckResul
         }
         let Some(idx) = field.source else { continue };
         let src = table.source_columns()[idx].clone();
+        let started = Instant::now();
         let mut c = new(
             format!(
                 "{}: {src} values are known to {}",
@@ -198,7 +203,7 @@ async fn categorical(db: &dyn Database, table: &CompiledTable) -> Vec<CheckResul
         let rows = match rows {
             Ok(r) => r,
             Err(e) => {
-                out.push(c.failed(&e));
+                out.push(finish(c.failed(&e), started));
                 continue;
             }
         };
@@ -245,7 +250,7 @@ async fn categorical(db: &dyn Database, table: &CompiledTable) -> Vec<CheckResul
                 }
             ),
         );
-        out.push(c);
+        out.push(finish(c, started));
     }
     out
 }
@@ -275,6 +280,7 @@ async fn references(
             .on_orphan
             .as_ref()
             .map_or("quarantine", |p| p.get_ref().as_str());
+        let started = Instant::now();
         let mut c = new(
             format!(
                 "{}: {} references {}.{}",
@@ -318,10 +324,11 @@ async fn references(
             );
             Ok::<_, DbError>(())
         };
-        out.push(match run.await {
+        let c = match run.await {
             Ok(()) => c,
             Err(e) => c.failed(&e),
-        });
+        };
+        out.push(finish(c, started));
     }
     out
 }

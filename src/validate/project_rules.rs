@@ -1,37 +1,29 @@
-//! The project's own `[[validations]]`: business rules on target tables, each
-//! timed, so a declared query's cost shows next to its result.
+//! The project's own `[[validations]]`: business rules on target tables, one
+//! check each (timed, like every check, by the caller).
 
 use std::sync::Arc;
-use std::time::Instant;
 
-use super::{CheckResult, CheckStatus, MAX_EXAMPLES, Phase, elapsed_ms, render_row};
+use super::{CheckResult, CheckStatus, MAX_EXAMPLES, Phase, render_row};
 use crate::db::{Database, DbError};
-use crate::project::Project;
 use crate::project::model::ValidationSpec;
 use crate::transform::CompiledTable;
 use crate::value::Value;
 
-pub async fn run(
-    project: &Project,
+/// One rule of the project's `[[validations]]`.
+pub(super) async fn run(
     target: &dyn Database,
+    rule: &ValidationSpec,
     tables: &[Arc<CompiledTable>],
-) -> Vec<CheckResult> {
-    let mut out = Vec::new();
-    for v in &project.file.validations {
-        let mut c = CheckResult::new(v.name.clone(), Phase::Post, Some(v.table.get_ref()));
-        let key = tables
-            .iter()
-            .find(|t| t.target_table() == v.table.get_ref())
-            .map(|t| t.target_key().to_string());
-        let t0 = Instant::now();
-        let result = check(target, v, key.as_deref(), &mut c).await;
-        c.count("elapsed_ms", elapsed_ms(t0));
-        out.push(match result {
-            Ok(()) => c,
-            Err(e) => c.failed(&e),
-        });
+) -> CheckResult {
+    let mut c = CheckResult::new(rule.name.clone(), Phase::Post, Some(rule.table.get_ref()));
+    let key = tables
+        .iter()
+        .find(|t| t.target_table() == rule.table.get_ref())
+        .map(|t| t.target_key().to_string());
+    match check(target, rule, key.as_deref(), &mut c).await {
+        Ok(()) => c,
+        Err(e) => c.failed(&e),
     }
-    out
 }
 
 /// The WHERE clause of offending rows and its parameters, for column kinds.
