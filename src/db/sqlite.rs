@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use sqlx::sqlite::{
     SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
 };
-use sqlx::{Arguments, AssertSqlSafe, SqlitePool};
+use sqlx::{Acquire, Arguments, AssertSqlSafe, SqlitePool};
 
 use super::sqlite_raw::RawConn;
 use super::{Backend, Database, DbError, DbUrl, Dialect, Statement, head};
@@ -193,12 +193,12 @@ impl Database for SqliteDb {
     /// Reads on the raw connection (see `sqlite_raw`): sqlx's rows copy every
     /// value once more before ours do.
     async fn query(&self, sql: &str, params: &[Value]) -> Result<Vec<Row>, DbError> {
-        let mut conn = self.pool.acquire().await.map_err(DbError::sql(head(sql)))?;
-        let mut handle = conn.lock_handle().await.map_err(DbError::sql(head(sql)))?;
-        // SAFETY: the handle stays locked, and nothing else uses the
-        // connection, until `raw` is dropped at the end of this function.
-        let raw = unsafe { RawConn::new(handle.as_raw_handle()) };
-        off_the_runtime(|| raw.query(sql, params)).map_err(|e| DbError::sql(head(sql))(e.into()))
+        let (sql, params) = (sql.to_string(), params.to_vec());
+        self.with_raw(false, move |raw| {
+            raw.query(&sql, &params)
+                .map_err(|e| DbError::sql(head(&sql))(e.into()))
+        })
+        .await
     }
 
     async fn execute(&self, sql: &str, params: &[Value]) -> Result<u64, DbError> {
@@ -225,7 +225,7 @@ impl Database for SqliteDb {
     }
 
     /// Rows through one prepared INSERT on the raw connection (see
-    /// `sqlite_raw`), then `extra`, all in one sqlx transaction.
+    /// `sqlite_raw`), then `extra`, all in one transaction.
     async fn write_batch(
         &self,
         table: &str,
@@ -234,39 +234,30 @@ impl Database for SqliteDb {
         extra: Vec<Statement>,
     ) -> Result<(), DbError> {
         let d = &SqliteDialect;
-        let insert = format!(
-            "INSERT INTO {} ({}) VALUES ({})",
-            d.quote_ident(table),
-            columns
-                .iter()
-                .map(|c| d.quote_ident(c))
-                .collect::<Vec<_>>()
-                .join(", "),
-            vec!["?"; columns.len()].join(", ")
-        );
-        let mut tx = self.pool.begin().await.map_err(DbError::sql("BEGIN"))?;
-        {
-            let mut handle = tx
-                .lock_handle()
-                .await
-                .map_err(DbError::sql("lock the connection"))?;
-            // SAFETY: the handle stays locked, and nothing else uses the
-            // connection, until `conn` is dropped at the end of this block.
-            let conn = unsafe { RawConn::new(handle.as_raw_handle()) };
-            off_the_runtime(|| {
-                if !columns.is_empty() {
-                    conn.insert_each(&insert, rows.iter().map(Vec::as_slice))
-                        .map_err(|e| DbError::sql(head(&insert))(e.into()))?;
-                }
-                for st in &extra {
-                    conn.execute(&st.sql, &st.params)
-                        .map_err(|e| DbError::sql(head(&st.sql))(e.into()))?;
-                }
-                Ok::<_, DbError>(())
-            })?;
-        }
-        tx.commit().await.map_err(DbError::sql("COMMIT"))?;
-        Ok(())
+        let insert = (!columns.is_empty()).then(|| {
+            format!(
+                "INSERT INTO {} ({}) VALUES ({})",
+                d.quote_ident(table),
+                columns
+                    .iter()
+                    .map(|c| d.quote_ident(c))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                vec!["?"; columns.len()].join(", ")
+            )
+        });
+        self.with_raw(true, move |raw| {
+            if let Some(insert) = &insert {
+                raw.insert_each(insert, rows.iter().map(Vec::as_slice))
+                    .map_err(|e| DbError::sql(head(insert))(e.into()))?;
+            }
+            for st in &extra {
+                raw.execute(&st.sql, &st.params)
+                    .map_err(|e| DbError::sql(head(&st.sql))(e.into()))?;
+            }
+            Ok(())
+        })
+        .await
     }
 
     async fn close(&self) {
@@ -274,14 +265,53 @@ impl Database for SqliteDb {
     }
 }
 
-/// Runs blocking work where it does not hold up other tasks: on a
-/// multi-threaded runtime the worker hands its queue over first.
-fn off_the_runtime<R>(f: impl FnOnce() -> R) -> R {
-    use tokio::runtime::{Handle, RuntimeFlavor};
-    match Handle::try_current().map(|h| h.runtime_flavor()) {
-        Ok(RuntimeFlavor::MultiThread) => tokio::task::block_in_place(f),
-        _ => f(),
+impl SqliteDb {
+    /// Runs `f` with a pooled connection's raw handle (see `sqlite_raw`) on
+    /// tokio's blocking pool, so neither the runtime's workers nor the other
+    /// futures of the calling task wait for SQLite. With `transaction`, `f`
+    /// runs inside BEGIN … COMMIT, rolled back if it fails. The connection,
+    /// its lock and the transaction all live inside the blocking closure: a
+    /// caller that stops waiting cannot release them while SQLite works.
+    async fn with_raw<R, F>(&self, transaction: bool, f: F) -> Result<R, DbError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&RawConn) -> Result<R, DbError> + Send + 'static,
+    {
+        let mut conn = self
+            .pool
+            .acquire()
+            .await
+            .map_err(DbError::sql("acquire a connection"))?;
+        let rt = tokio::runtime::Handle::current();
+        tokio::task::spawn_blocking(move || {
+            if !transaction {
+                return locked(&rt, &mut conn, f);
+            }
+            let mut tx = rt
+                .block_on((&mut *conn).begin())
+                .map_err(DbError::sql("BEGIN"))?;
+            let out = locked(&rt, &mut tx, f)?;
+            rt.block_on(tx.commit()).map_err(DbError::sql("COMMIT"))?;
+            Ok(out)
+        })
+        .await
+        .map_err(|e| DbError::Unsupported(format!("a SQLite task failed: {e}")))?
     }
+}
+
+/// `f` on the raw handle of `conn`, locked for exactly that long.
+fn locked<R>(
+    rt: &tokio::runtime::Handle,
+    conn: &mut sqlx::SqliteConnection,
+    f: impl FnOnce(&RawConn) -> Result<R, DbError>,
+) -> Result<R, DbError> {
+    let mut handle = rt
+        .block_on(conn.lock_handle())
+        .map_err(DbError::sql("lock the connection"))?;
+    // SAFETY: `handle` keeps the connection locked, and nothing else uses
+    // it, until after `raw`'s last use below.
+    let raw = unsafe { RawConn::new(handle.as_raw_handle()) };
+    f(&raw)
 }
 
 #[cfg(test)]

@@ -147,14 +147,6 @@ async fn run(
         d.quote_ident(table.target_key()),
         d.placeholder(1)
     );
-    let in_quarantine = format!(
-        "SELECT COUNT(*) FROM {} WHERE {} = {} AND {} = {}",
-        d.quote_ident(QUARANTINE),
-        d.quote_ident("source_table"),
-        d.placeholder(1),
-        d.quote_ident("source_key"),
-        d.placeholder(2)
-    );
     let key_idx = table
         .target_columns()
         .iter()
@@ -174,11 +166,10 @@ async fn run(
             pick(o)
         });
     }
+    // The sampled rows first, then one question to the quarantine about all
+    // of their keys (it has no index on them: one scan, not one per row).
     let mut seen = std::collections::HashSet::new();
-    c.sql.push(fetch.clone());
-    c.sql.push(in_quarantine.clone());
-    let (mut matched, mut quarantined, mut mismatched) = (0i64, 0i64, 0i64);
-    let mut stats = TransformStats::default();
+    let mut sampled = Vec::new();
     for o in &offs {
         let picked = match key_at(*o) {
             Some(k) => source.query(&seek, &[Value::Int(k)]).await?,
@@ -188,26 +179,21 @@ async fn run(
             continue;
         };
         let key = src[0].render();
-        if !seen.insert(key.clone()) {
-            // Two fractions of a sparse key range landed on the same row.
-            continue;
+        // Two fractions of a sparse key range can land on the same row.
+        if seen.insert(key.clone()) {
+            sampled.push((key, src));
         }
-        let quarantine_has = async || -> Result<bool, DbError> {
-            let n = target
-                .query(
-                    &in_quarantine,
-                    &[
-                        Value::Text(table.source_table().into()),
-                        Value::Text(key.clone()),
-                    ],
-                )
-                .await?;
-            Ok(n.first().and_then(|r| r[0].as_i64()).unwrap_or(0) > 0)
-        };
+    }
+    c.sql.push(fetch.clone());
+    let in_quarantine = quarantined_keys(target, table, &sampled, c).await?;
+    let (mut matched, mut quarantined, mut mismatched) = (0i64, 0i64, 0i64);
+    let mut stats = TransformStats::default();
+    for (key, src) in sampled {
+        let in_quarantine = in_quarantine.contains(&key);
         let expected: Row = match table.transform_row(&src, &mut stats) {
             Ok(row) => row,
             Err(f) => {
-                if quarantine_has().await? {
+                if in_quarantine {
                     quarantined += 1;
                 } else {
                     mismatched += 1;
@@ -223,7 +209,7 @@ async fn run(
         let found = target.query(&fetch, &[expected[key_idx].clone()]).await?;
         let Some(found) = found.into_iter().next() else {
             // A row whose parent was missing is quarantined by the loader.
-            if quarantine_has().await? {
+            if in_quarantine {
                 quarantined += 1;
             } else {
                 mismatched += 1;
@@ -276,6 +262,36 @@ async fn run(
         c.message = "the source table is empty".into();
     }
     Ok(())
+}
+
+/// Which of the sampled source keys the quarantine holds for this table, in
+/// one query (the keys are bound, at most one sample's worth).
+async fn quarantined_keys(
+    target: &dyn Database,
+    table: &CompiledTable,
+    sampled: &[(String, Row)],
+    c: &mut CheckResult,
+) -> Result<std::collections::HashSet<String>, DbError> {
+    let d = target.dialect();
+    let mut params = vec![Value::Text(table.source_table().into())];
+    params.extend(sampled.iter().map(|(k, _)| Value::Text(k.clone())));
+    let sql = format!(
+        "SELECT {k} FROM {q} WHERE {t} = {} AND {k} IN ({})",
+        d.placeholder(1),
+        (2..=params.len().max(2))
+            .map(|i| d.placeholder(i))
+            .collect::<Vec<_>>()
+            .join(", "),
+        k = d.quote_ident("source_key"),
+        q = d.quote_ident(QUARANTINE),
+        t = d.quote_ident("source_table"),
+    );
+    c.sql.push(sql.clone());
+    if sampled.is_empty() {
+        return Ok(Default::default());
+    }
+    let rows = target.query(&sql, &params).await?;
+    Ok(rows.iter().map(|r| r[0].render()).collect())
 }
 
 #[cfg(test)]
