@@ -1,6 +1,7 @@
 use clap::Parser;
 
 fn main() -> color_eyre::Result<()> {
+    flightdeck::pipeline::limit_allocator_arenas();
     // Before any terminal mode change, so a panic report comes after restore.
     color_eyre::install()?;
     let cli = flightdeck::cli::Cli::parse();
