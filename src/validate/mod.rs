@@ -223,3 +223,41 @@ async fn run_bounded(
     done.sort_unstable_by_key(|(i, _)| *i);
     done.into_iter().map(|(_, c)| c).collect()
 }
+
+/// Counts the rows of `child` whose `column` is set but names no row of
+/// `parent` by `key`, and keeps up to five of them (child key, value) as
+/// examples in `c`.
+async fn count_orphans(
+    db: &dyn Database,
+    c: &mut CheckResult,
+    (child, child_key, column): (&str, &str, &str),
+    (parent, key): (&str, &str),
+) -> Result<i64, DbError> {
+    let d = db.dialect();
+    let orphans = format!(
+        "FROM {t} {c} WHERE {c}.{col} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM {pt} {p} WHERE {p}.{pk} = {c}.{col})",
+        t = d.quote_ident(child),
+        c = d.quote_ident("c"),
+        p = d.quote_ident("p"),
+        col = d.quote_ident(column),
+        pt = d.quote_ident(parent),
+        pk = d.quote_ident(key),
+    );
+    let n = scalar(db, format!("SELECT COUNT(*) {orphans}"), &[], c).await?;
+    if n > 0 {
+        examples(
+            db,
+            format!(
+                "SELECT {c}.{k}, {c}.{col} {orphans} ORDER BY {c}.{k} LIMIT 5",
+                c = d.quote_ident("c"),
+                k = d.quote_ident(child_key),
+                col = d.quote_ident(column),
+            ),
+            &[],
+            &[child_key, column],
+            c,
+        )
+        .await?;
+    }
+    Ok(n)
+}

@@ -10,7 +10,7 @@ use futures::future::{self, BoxFuture, FutureExt};
 use futures::stream::{self, StreamExt};
 use uuid::Uuid;
 
-use super::{CheckResult, CheckStatus, Phase, examples, run_bounded, scalar};
+use super::{CheckResult, CheckStatus, Phase, count_orphans, examples, run_bounded, scalar};
 use crate::db::{Database, DbError};
 use crate::eventlog::store::QUARANTINE;
 use crate::project::Project;
@@ -267,7 +267,6 @@ async fn foreign_key(
     table: &CompiledTable,
     fk: &ForeignKeyCheck,
 ) -> CheckResult {
-    let d = db.dialect();
     let col = &table.target_columns()[fk.column].name;
     let mut c = new(
         format!(
@@ -278,32 +277,14 @@ async fn foreign_key(
         ),
         table,
     );
-    let orphans = format!(
-        "FROM {t} {c} WHERE {c}.{col} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM {pt} {p} WHERE {p}.{pk} = {c}.{col})",
-        t = d.quote_ident(table.target_table()),
-        c = d.quote_ident("c"),
-        p = d.quote_ident("p"),
-        col = d.quote_ident(col),
-        pt = d.quote_ident(&fk.parent_table),
-        pk = d.quote_ident(&fk.parent_key),
-    );
     let run = async {
-        let n = scalar(db, format!("SELECT COUNT(*) {orphans}"), &[], &mut c).await?;
-        if n > 0 {
-            examples(
-                db,
-                format!(
-                    "SELECT {c}.{k}, {c}.{col} {orphans} LIMIT 5",
-                    c = d.quote_ident("c"),
-                    k = d.quote_ident(table.target_key()),
-                    col = d.quote_ident(col),
-                ),
-                &[],
-                &[table.target_key(), col],
-                &mut c,
-            )
-            .await?;
-        }
+        let n = count_orphans(
+            db,
+            &mut c,
+            (table.target_table(), table.target_key(), col),
+            (&fk.parent_table, &fk.parent_key),
+        )
+        .await?;
         // `keep` writes dangling keys on purpose; anything else must resolve.
         let bad = if fk.on_orphan == OrphanPolicy::Keep {
             CheckStatus::Warning

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::{CheckResult, CheckStatus, Phase, examples, finish, scalar, timed};
+use super::{CheckResult, CheckStatus, Phase, count_orphans, examples, finish, scalar, timed};
 use crate::db::{Database, DbError};
 use crate::project::Project;
 use crate::project::model::TableMapping;
@@ -262,7 +262,6 @@ async fn references(
     mapping: &TableMapping,
     table: &CompiledTable,
 ) -> Vec<CheckResult> {
-    let d = db.dialect();
     let mut out = Vec::new();
     for f in &mapping.fields {
         let (Some(parent), Some(col)) = (&f.references, &f.source) else {
@@ -291,32 +290,14 @@ async fn references(
             ),
             table,
         );
-        let orphans = format!(
-            "FROM {t} {c} WHERE {c}.{col} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM {pt} {p} WHERE {p}.{pk} = {c}.{col})",
-            t = d.quote_ident(table.source_table()),
-            c = d.quote_ident("c"),
-            p = d.quote_ident("p"),
-            col = d.quote_ident(col.get_ref()),
-            pt = d.quote_ident(parent.get_ref()),
-            pk = d.quote_ident(pmap.key.get_ref()),
-        );
         let run = async {
-            let n = scalar(db, format!("SELECT COUNT(*) {orphans}"), &[], &mut c).await?;
-            if n > 0 {
-                examples(
-                    db,
-                    format!(
-                        "SELECT {c}.{k}, {c}.{col} {orphans} ORDER BY {c}.{k} LIMIT 5",
-                        c = d.quote_ident("c"),
-                        k = d.quote_ident(table.key_column()),
-                        col = d.quote_ident(col.get_ref()),
-                    ),
-                    &[],
-                    &[table.key_column(), col.get_ref()],
-                    &mut c,
-                )
-                .await?;
-            }
+            let n = count_orphans(
+                db,
+                &mut c,
+                (table.source_table(), table.key_column(), col.get_ref()),
+                (parent.get_ref(), pmap.key.get_ref()),
+            )
+            .await?;
             c.judge(
                 n,
                 CheckStatus::Warning,
