@@ -169,14 +169,11 @@ impl SqliteDb {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(10))
-            .foreign_keys(false)
             // Loads append (the key index is built after the load), so
-            // SQLite's default 2 MB page cache is enough; rarer WAL
-            // checkpoints keep the load off the kernel. Temporary storage
+            // SQLite's default 2 MB page cache is enough. Temporary storage
             // stays in files: building a key over millions of rows sorts
             // more than the memory budget allows.
-            .pragma("wal_autocheckpoint", "8192")
-            .row_buffer_size(4096);
+            .foreign_keys(false);
         let failed = |e: sqlx::Error| DbError::Connect {
             url: url.redacted(),
             reason: e.to_string(),
