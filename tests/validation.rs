@@ -118,8 +118,17 @@ async fn post_checks_pass_on_a_clean_run_and_catch_a_tampered_target() {
             .iter()
             .all(|c| !c["sql"].as_array().unwrap().is_empty())
     );
+    let unique = checks
+        .iter()
+        .find(|c| c["name"] == "ml_models: key uniqueness")
+        .unwrap();
+    assert_eq!(
+        unique["message"],
+        "model_uuid is the primary key: the database refuses duplicates"
+    );
 
-    // Tamper: lose a row, change a field, break a foreign key.
+    // Tamper: lose a row, change a field, break a foreign key, and duplicate
+    // a key once the index that refused duplicates is gone.
     let target = common::open_sqlite(&dir.path().join("platform.db")).await;
     // Jobs of the model deleted below dangle too, and must be counted.
     let jobs_of_lost_model = common::query(
@@ -134,6 +143,8 @@ async fn post_checks_pass_on_a_clean_run_and_catch_a_tampered_target() {
         "UPDATE data_sources SET name = name || ' (edited)' WHERE original_source_id = 3",
         "UPDATE training_jobs SET model_uuid = '00000000-0000-0000-0000-00000000beef' WHERE original_source_id = (SELECT MAX(original_source_id) FROM training_jobs)",
         "UPDATE ml_models SET primary_metric_value = 87.5 WHERE original_source_id = (SELECT MAX(original_source_id) FROM ml_models)",
+        "DROP INDEX experiment_logs_pkey",
+        "INSERT INTO experiment_logs SELECT * FROM experiment_logs WHERE original_source_id = (SELECT MAX(original_source_id) FROM experiment_logs)",
     ] {
         target.execute(sql, &[]).await.unwrap();
     }
@@ -187,8 +198,19 @@ async fn post_checks_pass_on_a_clean_run_and_catch_a_tampered_target() {
         m.examples
     );
     assert!(m.counts.contains_key("elapsed_ms"));
+    let dup = find(&checks, "experiment_logs: key uniqueness");
+    assert_eq!(dup.status, CheckStatus::Failed);
+    assert_eq!(dup.message, "1 duplicated values of experiment_uuid");
+    assert_eq!(dup.examples.len(), 1, "{:?}", dup.examples);
+    assert!(dup.examples[0].ends_with("copies=2"), "{:?}", dup.examples);
+    let extra = find(&checks, "experiment_logs: source = target + quarantine");
+    assert!(
+        extra.message.ends_with(": 1 rows too many"),
+        "{}",
+        extra.message
+    );
     assert_eq!(
-        find(&checks, "experiment_logs: source = target + quarantine").status,
+        find(&checks, "training_jobs: source = target + quarantine").status,
         CheckStatus::Passed
     );
 }
@@ -198,6 +220,8 @@ async fn post_checks_pass_on_a_clean_run_and_catch_a_tampered_target() {
 struct InFlight {
     now: AtomicUsize,
     most: AtomicUsize,
+    /// Every query sent, in the order sent.
+    sent: std::sync::Mutex<Vec<String>>,
 }
 
 /// A database that counts the checks' queries in flight; catalog reads
@@ -222,6 +246,7 @@ impl Database for Counted {
     }
 
     async fn query(&self, sql: &str, params: &[Value]) -> Result<Vec<Row>, DbError> {
+        self.in_flight.sent.lock().unwrap().push(sql.to_string());
         let now = self.in_flight.now.fetch_add(1, Ordering::SeqCst) + 1;
         self.in_flight.most.fetch_max(now, Ordering::SeqCst);
         // Give way once: any check started beside this one sends its query now.
@@ -254,12 +279,12 @@ fn untimed(mut checks: Vec<CheckResult>) -> Vec<CheckResult> {
     checks
 }
 
-/// The post-run checks with at most `in_flight` at once, and the most
-/// queries they had in flight together.
+/// The post-run checks with at most `in_flight` at once, the most queries
+/// they had in flight together, and every query they sent.
 async fn counted_post_checks(
     prepared: &flightdeck::pipeline::Prepared,
     in_flight: usize,
-) -> (Vec<CheckResult>, usize) {
+) -> (Vec<CheckResult>, usize, Vec<String>) {
     let counter = Arc::new(InFlight::default());
     let counted = |db: &Db| Counted {
         inner: db.clone(),
@@ -277,7 +302,8 @@ async fn counted_post_checks(
         &options,
     )
     .await;
-    (checks, counter.most.load(Ordering::SeqCst))
+    let sent = counter.sent.lock().unwrap().clone();
+    (checks, counter.most.load(Ordering::SeqCst), sent)
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -290,11 +316,25 @@ async fn post_checks_run_two_at_a_time_in_their_sequential_order() {
     let prepared = flightdeck::pipeline::prepare(project.clone(), true)
         .await
         .unwrap();
-    let (one_by_one, most) = counted_post_checks(&prepared, 1).await;
+    let (one_by_one, most, _) = counted_post_checks(&prepared, 1).await;
     assert_eq!(most, 1, "one check at a time");
-    let (concurrent, most) = counted_post_checks(&prepared, POST_CHECKS_IN_FLIGHT).await;
+    let (concurrent, most, sent) = counted_post_checks(&prepared, POST_CHECKS_IN_FLIGHT).await;
     assert_eq!(POST_CHECKS_IN_FLIGHT, 2);
     assert_eq!(most, 2, "two checks overlap, never more");
+    // The count and the sample share one count of each source table, and
+    // keys the catalog shows as primary keys are not grouped again.
+    for t in &prepared.tables {
+        let count = format!("SELECT COUNT(*) FROM \"{}\"", t.source_table());
+        assert_eq!(
+            sent.iter().filter(|q| **q == count).count(),
+            1,
+            "{count} in {sent:#?}"
+        );
+    }
+    for t in &prepared.tables {
+        let grouped = format!("GROUP BY \"{}\"", t.target_key());
+        assert!(!sent.iter().any(|q| q.contains(&grouped)), "{sent:#?}");
+    }
 
     // Table by table, in run order, then the project's rules.
     let mut expected = Vec::new();

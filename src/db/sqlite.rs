@@ -90,7 +90,9 @@ impl Dialect for SqliteDialect {
     /// The unique index `add_primary_key` builds counts as the key.
     fn table_info_sql(&self) -> &'static str {
         "SELECT name, type, \"notnull\" = 0, \
-                pk > 0 OR name IN (SELECT name FROM pragma_index_info(?1 || '_pkey')) \
+                pk > 0 OR name IN (SELECT ii.name FROM pragma_index_list(?1) il \
+                                   JOIN pragma_index_info(il.name) ii \
+                                   WHERE il.name = ?1 || '_pkey' AND il.\"unique\") \
          FROM pragma_table_info(?1) ORDER BY cid"
     }
 

@@ -87,16 +87,55 @@ fn table_checks<'a>(
         c.message = format!("target table {} does not exist", table.target_table());
         return vec![future::ready(c).boxed()];
     };
+    let enforced = sole_key_column(&info, table.target_key());
+    // The count and the sample both need the source's row count: one query.
+    let source_rows = Arc::new(SourceRows::default());
     let mut out = vec![
-        reconcile(source, target, table, options).boxed(),
-        key_uniqueness(target, table).boxed(),
+        reconcile(source, target, table, options, source_rows.clone()).boxed(),
+        key_uniqueness(target, table, enforced).boxed(),
         async move { types(target, table, &info) }.boxed(),
     ];
     for fk in table.foreign_keys() {
         out.push(foreign_key(target, table, fk).boxed());
     }
-    out.push(super::sample::compare(source, target, table, options).boxed());
+    out.push(super::sample::compare(source, target, table, options, source_rows).boxed());
     out
+}
+
+/// A source table's row count, read once for the checks that share it.
+#[derive(Default)]
+pub(super) struct SourceRows(tokio::sync::OnceCell<i64>);
+
+impl SourceRows {
+    /// The count, from the first caller's query (each caller's check lists
+    /// the SQL, so every check shows what its numbers came from).
+    pub(super) async fn get(
+        &self,
+        source: &dyn Database,
+        table: &CompiledTable,
+        c: &mut CheckResult,
+    ) -> Result<i64, DbError> {
+        let sql = format!(
+            "SELECT COUNT(*) FROM {}",
+            source.dialect().quote_ident(table.source_table())
+        );
+        let n = self
+            .0
+            .get_or_try_init(|| async {
+                let rows = source.query(&sql, &[]).await?;
+                Ok::<_, DbError>(rows.first().and_then(|r| r.first()?.as_i64()).unwrap_or(0))
+            })
+            .await;
+        c.sql.push(sql);
+        n.copied()
+    }
+}
+
+/// True when the catalog says `key` alone is the table's primary key and
+/// cannot be NULL: the database then already refuses duplicates.
+fn sole_key_column(info: &TableInfo, key: &str) -> bool {
+    let mut pk = info.columns.iter().filter(|c| c.primary_key);
+    matches!((pk.next(), pk.next()), (Some(c), None) if c.name == key && !c.nullable)
 }
 
 fn new(name: String, table: &CompiledTable) -> CheckResult {
@@ -109,23 +148,14 @@ async fn reconcile(
     target: &dyn Database,
     table: &CompiledTable,
     options: &PostOptions,
+    source_rows: Arc<SourceRows>,
 ) -> CheckResult {
     let mut c = new(
         format!("{}: source = target + quarantine", table.target_table()),
         table,
     );
     let run = async {
-        let s = source.dialect();
-        let src = scalar(
-            source,
-            format!(
-                "SELECT COUNT(*) FROM {}",
-                s.quote_ident(table.source_table())
-            ),
-            &[],
-            &mut c,
-        )
-        .await?;
+        let src = source_rows.get(source, table, &mut c).await?;
         let d = target.dialect();
         let tgt = scalar(
             target,
@@ -177,9 +207,27 @@ async fn reconcile(
     }
 }
 
-async fn key_uniqueness(db: &dyn Database, table: &CompiledTable) -> CheckResult {
+/// No key value twice. When the catalog shows the key is the primary key
+/// (`enforced`), the database has checked every row already and the check
+/// says so instead of grouping the whole table again.
+async fn key_uniqueness(db: &dyn Database, table: &CompiledTable, enforced: bool) -> CheckResult {
     let mut c = new(format!("{}: key uniqueness", table.target_table()), table);
     let d = db.dialect();
+    if enforced {
+        c.sql.push(format!(
+            "-- catalog: primary key of {}",
+            d.quote_ident(table.target_table())
+        ));
+        c.judge(
+            0,
+            CheckStatus::Failed,
+            format!(
+                "{} is the primary key: the database refuses duplicates",
+                table.target_key()
+            ),
+        );
+        return c;
+    }
     let (t, k) = (
         d.quote_ident(table.target_table()),
         d.quote_ident(table.target_key()),
@@ -297,5 +345,48 @@ async fn foreign_key(
     match run.await {
         Ok(()) => c,
         Err(e) => c.failed(&e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sole_key_column;
+    use crate::schema::{ColumnInfo, ColumnType, TableInfo};
+
+    fn table(cols: &[(&str, bool, bool)]) -> TableInfo {
+        TableInfo {
+            name: "t".into(),
+            columns: cols
+                .iter()
+                .map(|&(name, nullable, primary_key)| ColumnInfo {
+                    name: name.into(),
+                    native_type: "TEXT".into(),
+                    column_type: ColumnType::Text,
+                    nullable,
+                    primary_key,
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn only_a_sole_not_null_primary_key_column_vouches_for_uniqueness() {
+        assert!(sole_key_column(
+            &table(&[("k", false, true), ("v", true, false)]),
+            "k"
+        ));
+        // Part of a composite key: (k, v) unique says nothing of k alone.
+        assert!(!sole_key_column(
+            &table(&[("k", false, true), ("v", false, true)]),
+            "k"
+        ));
+        // Another column is the key, or there is none.
+        assert!(!sole_key_column(
+            &table(&[("k", false, false), ("v", false, true)]),
+            "k"
+        ));
+        assert!(!sole_key_column(&table(&[("k", false, false)]), "k"));
+        // SQLite lets a declared key hold several NULLs, which GROUP BY counts.
+        assert!(!sole_key_column(&table(&[("k", true, true)]), "k"));
     }
 }

@@ -2,6 +2,9 @@
 //! again with the same compiled rules, and compared field by field with the
 //! row that landed (or found in quarantine when the rules reject them).
 
+use std::sync::Arc;
+
+use super::post::SourceRows;
 use super::{CheckResult, CheckStatus, Phase, PostOptions};
 use crate::db::{Database, DbError};
 use crate::eventlog::store::QUARANTINE;
@@ -74,13 +77,14 @@ pub async fn compare(
     target: &dyn Database,
     table: &CompiledTable,
     options: &PostOptions,
+    source_rows: Arc<SourceRows>,
 ) -> CheckResult {
     let mut c = CheckResult::new(
         format!("{}: re-transformed sample matches", table.target_table()),
         Phase::Post,
         Some(table.target_table()),
     );
-    match run(source, target, table, options, &mut c).await {
+    match run(source, target, table, options, &source_rows, &mut c).await {
         Ok(()) => c,
         Err(e) => c.failed(&e),
     }
@@ -91,15 +95,13 @@ async fn run(
     target: &dyn Database,
     table: &CompiledTable,
     options: &PostOptions,
+    source_rows: &SourceRows,
     c: &mut CheckResult,
 ) -> Result<(), DbError> {
     let s = source.dialect();
     let d = target.dialect();
     let src_table = s.quote_ident(table.source_table());
-    let count_sql = format!("SELECT COUNT(*) FROM {src_table}");
-    let rows = source.query(&count_sql, &[]).await?;
-    c.sql.push(count_sql);
-    let total = rows.first().and_then(|r| r[0].as_i64()).unwrap_or(0).max(0) as u64;
+    let total = source_rows.get(source, table, c).await?.max(0) as u64;
     let cols: Vec<String> = table
         .source_columns()
         .iter()
