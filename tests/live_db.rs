@@ -2133,3 +2133,230 @@ async fn rollback_undoes_an_interrupted_change_the_catalog_shows_in_place() {
         db.close().await;
     }
 }
+
+/// A target that records the loader's batch writes and fails one of them
+/// (after a pause, so the batch after it is already being copied).
+struct FailingWrites {
+    inner: Db,
+    fail_call: usize,
+    calls: std::sync::atomic::AtomicUsize,
+    now: std::sync::atomic::AtomicUsize,
+    most: std::sync::atomic::AtomicUsize,
+    /// Call numbers, in the order their transactions committed.
+    committed: std::sync::Mutex<Vec<usize>>,
+}
+
+impl FailingWrites {
+    /// Runs one write as call number `n`, counting the writes open together.
+    async fn write(
+        &self,
+        n: usize,
+        write: impl std::future::Future<Output = Result<(), db::DbError>>,
+    ) -> Result<(), db::DbError> {
+        let now = self.now.fetch_add(1, Ordering::SeqCst) + 1;
+        self.most.fetch_max(now, Ordering::SeqCst);
+        let done = if n == self.fail_call {
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+            Err(db::DbError::Unsupported(format!(
+                "injected failure of write {n}"
+            )))
+        } else {
+            write.await
+        };
+        if done.is_ok() {
+            self.committed.lock().unwrap().push(n);
+        }
+        self.now.fetch_sub(1, Ordering::SeqCst);
+        done
+    }
+}
+
+#[async_trait::async_trait]
+impl db::Database for FailingWrites {
+    fn dialect(&self) -> &dyn db::Dialect {
+        self.inner.dialect()
+    }
+    fn display_url(&self) -> String {
+        self.inner.display_url()
+    }
+    async fn list_tables(&self) -> Result<Vec<String>, db::DbError> {
+        self.inner.list_tables().await
+    }
+    async fn table_info(
+        &self,
+        table: &str,
+    ) -> Result<Option<flightdeck::schema::TableInfo>, db::DbError> {
+        self.inner.table_info(table).await
+    }
+    async fn query(&self, sql: &str, params: &[Value]) -> Result<Vec<Vec<Value>>, db::DbError> {
+        self.inner.query(sql, params).await
+    }
+    async fn execute(&self, sql: &str, params: &[Value]) -> Result<u64, db::DbError> {
+        self.inner.execute(sql, params).await
+    }
+    async fn transaction(&self, statements: Vec<Statement>) -> Result<(), db::DbError> {
+        self.inner.transaction(statements).await
+    }
+    async fn execute_ddl(
+        &self,
+        sql: &str,
+        lock_wait: std::time::Duration,
+    ) -> Result<u64, db::DbError> {
+        self.inner.execute_ddl(sql, lock_wait).await
+    }
+    async fn transaction_ddl(
+        &self,
+        statements: Vec<Statement>,
+        lock_wait: std::time::Duration,
+    ) -> Result<(), db::DbError> {
+        self.inner.transaction_ddl(statements, lock_wait).await
+    }
+    async fn write_batch(
+        &self,
+        table: &str,
+        columns: &[String],
+        rows: Vec<Vec<Value>>,
+        extra: Vec<Statement>,
+    ) -> Result<(), db::DbError> {
+        let n = self.calls.fetch_add(1, Ordering::SeqCst);
+        self.write(n, self.inner.write_batch(table, columns, rows, extra))
+            .await
+    }
+    fn concurrent_writes(&self) -> usize {
+        self.inner.concurrent_writes()
+    }
+    async fn write_batch_after(
+        &self,
+        table: &str,
+        columns: &[String],
+        rows: Vec<Vec<Value>>,
+        extra: Vec<Statement>,
+        turn: db::Turn,
+    ) -> Result<(), db::DbError> {
+        let n = self.calls.fetch_add(1, Ordering::SeqCst);
+        self.write(
+            n,
+            self.inner
+                .write_batch_after(table, columns, rows, extra, turn),
+        )
+        .await
+    }
+    async fn try_lock(&self, name: &str) -> Result<bool, db::DbError> {
+        self.inner.try_lock(name).await
+    }
+    async fn holds_lock(&self, name: &str) -> Result<bool, db::DbError> {
+        self.inner.holds_lock(name).await
+    }
+    async fn unlock(&self, name: &str) -> Result<(), db::DbError> {
+        self.inner.unlock(name).await
+    }
+    async fn close(&self) {
+        self.inner.close().await
+    }
+}
+
+/// Two batch transactions are open at once on a server target, and they
+/// still commit in batch order, each with its checkpoint: when one fails,
+/// the one after it (already copying its rows) rolls back too, the run stops
+/// with the first failure, and the next run resumes to the same result as a
+/// run that never failed.
+#[tokio::test(flavor = "multi_thread")]
+async fn two_batches_in_flight_commit_in_order_and_a_failure_stops_both_on_postgres() {
+    two_batches_in_flight(Server::Postgres).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_batches_in_flight_commit_in_order_and_a_failure_stops_both_on_mariadb() {
+    two_batches_in_flight(Server::MySql).await;
+}
+
+async fn two_batches_in_flight(server: Server) {
+    let dir = sample_dir(2_000).await;
+    let target = TempDb::new(server, "inflight").await;
+    let path = project_with(
+        dir.path(),
+        "inflight.toml",
+        "sqlite://legacy.db",
+        &target.url,
+    );
+    // Small fixed batches: many of them, so writes overlap.
+    let text = std::fs::read_to_string(&path)
+        .unwrap()
+        .replacen("batch_size = 2000", "batch_size = 200", 1)
+        .replacen("adaptive = true", "adaptive = false", 1);
+    std::fs::write(&path, text).unwrap();
+
+    let project = Arc::new(flightdeck::project::load(&path).unwrap());
+    let mut prepared = pipeline::prepare(project, true).await.unwrap();
+    let fail_call = 6;
+    let failing = Arc::new(FailingWrites {
+        inner: prepared.target.clone(),
+        fail_call,
+        calls: Default::default(),
+        now: Default::default(),
+        most: Default::default(),
+        committed: Default::default(),
+    });
+    prepared.target = failing.clone();
+    let mut handle = pipeline::spawn(prepared, RunOptions::default());
+    let mut error = None;
+    while let Some(e) = handle.events.recv().await {
+        match e {
+            RunEvent::Failed { error: e } => error = Some(e),
+            RunEvent::Finished(_) => panic!("the injected failure did not stop the run"),
+            _ => {}
+        }
+    }
+    let error = error.expect("a Failed event");
+    assert!(
+        error.contains(&format!("injected failure of write {fail_call}")),
+        "the first failure is the one reported: {error}"
+    );
+    assert_eq!(failing.most.load(Ordering::SeqCst), 2, "two writes overlap");
+    assert!(
+        failing.calls.load(Ordering::SeqCst) > fail_call + 1,
+        "the write after the failing one had started"
+    );
+    let committed = failing.committed.lock().unwrap().clone();
+    assert_eq!(committed, (0..fail_call).collect::<Vec<_>>());
+
+    // What landed is exactly what the checkpoints say: no batch after the
+    // failed one, none missing before it.
+    let tdb = target.connect().await;
+    let checkpoints = rows(
+        &tdb,
+        "SELECT source_table, rows_written FROM flightdeck_checkpoints",
+    )
+    .await;
+    let mut landed = 0;
+    for cp in &checkpoints {
+        let table = match &cp[0] {
+            Value::Text(s) => s.clone(),
+            other => panic!("{other:?}"),
+        };
+        let target_table = match table.as_str() {
+            "datasets" => "data_sources",
+            "models" => "ml_models",
+            "training_runs" => "training_jobs",
+            "experiments" => "experiment_logs",
+            "metrics" => "model_performance",
+            t => panic!("unexpected checkpoint of {t}"),
+        };
+        let written = cp[1].as_i64().unwrap();
+        assert_eq!(count(&tdb, target_table).await, written, "{target_table}");
+        landed += written;
+    }
+    assert!(landed > 0);
+
+    // Resumed, the run ends where an uninterrupted one does.
+    let summary = run_project(&path).await;
+    let source = open(&format!(
+        "sqlite://{}",
+        dir.path().join("legacy.db").display()
+    ))
+    .await;
+    check_run(&summary, &source, &tdb).await;
+    assert_eq!(totals(&summary), reference_totals(dir.path()).await);
+    source.close().await;
+    tdb.close().await;
+}

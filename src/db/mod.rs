@@ -33,6 +33,16 @@ pub enum DbError {
     Unsupported(String),
 }
 
+/// Resolves when the batch before resolves: true when it committed.
+pub type Turn = futures::future::BoxFuture<'static, bool>;
+
+/// The error of a batch rolled back because the one before it failed.
+pub fn earlier_batch_failed() -> DbError {
+    DbError::Unsupported(
+        "rolled back: the batch before it failed to commit (that batch's error says why)".into(),
+    )
+}
+
 impl DbError {
     pub fn sql(context: impl Into<String>) -> impl FnOnce(sqlx::Error) -> DbError {
         let context = context.into();
@@ -347,6 +357,32 @@ pub trait Database: Send + Sync {
         let mut statements = self.dialect().insert_rows(table, columns, rows);
         statements.extend(extra);
         self.transaction(statements).await
+    }
+
+    /// Batch transactions the loader may have open at once (see
+    /// [`Database::write_batch_after`]). One where writers exclude each other.
+    fn concurrent_writes(&self) -> usize {
+        1
+    }
+
+    /// [`Database::write_batch`] for a batch written while the one before it
+    /// may still be open on another connection: the rows go in at once, and
+    /// `extra` (event, checkpoint) and the commit only after `turn` says the
+    /// earlier batch committed. Batches therefore commit in order, each with
+    /// its checkpoint, as when they are written one by one. When `turn` says
+    /// the earlier batch failed, this one rolls back and fails too.
+    async fn write_batch_after(
+        &self,
+        table: &str,
+        columns: &[String],
+        rows: Vec<Row>,
+        extra: Vec<Statement>,
+        turn: Turn,
+    ) -> Result<(), DbError> {
+        if !turn.await {
+            return Err(earlier_batch_failed());
+        }
+        self.write_batch(table, columns, rows, extra).await
     }
 
     /// Takes the named lock, held on a dedicated connection until `unlock` or

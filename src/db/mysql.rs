@@ -15,7 +15,7 @@ use sqlx::{
 
 use super::locks::{LockSession, SessionLocks};
 use super::postgres::{f32_to_f64, kind_of};
-use super::{Backend, Database, DbError, DbUrl, Dialect, Statement, head};
+use super::{Backend, Database, DbError, DbUrl, Dialect, Statement, Turn, head};
 use crate::schema::{ColumnType, TableDef};
 use crate::value::{Row, Value};
 
@@ -207,6 +207,47 @@ pub struct MySqlDb {
 }
 
 impl MySqlDb {
+    /// A batch's transaction: multi-row INSERTs within the packet budget,
+    /// then (after `turn`, when given) `extra` and the commit.
+    async fn write_batch_in_turn(
+        &self,
+        table: &str,
+        columns: &[String],
+        rows: Vec<Row>,
+        extra: Vec<Statement>,
+        turn: Option<Turn>,
+    ) -> Result<(), DbError> {
+        let d = MySqlDialect;
+        let mut inserts = Vec::new();
+        let mut group = Vec::new();
+        let mut size = 0;
+        for row in rows {
+            let n = row_bytes(&row);
+            if !group.is_empty() && size + n > self.packet_budget {
+                inserts.extend(d.insert_rows(table, columns, std::mem::take(&mut group)));
+                size = 0;
+            }
+            size += n;
+            group.push(row);
+        }
+        inserts.extend(d.insert_rows(table, columns, group));
+        let mut tx = self.pool.begin().await.map_err(DbError::sql("BEGIN"))?;
+        for st in &inserts {
+            exec_on(&mut tx, st).await?;
+        }
+        drop(inserts);
+        if let Some(turn) = turn
+            && !turn.await
+        {
+            return Err(super::earlier_batch_failed());
+        }
+        for st in &extra {
+            exec_on(&mut tx, st).await?;
+        }
+        tx.commit().await.map_err(DbError::sql("COMMIT"))?;
+        Ok(())
+    }
+
     pub async fn connect(url: &DbUrl) -> Result<Self, DbError> {
         let fail = |e: sqlx::Error| DbError::Connect {
             url: url.redacted(),
@@ -542,22 +583,25 @@ impl Database for MySqlDb {
         rows: Vec<Row>,
         extra: Vec<Statement>,
     ) -> Result<(), DbError> {
-        let d = MySqlDialect;
-        let mut statements = Vec::new();
-        let mut group = Vec::new();
-        let mut size = 0;
-        for row in rows {
-            let n = row_bytes(&row);
-            if !group.is_empty() && size + n > self.packet_budget {
-                statements.extend(d.insert_rows(table, columns, std::mem::take(&mut group)));
-                size = 0;
-            }
-            size += n;
-            group.push(row);
-        }
-        statements.extend(d.insert_rows(table, columns, group));
-        statements.extend(extra);
-        self.transaction(statements).await
+        self.write_batch_in_turn(table, columns, rows, extra, None)
+            .await
+    }
+
+    /// Two: a batch's INSERTs run while the one before it commits.
+    fn concurrent_writes(&self) -> usize {
+        2
+    }
+
+    async fn write_batch_after(
+        &self,
+        table: &str,
+        columns: &[String],
+        rows: Vec<Row>,
+        extra: Vec<Statement>,
+        turn: Turn,
+    ) -> Result<(), DbError> {
+        self.write_batch_in_turn(table, columns, rows, extra, Some(turn))
+            .await
     }
 
     async fn try_lock(&self, name: &str) -> Result<bool, DbError> {

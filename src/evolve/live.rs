@@ -67,6 +67,17 @@ impl LiveEvolution {
         changed
     }
 
+    /// Takes the operator's decisions sent since the last batch. Returns
+    /// whether [`LiveEvolution::apply`] would change the target now, and the
+    /// queue to show when a decision changed it.
+    pub fn poll(&mut self, loading: Option<&str>) -> (bool, Option<RunEvent>) {
+        let changed = self.decide_pending();
+        (
+            self.engine.has_ready(&self.book, loading),
+            changed.then(|| RunEvent::Recommendations(self.book.all())),
+        )
+    }
+
     /// Applies what may go now; `loading` is the table still streaming.
     pub async fn apply(
         &mut self,

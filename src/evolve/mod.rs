@@ -350,6 +350,21 @@ fn plain_narrowing(from: ColumnType, to: ColumnType) -> bool {
 /// The event that records a change about to run outside a transaction, with
 /// everything needed to settle it after a crash: the probe, the cleanup and
 /// the inverse. `None` for a change that runs in a transaction.
+/// Accepted and not found violated by the rows since.
+fn awaits_applying(r: &Recommendation) -> bool {
+    r.state == RecommendationState::Accepted
+        && r.note.as_deref().is_none_or(|n| !n.starts_with("violated"))
+}
+
+/// An index or UNIQUE on the table still loading waits for its end: during
+/// the load nothing reads it, and each later row would pay its maintenance.
+fn deferred_to_load_end(r: &Recommendation, loading: Option<&str>) -> bool {
+    matches!(
+        r.kind,
+        RecommendationKind::Index | RecommendationKind::Unique
+    ) && loading == Some(r.table.as_str())
+}
+
 pub fn intent_event<'a>(run_id: Uuid, r: &'a Recommendation, plan: &Plan) -> Option<NewEvent<'a>> {
     let online = plan.online.as_ref()?;
     let summary = applied_summary(r);
@@ -597,6 +612,19 @@ impl Evolver {
         None
     }
 
+    /// True when [`Evolver::apply_ready`] would try to change the target now:
+    /// an accepted change not applied before an interruption, not refused by
+    /// the policy and not deferred to the end of the load. The loader lets
+    /// its writes in flight commit first.
+    pub fn has_ready(&self, book: &RecommendationBook, loading: Option<&str>) -> bool {
+        book.all().iter().any(|r| {
+            awaits_applying(r)
+                && !self.earlier.contains_key(&r.id)
+                && self.refusal(r).is_none()
+                && !deferred_to_load_end(r, loading)
+        })
+    }
+
     /// Applies the accepted recommendations that may go now. `loading` is the
     /// target table whose rows are still streaming.
     pub async fn apply_ready(
@@ -607,14 +635,8 @@ impl Evolver {
     ) -> Result<Vec<Applied>, DbError> {
         let d = db.dialect();
         let ddl = online_ddl(d.backend());
-        let mut ready: Vec<Recommendation> = book
-            .all()
-            .into_iter()
-            .filter(|r| {
-                r.state == RecommendationState::Accepted
-                    && r.note.as_deref().is_none_or(|n| !n.starts_with("violated"))
-            })
-            .collect();
+        let mut ready: Vec<Recommendation> =
+            book.all().into_iter().filter(awaits_applying).collect();
         ready.sort_by(|a, b| {
             rank(a.kind)
                 .cmp(&rank(b.kind))
@@ -644,13 +666,7 @@ impl Evolver {
                 note(book, format!("not applied: {why}"));
                 continue;
             }
-            // During the load nothing reads these indexes, and each later row would
-            // pay index maintenance; one build at the end costs less.
-            if matches!(
-                r.kind,
-                RecommendationKind::Index | RecommendationKind::Unique
-            ) && loading == Some(r.table.as_str())
-            {
+            if deferred_to_load_end(&r, loading) {
                 note(book, "deferred to the end of the table's load: building now costs more than it saves".into());
                 continue;
             }

@@ -1,13 +1,13 @@
 //! One migration run: tables in foreign-key order, each streamed through
 //! extract → transform → load tasks joined by bounded channels.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 use uuid::Uuid;
 
 use super::events::{
@@ -718,17 +718,21 @@ async fn run_table(
         last_trim: Instant::now(),
         pending_sample: None,
         spent: LoaderTimes::default(),
+        inflight: VecDeque::new(),
+        last_commit: None,
     };
     let mut cancelled = false;
-    // A batch is checked while the one before it is still being written.
-    // Rows that look up parents in their own table wait for that write.
+    // A batch is checked while the ones before it are still being written;
+    // where the target takes two writers, two batches are written at once
+    // and commit in order. Rows that look up parents in their own table wait
+    // for every write before them.
     let overlap = !table
         .foreign_keys()
         .iter()
         .any(|f| f.parent_table == table.target_table());
-    let mut inflight: Option<Inflight> = None;
+    let depth = ctx.target.concurrent_writes().max(1);
 
-    // Whatever ends the loop, a write still in flight finishes before the
+    // Whatever ends the loop, the writes still in flight finish before the
     // table (and the target's lock) is let go.
     let looped: Result<(), RunError> = async {
         let mut mark = Instant::now();
@@ -741,8 +745,8 @@ async fn run_table(
                 cancelled = true;
                 break;
             }
-            if !overlap && let Some(w) = inflight.take() {
-                st.settle(ctx, evo, table, index, &mut cp, &sizing, w, reporter)
+            if !overlap {
+                st.settle_all(ctx, evo, index, &mut cp, &sizing, reporter)
                     .await?;
             }
             fk_checks(ctx, table, &parents, &mut batch).await?;
@@ -759,26 +763,72 @@ async fn run_table(
                 ));
             }
             st.spent.checking += mark.elapsed();
-            if let Some(w) = inflight.take() {
-                let applied = st
-                    .settle(ctx, evo, table, index, &mut cp, &sizing, w, reporter)
+            while st.inflight.len() >= depth {
+                st.settle_oldest(ctx, evo, index, &mut cp, &sizing, reporter)
                     .await?;
-                // A change applied just now, or one that compares with the rows
-                // already in the table, is checked again now that they are in.
-                if applied || evo.engine.checks_against_target(table.target_table()) {
-                    quarantine_violations(ctx.target.as_ref(), evo, table, &target_cols, &mut batch)
-                        .await?;
-                }
             }
-            let (next, event, statements) = batch_statements(ctx, table, &cp, &batch, key_idx);
+            // A schema change goes in with no batch in flight: none holds the
+            // table while its DDL waits for locks, and none was checked
+            // without the change.
+            let due = st.inflight.is_empty() || {
+                let (due, queue) = evo.poll(Some(table.target_table()));
+                if let Some(e) = queue {
+                    reporter.send(e).await;
+                }
+                due
+            };
+            let mut applied = false;
+            if due {
+                st.settle_all(ctx, evo, index, &mut cp, &sizing, reporter)
+                    .await?;
+                applied = evolve_between_batches(ctx, evo, table, reporter).await?;
+            }
+            // A change applied just now, or one that compares with the rows
+            // already in the table, is checked again once they are all in.
+            if applied || evo.engine.checks_against_target(table.target_table()) {
+                st.settle_all(ctx, evo, index, &mut cp, &sizing, reporter)
+                    .await?;
+                quarantine_violations(ctx.target.as_ref(), evo, table, &target_cols, &mut batch)
+                    .await?;
+            }
+            let after = st.inflight.back().map_or(&cp, |w| &w.next);
+            let (next, event, statements) = batch_statements(ctx, table, after, &batch, key_idx);
             let rows = std::mem::take(&mut batch.rows);
+            // The batch before, when still in flight, commits first.
+            let turn = if st.inflight.is_empty() {
+                None
+            } else {
+                st.last_commit.take()
+            };
+            let (committed, commit_rx) = oneshot::channel();
+            st.last_commit = Some(commit_rx);
             let write = tokio::spawn({
                 let target = ctx.target.clone();
                 let name = table.target_table().to_string();
                 let cols = target_cols.clone();
-                async move { target.write_batch(&name, &cols, rows, statements).await }
+                async move {
+                    let waited = Arc::new(std::sync::Mutex::new(Duration::ZERO));
+                    let done = match turn {
+                        None => target.write_batch(&name, &cols, rows, statements).await,
+                        Some(rx) => {
+                            let waited = waited.clone();
+                            let turn = async move {
+                                let t = Instant::now();
+                                let ok = rx.await.unwrap_or(false);
+                                *waited.lock().unwrap() = t.elapsed();
+                                ok
+                            };
+                            target
+                                .write_batch_after(&name, &cols, rows, statements, Box::pin(turn))
+                                .await
+                        }
+                    };
+                    let _ = committed.send(done.is_ok());
+                    let waited = *waited.lock().unwrap();
+                    done.map(|()| waited)
+                }
             });
-            inflight = Some(Inflight {
+            st.inflight.push_back(Inflight {
                 write,
                 started: Instant::now(),
                 next,
@@ -792,16 +842,14 @@ async fn run_table(
     }
     .await;
     if let Err(e) = looped {
-        if let Some(w) = inflight.take() {
+        while let Some(w) = st.inflight.pop_front() {
             let _ = w.write.await;
         }
         return Err(e);
     }
     drop(load_rx);
-    if let Some(w) = inflight.take() {
-        st.settle(ctx, evo, table, index, &mut cp, &sizing, w, reporter)
-            .await?;
-    }
+    st.settle_all(ctx, evo, index, &mut cp, &sizing, reporter)
+        .await?;
     let spent = &st.spent;
     tracing::info!(
         table = table.target_table(),
@@ -884,9 +932,11 @@ struct LoaderTimes {
     awaiting: Duration,
 }
 
-/// The batch being written while the next one is checked.
+/// A batch being written while the next ones are checked.
 struct Inflight {
-    write: tokio::task::JoinHandle<Result<(), DbError>>,
+    /// Resolves to the time the write waited for its turn (the commit of
+    /// the batch before it), or its error.
+    write: tokio::task::JoinHandle<Result<Duration, DbError>>,
     started: Instant,
     /// The checkpoint its transaction writes.
     next: Checkpoint,
@@ -904,43 +954,42 @@ struct LoadState {
     last_trim: Instant,
     pending_sample: Option<SampleRow>,
     spent: LoaderTimes,
+    /// Batches written and not yet settled, oldest first.
+    inflight: VecDeque<Inflight>,
+    /// Resolves when the newest batch in flight has committed (true) or
+    /// failed: the next batch's turn.
+    last_commit: Option<oneshot::Receiver<bool>>,
 }
 
 impl LoadState {
-    /// Waits for the batch in flight to commit, then does what follows a
-    /// commit: schema changes whose time has come, the batch size, memory,
-    /// pacing and progress. True when a schema change was applied.
-    #[allow(clippy::too_many_arguments)]
-    async fn settle(
+    /// Waits for the oldest batch in flight to commit, then does what follows
+    /// a commit: the batch size, memory, pacing and progress. Nothing when no
+    /// batch is in flight.
+    async fn settle_oldest(
         &mut self,
         ctx: &RunContext,
         evo: &mut LiveEvolution,
-        table: &CompiledTable,
         index: usize,
         cp: &mut Checkpoint,
         sizing: &BatchSizing,
-        w: Inflight,
         reporter: &Reporter,
-    ) -> Result<bool, RunError> {
+    ) -> Result<(), RunError> {
+        let Some(w) = self.inflight.pop_front() else {
+            return Ok(());
+        };
         let waited = Instant::now();
-        w.write
+        let turn = w
+            .write
             .await
             .map_err(|e| RunError::Refused(format!("write task failed: {e}")))??;
-        let took = w.started.elapsed();
+        // Its own time: waiting for the batch before it to commit is not.
+        let took = w.started.elapsed().saturating_sub(turn);
         self.spent.awaiting += waited.elapsed();
         self.spent.writing += took;
         self.spent.batches += 1;
         release_freed_memory(&mut self.last_trim);
         if w.read > 0 {
             evo.engine.seconds_per_row = took.as_secs_f64() / w.read as f64;
-        }
-        let mut applied = false;
-        for e in evo
-            .apply(ctx.target.as_ref(), Some(table.target_table()))
-            .await?
-        {
-            applied |= matches!(&e, RunEvent::Logged { kind: k, .. } if k == kind::DDL_APPLIED);
-            reporter.send(e).await;
         }
         adapt_batch_size(
             &sizing.rows,
@@ -979,8 +1028,44 @@ impl LoadState {
                 })
                 .await;
         }
-        Ok(applied)
+        Ok(())
     }
+
+    /// [`LoadState::settle_oldest`] until no batch is in flight.
+    async fn settle_all(
+        &mut self,
+        ctx: &RunContext,
+        evo: &mut LiveEvolution,
+        index: usize,
+        cp: &mut Checkpoint,
+        sizing: &BatchSizing,
+        reporter: &Reporter,
+    ) -> Result<(), RunError> {
+        while !self.inflight.is_empty() {
+            self.settle_oldest(ctx, evo, index, cp, sizing, reporter)
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+/// Applies the schema changes whose time has come (no batch may be in
+/// flight). True when one was applied.
+async fn evolve_between_batches(
+    ctx: &RunContext,
+    evo: &mut LiveEvolution,
+    table: &CompiledTable,
+    reporter: &Reporter,
+) -> Result<bool, RunError> {
+    let mut applied = false;
+    for e in evo
+        .apply(ctx.target.as_ref(), Some(table.target_table()))
+        .await?
+    {
+        applied |= matches!(&e, RunEvent::Logged { kind: k, .. } if k == kind::DDL_APPLIED);
+        reporter.send(e).await;
+    }
+    Ok(applied)
 }
 
 /// A batch's transaction after its rows: quarantine, the `batch_committed`
