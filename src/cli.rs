@@ -416,7 +416,12 @@ pub async fn run_headless(path: &Path, options: RunOptions) -> i32 {
         };
         if s.status == RunState::Completed {
             let (source, target, tables) = checked;
-            let checks = post_checks(&project, &source, &target, &tables, &s.run_id).await;
+            let rows = s
+                .tables
+                .iter()
+                .map(|t| (t.target.clone(), t.written))
+                .collect();
+            let checks = post_checks(&project, &source, &target, &tables, &s.run_id, rows).await;
             if crate::validate::any_failed(&checks) {
                 eprint!("{}", crate::validate::render_text(&checks));
                 code = exit::VALIDATION;
@@ -434,18 +439,22 @@ pub async fn run_headless(path: &Path, options: RunOptions) -> i32 {
 }
 
 /// Post-migration checks of a completed run, recorded in the event log.
+/// `table_rows`: rows per target table, when known, to start the longest
+/// checks first.
 pub(crate) async fn post_checks(
     project: &Project,
     source: &crate::db::Db,
     target: &crate::db::Db,
     tables: &[Arc<crate::transform::CompiledTable>],
     run_id: &str,
+    table_rows: std::collections::HashMap<String, u64>,
 ) -> Vec<crate::validate::CheckResult> {
     use crate::eventlog::{kind, store};
     use crate::validate::CheckStatus;
     let run_id = uuid::Uuid::parse_str(run_id).unwrap_or_default();
     let options = crate::validate::PostOptions {
         run_id: Some(run_id),
+        table_rows,
         ..Default::default()
     };
     let checks =

@@ -79,7 +79,9 @@ impl CockpitBackend for PipelineBackend {
                 Phase::Post => {
                     let run = run.ok_or("no completed run to check")?;
                     let run = run.to_string();
-                    crate::cli::post_checks(&p.project, &p.source, &p.target, &p.tables, &run).await
+                    let rows = Default::default();
+                    crate::cli::post_checks(&p.project, &p.source, &p.target, &p.tables, &run, rows)
+                        .await
                 }
             })
         })

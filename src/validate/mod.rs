@@ -202,21 +202,28 @@ async fn timed(check: impl Future<Output = CheckResult>) -> CheckResult {
 }
 
 /// Runs `checks` with at most `in_flight` of them at once, each timed from
-/// its start, and returns the results in the order given.
+/// its start, and returns the results in the order given. Checks start in
+/// order of their expected cost, highest first (ties in the order given):
+/// a long check started last would run on alone while the other slots idle.
 async fn run_bounded(
-    checks: Vec<BoxFuture<'_, CheckResult>>,
+    checks: Vec<(u64, BoxFuture<'_, CheckResult>)>,
     in_flight: usize,
 ) -> Vec<CheckResult> {
-    // Boxed before the stream, not mapped on it: a closure inside a stream
-    // held across an await fails the Send check (rust-lang/rust#102211).
-    let numbered: Vec<BoxFuture<'_, (usize, CheckResult)>> = checks
+    let mut numbered: Vec<(u64, usize, BoxFuture<'_, CheckResult>)> = checks
         .into_iter()
         .enumerate()
-        .map(|(i, check)| async move { (i, timed(check).await) }.boxed())
+        .map(|(i, (cost, check))| (cost, i, check))
+        .collect();
+    numbered.sort_by_key(|(cost, i, _)| (std::cmp::Reverse(*cost), *i));
+    // Boxed before the stream, not mapped on it: a closure inside a stream
+    // held across an await fails the Send check (rust-lang/rust#102211).
+    let started: Vec<BoxFuture<'_, (usize, CheckResult)>> = numbered
+        .into_iter()
+        .map(|(_, i, check)| async move { (i, timed(check).await) }.boxed())
         .collect();
     // Unordered, so a finished check never keeps its slot waiting for a slow
     // one started before it; the index puts the results back in order.
-    let mut done: Vec<(usize, CheckResult)> = stream::iter(numbered)
+    let mut done: Vec<(usize, CheckResult)> = stream::iter(started)
         .buffer_unordered(in_flight.max(1))
         .collect()
         .await;
@@ -260,4 +267,32 @@ async fn count_orphans(
         .await?;
     }
     Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use futures::FutureExt;
+
+    use super::{CheckResult, Phase, run_bounded};
+
+    #[tokio::test]
+    async fn costly_checks_start_first_and_results_keep_their_order() {
+        let started = Arc::new(Mutex::new(Vec::new()));
+        let check = |name: &'static str, cost: u64| {
+            let started = started.clone();
+            let run = async move {
+                started.lock().unwrap().push(name);
+                tokio::task::yield_now().await;
+                CheckResult::new(name, Phase::Post, None)
+            };
+            (cost, run.boxed())
+        };
+        let checks = vec![check("a", 0), check("b", 5), check("c", 0), check("d", 9)];
+        let done = run_bounded(checks, 1).await;
+        assert_eq!(*started.lock().unwrap(), ["d", "b", "a", "c"]);
+        let names: Vec<&str> = done.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["a", "b", "c", "d"]);
+    }
 }

@@ -4,6 +4,7 @@
 //! own `[[validations]]` hold. Each is its own future, so a few run at once
 //! and one slow foreign-key probe does not hold up the rest.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use futures::future::{self, BoxFuture, FutureExt};
@@ -33,6 +34,10 @@ pub struct PostOptions {
     pub run_id: Option<Uuid>,
     /// Checks run at once; 1 runs them one after another.
     pub in_flight: usize,
+    /// Rows each target table holds, when known (the run just wrote them):
+    /// foreign-key probes, one per child row and the longest checks by far,
+    /// start first, the largest child first.
+    pub table_rows: HashMap<String, u64>,
 }
 
 impl Default for PostOptions {
@@ -42,6 +47,7 @@ impl Default for PostOptions {
             seed: 0x5eed,
             run_id: None,
             in_flight: POST_CHECKS_IN_FLIGHT,
+            table_rows: HashMap::new(),
         }
     }
 }
@@ -68,7 +74,7 @@ pub async fn run_post(
         checks.extend(table_checks(source, target, table, info, options));
     }
     for rule in &project.file.validations {
-        checks.push(super::project_rules::run(target, rule, tables).boxed());
+        checks.push((0, super::project_rules::run(target, rule, tables).boxed()));
     }
     run_bounded(checks, in_flight).await
 }
@@ -80,25 +86,36 @@ fn table_checks<'a>(
     table: &'a CompiledTable,
     info: Option<TableInfo>,
     options: &'a PostOptions,
-) -> Vec<BoxFuture<'a, CheckResult>> {
+) -> Vec<(u64, BoxFuture<'a, CheckResult>)> {
     let Some(info) = info else {
         let mut c = new(format!("{}: exists", table.target_table()), table);
         c.status = CheckStatus::Failed;
         c.message = format!("target table {} does not exist", table.target_table());
-        return vec![future::ready(c).boxed()];
+        return vec![(0, future::ready(c).boxed())];
     };
     let enforced = sole_key_column(&info, table.target_key());
     // The count and the sample both need the source's row count: one query.
     let source_rows = Arc::new(SourceRows::default());
     let mut out = vec![
-        reconcile(source, target, table, options, source_rows.clone()).boxed(),
-        key_uniqueness(target, table, enforced).boxed(),
-        async move { types(target, table, &info) }.boxed(),
+        (
+            0,
+            reconcile(source, target, table, options, source_rows.clone()).boxed(),
+        ),
+        (0, key_uniqueness(target, table, enforced).boxed()),
+        (0, async move { types(target, table, &info) }.boxed()),
     ];
+    let probes = options
+        .table_rows
+        .get(table.target_table())
+        .copied()
+        .unwrap_or(0);
     for fk in table.foreign_keys() {
-        out.push(foreign_key(target, table, fk).boxed());
+        out.push((probes, foreign_key(target, table, fk).boxed()));
     }
-    out.push(super::sample::compare(source, target, table, options, source_rows).boxed());
+    out.push((
+        0,
+        super::sample::compare(source, target, table, options, source_rows).boxed(),
+    ));
     out
 }
 
