@@ -455,6 +455,7 @@ pub(crate) async fn post_checks(
     let options = crate::validate::PostOptions {
         run_id: Some(run_id),
         table_rows,
+        in_flight: target.dialect().concurrent_scans(),
         ..Default::default()
     };
     let checks =

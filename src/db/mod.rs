@@ -188,6 +188,19 @@ pub trait Dialect: Send + Sync {
         true
     }
 
+    /// Whether lookups of many values in an index go faster in sorted order:
+    /// true where the planner joins only by nested loops (SQLite), so each
+    /// lookup then lands on the index pages the one before it read. Servers
+    /// with hash and merge joins pick their own plan.
+    fn probes_in_sorted_order(&self) -> bool {
+        false
+    }
+
+    /// Large read-only queries (post-run checks) worth running side by side.
+    fn concurrent_scans(&self) -> usize {
+        2
+    }
+
     /// `a, b, c`, each quoted.
     fn ident_list(&self, idents: &[String]) -> String {
         idents

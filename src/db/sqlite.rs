@@ -113,6 +113,23 @@ impl Dialect for SqliteDialect {
     fn serial_primary_key(&self) -> &'static str {
         "INTEGER PRIMARY KEY AUTOINCREMENT"
     }
+
+    /// Measured on the 1M-row sample's largest foreign key (2M child rows
+    /// into a 1M-key index), one query at a time: 3.8–4.1 s probing in table
+    /// order, 1.7–1.8 s sorted first (the sort spills to temporary files, not
+    /// memory).
+    fn probes_in_sorted_order(&self) -> bool {
+        true
+    }
+
+    /// One: the bundled SQLite keeps a single page cache for all of the
+    /// process's connections (it is built with SQLITE_ENABLE_MEMORY_MANAGEMENT),
+    /// and two scans side by side evict each other's pages. Measured on the
+    /// 1M-row sample: two sorted foreign-key probes at once took 6.9 s, one
+    /// after the other 1.9 s + 1.0 s.
+    fn concurrent_scans(&self) -> usize {
+        1
+    }
 }
 
 pub struct SqliteDb {

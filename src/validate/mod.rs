@@ -250,7 +250,24 @@ async fn count_orphans(
         pt = d.quote_ident(parent),
         pk = d.quote_ident(key),
     );
-    let n = scalar(db, format!("SELECT COUNT(*) {orphans}"), &[], c).await?;
+    let count = if d.probes_in_sorted_order() {
+        // The values sorted first (a subquery with ORDER BY is not flattened),
+        // then one lookup each, in key order.
+        format!(
+            "SELECT COUNT(*) FROM (SELECT {col} AS {v} FROM {t} WHERE {col} IS NOT NULL ORDER BY 1) {c} \
+             WHERE NOT EXISTS (SELECT 1 FROM {pt} {p} WHERE {p}.{pk} = {c}.{v})",
+            t = d.quote_ident(child),
+            c = d.quote_ident("c"),
+            p = d.quote_ident("p"),
+            v = d.quote_ident("v"),
+            col = d.quote_ident(column),
+            pt = d.quote_ident(parent),
+            pk = d.quote_ident(key),
+        )
+    } else {
+        format!("SELECT COUNT(*) {orphans}")
+    };
+    let n = scalar(db, count, &[], c).await?;
     if n > 0 {
         examples(
             db,
