@@ -2211,33 +2211,22 @@ impl db::Database for FailingWrites {
     ) -> Result<(), db::DbError> {
         self.inner.transaction_ddl(statements, lock_wait).await
     }
-    async fn write_batch(
-        &self,
-        table: &str,
-        columns: &[String],
-        rows: Vec<Vec<Value>>,
-        extra: Vec<Statement>,
-    ) -> Result<(), db::DbError> {
-        let n = self.calls.fetch_add(1, Ordering::SeqCst);
-        self.write(n, self.inner.write_batch(table, columns, rows, extra))
-            .await
-    }
     fn concurrent_writes(&self) -> usize {
         self.inner.concurrent_writes()
     }
-    async fn write_batch_after(
+    async fn write_batch_in_turn(
         &self,
         table: &str,
         columns: &[String],
         rows: Vec<Vec<Value>>,
         extra: Vec<Statement>,
-        turn: db::Turn,
+        turn: Option<db::Turn>,
     ) -> Result<(), db::DbError> {
         let n = self.calls.fetch_add(1, Ordering::SeqCst);
         self.write(
             n,
             self.inner
-                .write_batch_after(table, columns, rows, extra, turn),
+                .write_batch_in_turn(table, columns, rows, extra, turn),
         )
         .await
     }

@@ -36,11 +36,21 @@ pub enum DbError {
 /// Resolves when the batch before resolves: true when it committed.
 pub type Turn = futures::future::BoxFuture<'static, bool>;
 
-/// The error of a batch rolled back because the one before it failed.
-pub fn earlier_batch_failed() -> DbError {
-    DbError::Unsupported(
-        "rolled back: the batch before it failed to commit (that batch's error says why)".into(),
-    )
+/// Waits for a batch's turn (nothing to wait for without one); an error
+/// when the batch before it failed, so this one rolls back too.
+pub async fn wait_turn(turn: Option<Turn>) -> Result<(), DbError> {
+    let committed = match turn {
+        Some(turn) => turn.await,
+        None => true,
+    };
+    if committed {
+        Ok(())
+    } else {
+        Err(DbError::Unsupported(
+            "rolled back: the batch before it failed to commit (that batch's error says why)"
+                .into(),
+        ))
+    }
 }
 
 impl DbError {
@@ -367,13 +377,12 @@ pub trait Database: Send + Sync {
         rows: Vec<Row>,
         extra: Vec<Statement>,
     ) -> Result<(), DbError> {
-        let mut statements = self.dialect().insert_rows(table, columns, rows);
-        statements.extend(extra);
-        self.transaction(statements).await
+        self.write_batch_in_turn(table, columns, rows, extra, None)
+            .await
     }
 
     /// Batch transactions the loader may have open at once (see
-    /// [`Database::write_batch_after`]). One where writers exclude each other.
+    /// [`Database::write_batch_in_turn`]). One where writers exclude each other.
     fn concurrent_writes(&self) -> usize {
         1
     }
@@ -383,19 +392,20 @@ pub trait Database: Send + Sync {
     /// `extra` (event, checkpoint) and the commit only after `turn` says the
     /// earlier batch committed. Batches therefore commit in order, each with
     /// its checkpoint, as when they are written one by one. When `turn` says
-    /// the earlier batch failed, this one rolls back and fails too.
-    async fn write_batch_after(
+    /// the earlier batch failed, this one rolls back and fails too. Databases
+    /// with one writer wait for the turn first.
+    async fn write_batch_in_turn(
         &self,
         table: &str,
         columns: &[String],
         rows: Vec<Row>,
         extra: Vec<Statement>,
-        turn: Turn,
+        turn: Option<Turn>,
     ) -> Result<(), DbError> {
-        if !turn.await {
-            return Err(earlier_batch_failed());
-        }
-        self.write_batch(table, columns, rows, extra).await
+        wait_turn(turn).await?;
+        let mut statements = self.dialect().insert_rows(table, columns, rows);
+        statements.extend(extra);
+        self.transaction(statements).await
     }
 
     /// Takes the named lock, held on a dedicated connection until `unlock` or

@@ -207,47 +207,6 @@ pub struct MySqlDb {
 }
 
 impl MySqlDb {
-    /// A batch's transaction: multi-row INSERTs within the packet budget,
-    /// then (after `turn`, when given) `extra` and the commit.
-    async fn write_batch_in_turn(
-        &self,
-        table: &str,
-        columns: &[String],
-        rows: Vec<Row>,
-        extra: Vec<Statement>,
-        turn: Option<Turn>,
-    ) -> Result<(), DbError> {
-        let d = MySqlDialect;
-        let mut inserts = Vec::new();
-        let mut group = Vec::new();
-        let mut size = 0;
-        for row in rows {
-            let n = row_bytes(&row);
-            if !group.is_empty() && size + n > self.packet_budget {
-                inserts.extend(d.insert_rows(table, columns, std::mem::take(&mut group)));
-                size = 0;
-            }
-            size += n;
-            group.push(row);
-        }
-        inserts.extend(d.insert_rows(table, columns, group));
-        let mut tx = self.pool.begin().await.map_err(DbError::sql("BEGIN"))?;
-        for st in &inserts {
-            exec_on(&mut tx, st).await?;
-        }
-        drop(inserts);
-        if let Some(turn) = turn
-            && !turn.await
-        {
-            return Err(super::earlier_batch_failed());
-        }
-        for st in &extra {
-            exec_on(&mut tx, st).await?;
-        }
-        tx.commit().await.map_err(DbError::sql("COMMIT"))?;
-        Ok(())
-    }
-
     pub async fn connect(url: &DbUrl) -> Result<Self, DbError> {
         let fail = |e: sqlx::Error| DbError::Connect {
             url: url.redacted(),
@@ -576,32 +535,46 @@ impl Database for MySqlDb {
         Ok(())
     }
 
-    async fn write_batch(
-        &self,
-        table: &str,
-        columns: &[String],
-        rows: Vec<Row>,
-        extra: Vec<Statement>,
-    ) -> Result<(), DbError> {
-        self.write_batch_in_turn(table, columns, rows, extra, None)
-            .await
-    }
-
     /// Two: a batch's INSERTs run while the one before it commits.
     fn concurrent_writes(&self) -> usize {
         2
     }
 
-    async fn write_batch_after(
+    /// A batch's transaction: multi-row INSERTs within the packet budget,
+    /// then (after `turn`, when given) `extra` and the commit.
+    async fn write_batch_in_turn(
         &self,
         table: &str,
         columns: &[String],
         rows: Vec<Row>,
         extra: Vec<Statement>,
-        turn: Turn,
+        turn: Option<Turn>,
     ) -> Result<(), DbError> {
-        self.write_batch_in_turn(table, columns, rows, extra, Some(turn))
-            .await
+        let d = MySqlDialect;
+        let mut inserts = Vec::new();
+        let mut group = Vec::new();
+        let mut size = 0;
+        for row in rows {
+            let n = row_bytes(&row);
+            if !group.is_empty() && size + n > self.packet_budget {
+                inserts.extend(d.insert_rows(table, columns, std::mem::take(&mut group)));
+                size = 0;
+            }
+            size += n;
+            group.push(row);
+        }
+        inserts.extend(d.insert_rows(table, columns, group));
+        let mut tx = self.pool.begin().await.map_err(DbError::sql("BEGIN"))?;
+        for st in &inserts {
+            exec_on(&mut tx, st).await?;
+        }
+        drop(inserts);
+        super::wait_turn(turn).await?;
+        for st in &extra {
+            exec_on(&mut tx, st).await?;
+        }
+        tx.commit().await.map_err(DbError::sql("COMMIT"))?;
+        Ok(())
     }
 
     async fn try_lock(&self, name: &str) -> Result<bool, DbError> {

@@ -174,42 +174,6 @@ pub struct PostgresDb {
 }
 
 impl PostgresDb {
-    /// A batch's transaction; with a `turn`, the COPY goes first and the
-    /// rest waits for the batch before to commit.
-    async fn write_batch_in_turn(
-        &self,
-        table: &str,
-        columns: &[String],
-        rows: Vec<Row>,
-        extra: Vec<Statement>,
-        turn: Option<Turn>,
-    ) -> Result<(), DbError> {
-        // The batch, its event and its checkpoint still commit together or
-        // not at all; only the wait for the WAL flush is skipped. Should the
-        // server itself crash, the last batches (a fraction of a second) are
-        // lost with their checkpoints and the next run loads them again. The
-        // table's final checkpoint commits synchronously, flushing them all.
-        let mut tx = self
-            .pool
-            .begin_with(AssertSqlSafe(BEGIN_BATCH))
-            .await
-            .map_err(DbError::sql("BEGIN"))?;
-        if !rows.is_empty() && !columns.is_empty() {
-            super::pg_copy::copy_rows(&mut tx, table, columns, &rows).await?;
-        }
-        drop(rows);
-        if let Some(turn) = turn
-            && !turn.await
-        {
-            return Err(super::earlier_batch_failed());
-        }
-        for st in &extra {
-            exec_on(&mut tx, st).await?;
-        }
-        tx.commit().await.map_err(DbError::sql("COMMIT"))?;
-        Ok(())
-    }
-
     pub async fn connect(url: &DbUrl) -> Result<Self, DbError> {
         let fail = |reason: String| DbError::Connect {
             url: url.redacted(),
@@ -546,33 +510,42 @@ impl Database for PostgresDb {
         Ok(())
     }
 
-    async fn write_batch(
-        &self,
-        table: &str,
-        columns: &[String],
-        rows: Vec<Row>,
-        extra: Vec<Statement>,
-    ) -> Result<(), DbError> {
-        self.write_batch_in_turn(table, columns, rows, extra, None)
-            .await
-    }
-
     /// Two: a batch's COPY runs while the one before it commits, and the
     /// server's work on them overlaps (COPY was one backend at a time).
     fn concurrent_writes(&self) -> usize {
         2
     }
 
-    async fn write_batch_after(
+    /// A batch's transaction; with a `turn`, the COPY goes first and the
+    /// rest waits for the batch before to commit.
+    async fn write_batch_in_turn(
         &self,
         table: &str,
         columns: &[String],
         rows: Vec<Row>,
         extra: Vec<Statement>,
-        turn: Turn,
+        turn: Option<Turn>,
     ) -> Result<(), DbError> {
-        self.write_batch_in_turn(table, columns, rows, extra, Some(turn))
+        // The batch, its event and its checkpoint still commit together or
+        // not at all; only the wait for the WAL flush is skipped. Should the
+        // server itself crash, the last batches (a fraction of a second) are
+        // lost with their checkpoints and the next run loads them again. The
+        // table's final checkpoint commits synchronously, flushing them all.
+        let mut tx = self
+            .pool
+            .begin_with(AssertSqlSafe(BEGIN_BATCH))
             .await
+            .map_err(DbError::sql("BEGIN"))?;
+        if !rows.is_empty() && !columns.is_empty() {
+            super::pg_copy::copy_rows(&mut tx, table, columns, &rows).await?;
+        }
+        drop(rows);
+        super::wait_turn(turn).await?;
+        for st in &extra {
+            exec_on(&mut tx, st).await?;
+        }
+        tx.commit().await.map_err(DbError::sql("COMMIT"))?;
+        Ok(())
     }
 
     async fn try_lock(&self, name: &str) -> Result<bool, DbError> {

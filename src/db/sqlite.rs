@@ -10,7 +10,7 @@ use sqlx::sqlite::{
 use sqlx::{Acquire, Arguments, AssertSqlSafe, SqlitePool};
 
 use super::sqlite_raw::RawConn;
-use super::{Backend, Database, DbError, DbUrl, Dialect, Statement, head};
+use super::{Backend, Database, DbError, DbUrl, Dialect, Statement, Turn, head};
 use crate::schema::ColumnType;
 use crate::value::{Row, Value};
 
@@ -298,13 +298,16 @@ impl Database for SqliteDb {
 
     /// Rows through one prepared INSERT on the raw connection (see
     /// `sqlite_raw`), then `extra`, all in one transaction.
-    async fn write_batch(
+    /// One writer: the batch before commits first, then this one starts.
+    async fn write_batch_in_turn(
         &self,
         table: &str,
         columns: &[String],
         rows: Vec<Row>,
         extra: Vec<Statement>,
+        turn: Option<Turn>,
     ) -> Result<(), DbError> {
+        super::wait_turn(turn).await?;
         let d = &SqliteDialect;
         let insert = (!columns.is_empty()).then(|| {
             format!(

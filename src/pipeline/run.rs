@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use futures::FutureExt;
 use serde_json::json;
 use tokio::sync::{mpsc, oneshot, watch};
 use uuid::Uuid;
@@ -775,21 +776,19 @@ async fn run_table(
                 let cols = target_cols.clone();
                 async move {
                     let waited = Arc::new(std::sync::Mutex::new(Duration::ZERO));
-                    let done = match turn {
-                        None => target.write_batch(&name, &cols, rows, statements).await,
-                        Some(rx) => {
-                            let waited = waited.clone();
-                            let turn = async move {
-                                let t = Instant::now();
-                                let ok = rx.await.unwrap_or(false);
-                                *waited.lock().unwrap() = t.elapsed();
-                                ok
-                            };
-                            target
-                                .write_batch_after(&name, &cols, rows, statements, Box::pin(turn))
-                                .await
+                    let turn = turn.map(|rx| {
+                        let waited = waited.clone();
+                        async move {
+                            let t = Instant::now();
+                            let ok = rx.await.unwrap_or(false);
+                            *waited.lock().unwrap() = t.elapsed();
+                            ok
                         }
-                    };
+                        .boxed()
+                    });
+                    let done = target
+                        .write_batch_in_turn(&name, &cols, rows, statements, turn)
+                        .await;
                     let _ = committed.send(done.is_ok());
                     let waited = *waited.lock().unwrap();
                     done.map(|()| waited)
