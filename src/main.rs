@@ -8,11 +8,13 @@ use clap::Parser;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// Makes mimalloc hand freed pages back at once and commit arena memory only
-/// when used: peak RSS of that run 83 MB, against 167 MB with its defaults
-/// (99 MB with lazy commit alone). Option numbers are `mi_option_e` in
-/// mimalloc.h (the same in its v2 and v3). The options must be set before
-/// the first allocation creates an arena (set in `main`, the run peaked at
-/// 145 MB), so this runs as an ELF initializer, before Rust's runtime starts.
+/// when used. Measured on the 1M-row SQLite sample (one run each, the VM's
+/// spread is wide): 162–171 MB peak with mimalloc's defaults, 83–101 MB with
+/// these two options, 70–74 MB once SQLite's heap also keeps to one arena
+/// (below). Option numbers are `mi_option_e` in mimalloc.h (the same in its
+/// v2 and v3). They must be set before the first allocation creates an arena
+/// (set in `main`, the run peaked at 145 MB), so this runs as an ELF
+/// initializer, before Rust's runtime starts.
 extern "C" fn tune_allocator() {
     use libmimalloc_sys::{mi_option_set, mi_option_t};
     const ARENA_EAGER_COMMIT: mi_option_t = 4;
@@ -32,8 +34,8 @@ static TUNE_ALLOCATOR: extern "C" fn() = tune_allocator;
 
 /// SQLite (C) still allocates from glibc's malloc, which gives each thread
 /// that calls it an arena of its own (up to eight per core), each keeping its
-/// freed pages: with one arena the 1M-row SQLite sample peaked at 73 MB, with
-/// glibc's default 94-102 MB. Its few threads barely contend for it.
+/// freed pages: with one arena the 1M-row SQLite sample peaked at 70–74 MB,
+/// with glibc's default 94–102 MB. Its few threads barely contend for it.
 fn limit_c_heap_arenas() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: mallopt only sets the allocator's tuning parameter; called

@@ -298,6 +298,7 @@ impl Database for SqliteDb {
 
     /// Rows through one prepared INSERT on the raw connection (see
     /// `sqlite_raw`), then `extra`, all in one transaction.
+    ///
     /// One writer: the batch before commits first, then this one starts.
     async fn write_batch_in_turn(
         &self,
