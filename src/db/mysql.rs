@@ -6,6 +6,7 @@ use std::str::FromStr;
 
 use async_trait::async_trait;
 use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
+use futures::TryStreamExt;
 use sqlx::mysql::types::MySqlTime;
 use sqlx::mysql::{MySqlArguments, MySqlConnectOptions, MySqlPoolOptions, MySqlRow};
 use sqlx::{
@@ -433,15 +434,6 @@ fn decode_row(row: &MySqlRow, plan: &[Decode]) -> Result<Row, DbError> {
     Ok(out)
 }
 
-/// The decode plan comes from the first row; every row of a result shares it.
-fn decode_rows(rows: &[MySqlRow]) -> Result<Vec<Row>, DbError> {
-    let Some(first) = rows.first() else {
-        return Ok(Vec::new());
-    };
-    let plan = decode_plan(first);
-    rows.iter().map(|r| decode_row(r, &plan)).collect()
-}
-
 fn is_binary_charset(info: &sqlx::mysql::MySqlTypeInfo) -> bool {
     format!("{info:?}").contains("collation: Collation(63)")
 }
@@ -514,11 +506,17 @@ impl Database for MySqlDb {
 
     async fn query(&self, sql: &str, params: &[Value]) -> Result<Vec<Row>, DbError> {
         let args = bind_all(params)?;
-        let rows = sqlx::query_with(AssertSqlSafe(sql.to_string()), args)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(DbError::sql(head(sql)))?;
-        decode_rows(&rows)
+        // Each row is decoded as it arrives, so the driver's rows never pile
+        // up beside the decoded ones. The decode plan comes from the first
+        // row; every row of a result shares it.
+        let mut stream = sqlx::query_with(AssertSqlSafe(sql.to_string()), args).fetch(&self.pool);
+        let mut plan = None;
+        let mut out = Vec::new();
+        while let Some(row) = stream.try_next().await.map_err(DbError::sql(head(sql)))? {
+            let plan = plan.get_or_insert_with(|| decode_plan(&row));
+            out.push(decode_row(&row, plan)?);
+        }
+        Ok(out)
     }
 
     async fn execute(&self, sql: &str, params: &[Value]) -> Result<u64, DbError> {

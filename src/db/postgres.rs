@@ -324,12 +324,26 @@ fn decode_row(row: &PgRow) -> Result<Row, DbError> {
     Ok(out)
 }
 
+/// The f64 nearest the shortest decimal that reads back as `f` (0.1f32 is
+/// 0.1, not 0.10000000149011612). Formatted on the stack: this runs once per
+/// FLOAT value read.
 pub(super) fn f32_to_f64(f: f32) -> f64 {
-    if f.is_finite() {
-        f.to_string().parse().unwrap_or(f as f64)
-    } else {
-        f as f64
+    use std::io::Write;
+    if !f.is_finite() {
+        return f as f64;
     }
+    // The longest shortest form of an f32 is under 50 bytes ("-1e-45" in
+    // plain notation is 47).
+    let mut buf = [0u8; 64];
+    let mut cursor = &mut buf[..];
+    if write!(cursor, "{f}").is_err() {
+        return f as f64;
+    }
+    let len = 64 - cursor.len();
+    std::str::from_utf8(&buf[..len])
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(f as f64)
 }
 
 /// Text of a NUMERIC in PostgreSQL's binary form: base-10000 digits with a
@@ -575,6 +589,18 @@ impl Database for PostgresDb {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn single_precision_reads_as_its_shortest_decimal() {
+        assert_eq!(f32_to_f64(0.1), 0.1);
+        assert_eq!(f32_to_f64(-87.25), -87.25);
+        assert_eq!(f32_to_f64(f32::MAX), 3.4028235e38);
+        // The smallest subnormal has the longest plain form (48 bytes).
+        assert_eq!(f32_to_f64(-f32::from_bits(1)), -1e-45);
+        assert_eq!(f32_to_f64(f32::MIN_POSITIVE), 1.1754944e-38);
+        assert!(f32_to_f64(f32::NAN).is_nan());
+        assert_eq!(f32_to_f64(f32::NEG_INFINITY), f64::NEG_INFINITY);
+    }
 
     #[test]
     fn quotes_and_numbers_placeholders() {

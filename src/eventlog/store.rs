@@ -650,11 +650,63 @@ pub fn quarantine_statements(
 
 /// SQL literal for an inverse statement stored as text.
 pub fn literal(v: &Value) -> String {
-    match v {
-        Value::Null => "NULL".into(),
-        Value::Int(i) => i.to_string(),
-        Value::Float(f) => f.to_string(),
-        Value::Bool(b) => (*b as i64).to_string(),
-        other => format!("'{}'", other.render().replace('\'', "''")),
+    let mut out = String::new();
+    push_literal(&mut out, v);
+    out
+}
+
+/// Appends `literal(v)` to `out`; an inverse lists every key of its batch.
+pub fn push_literal(out: &mut String, v: &Value) {
+    use std::fmt::Write;
+    // Writing to a String cannot fail.
+    let _ = match v {
+        Value::Null => write!(out, "NULL"),
+        Value::Int(i) => write!(out, "{i}"),
+        Value::Float(f) => write!(out, "{f}"),
+        Value::Bool(b) => write!(out, "{}", *b as i64),
+        Value::Uuid(u) => write!(out, "'{u}'"),
+        Value::Text(s) => {
+            out.push('\'');
+            for (i, part) in s.split('\'').enumerate() {
+                if i > 0 {
+                    out.push_str("''");
+                }
+                out.push_str(part);
+            }
+            write!(out, "'")
+        }
+        other => write!(out, "'{}'", other.render().replace('\'', "''")),
+    };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn literals_quote_text_and_keep_numbers_bare() {
+        let u = uuid::Uuid::from_u128(0x1234);
+        let cases = [
+            (Value::Null, "NULL".to_string()),
+            (Value::Int(-42), "-42".into()),
+            (Value::Bool(true), "1".into()),
+            (Value::Float(0.5), "0.5".into()),
+            (Value::Uuid(u), format!("'{u}'")),
+            (Value::Text("O'Brien's".into()), "'O''Brien''s'".into()),
+            (Value::Text("'".into()), "''''".into()),
+            (Value::Text(String::new()), "''".into()),
+            (
+                Value::Date(chrono::NaiveDate::from_ymd_opt(2026, 1, 2).unwrap()),
+                "'2026-01-02'".into(),
+            ),
+        ];
+        for (v, want) in cases {
+            assert_eq!(literal(&v), want, "{v:?}");
+        }
+        let mut list = String::from("(");
+        push_literal(&mut list, &Value::Int(1));
+        list.push_str(", ");
+        push_literal(&mut list, &Value::Text("a'b".into()));
+        assert_eq!(list, "(1, 'a''b'");
     }
 }

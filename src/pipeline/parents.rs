@@ -132,9 +132,79 @@ impl ParentKeys {
     }
 }
 
+/// The keys of a parent table gathered while this run loads it, batch by
+/// batch as each commits, so its children need not read them back from the
+/// source. Keys arrive in ascending order (keyset extraction), so the first
+/// one is the minimum and the bitmap only grows at its end.
+#[derive(Debug, Default)]
+pub struct KeyCollector {
+    keys: Option<ParentKeys>,
+    /// A key that is not an integer, lies below the first, or spreads the
+    /// range past `MAX_RANGE`: the children fall back to `ParentKeys::load`.
+    unusable: bool,
+}
+
+impl KeyCollector {
+    /// Records the source key of a row that was written.
+    pub fn add(&mut self, key: &Value) {
+        if self.unusable {
+            return;
+        }
+        let Value::Int(k) = *key else {
+            self.unusable = true;
+            return;
+        };
+        let keys = self.keys.get_or_insert_with(|| ParentKeys {
+            min: k,
+            bits: Vec::new(),
+        });
+        let Some(i) = k
+            .checked_sub(keys.min)
+            .filter(|i| (0..MAX_RANGE).contains(i))
+        else {
+            self.unusable = true;
+            return;
+        };
+        let word = i as usize / 64;
+        if word >= keys.bits.len() {
+            keys.bits.resize(word + 1, 0);
+        }
+        keys.set(k, true);
+    }
+
+    /// The written keys, or `None` when they cannot be held as a bitmap
+    /// (then, and for a table with no written row, the children read them).
+    pub fn finish(self) -> Option<ParentKeys> {
+        if self.unusable { None } else { self.keys }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn collected_keys_are_exactly_the_written_ones() {
+        let mut c = KeyCollector::default();
+        for k in [5, 6, 9, 70, 200] {
+            c.add(&Value::Int(k));
+        }
+        let keys = c.finish().expect("dense integer keys");
+        for k in 0..300 {
+            assert_eq!(keys.contains(k), [5, 6, 9, 70, 200].contains(&k), "key {k}");
+        }
+        // Not integers, out of order, or too sparse: the children read them.
+        for bad in [
+            vec![Value::Int(1), Value::Text("2".into())],
+            vec![Value::Int(10), Value::Int(9)],
+            vec![Value::Int(0), Value::Int(MAX_RANGE)],
+        ] {
+            let mut c = KeyCollector::default();
+            bad.iter().for_each(|k| c.add(k));
+            assert_eq!(c.finish(), None, "{bad:?}");
+        }
+        assert_eq!(KeyCollector::default().finish(), None);
+    }
 
     #[test]
     fn holds_exactly_the_keys_set() {
