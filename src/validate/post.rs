@@ -71,14 +71,41 @@ pub async fn run_post(
         .collect();
     let infos: Vec<_> = stream::iter(reads).buffered(in_flight).collect().await;
     let mut checks = Vec::new();
+    let mut counts = Vec::new();
     for (table, info) in tables.iter().zip(infos) {
         let info = info.ok().flatten();
-        checks.extend(table_checks(source, target, table, info, options));
+        let source_rows = Arc::new(SourceRows::default());
+        counts.push((table, source_rows.clone()));
+        checks.extend(table_checks(
+            source,
+            target,
+            table,
+            info,
+            options,
+            source_rows,
+        ));
     }
     for rule in &project.file.validations {
         checks.push((0, super::project_rules::run(target, rule, tables).boxed()));
     }
-    run_bounded(checks, in_flight).await
+    // The source counts are full scans on the source server: where it serves
+    // large reads side by side, they start at once, beside the target's
+    // checks, instead of holding a target slot each while the source counts.
+    let scans = source.dialect().concurrent_scans();
+    let prefetch = async {
+        if scans > 1 {
+            let started: Vec<BoxFuture<'_, ()>> = counts
+                .iter()
+                .map(|(t, rows)| rows.prefetch(source, t).boxed())
+                .collect();
+            stream::iter(started)
+                .buffer_unordered(scans)
+                .collect::<Vec<()>>()
+                .await;
+        }
+    };
+    let (results, ()) = future::join(run_bounded(checks, in_flight), prefetch).await;
+    results
 }
 
 /// The checks of one table, in a fixed order, not started yet.
@@ -88,6 +115,7 @@ fn table_checks<'a>(
     table: &'a CompiledTable,
     info: Option<TableInfo>,
     options: &'a PostOptions,
+    source_rows: Arc<SourceRows>,
 ) -> Vec<(u64, BoxFuture<'a, CheckResult>)> {
     let Some(info) = info else {
         let mut c = new(format!("{}: exists", table.target_table()), table);
@@ -97,7 +125,6 @@ fn table_checks<'a>(
     };
     let enforced = sole_key_column(&info, table.target_key());
     // The count and the sample both need the source's row count: one query.
-    let source_rows = Arc::new(SourceRows::default());
     let mut out = vec![
         (
             0,
@@ -126,6 +153,28 @@ fn table_checks<'a>(
 pub(super) struct SourceRows(tokio::sync::OnceCell<i64>);
 
 impl SourceRows {
+    fn count_sql(source: &dyn Database, table: &CompiledTable) -> String {
+        format!(
+            "SELECT COUNT(*) FROM {}",
+            source.dialect().quote_ident(table.source_table())
+        )
+    }
+
+    async fn init(&self, source: &dyn Database, sql: &str) -> Result<i64, DbError> {
+        self.0
+            .get_or_try_init(|| async {
+                let rows = source.query(sql, &[]).await?;
+                Ok::<_, DbError>(rows.first().and_then(|r| r.first()?.as_i64()).unwrap_or(0))
+            })
+            .await
+            .copied()
+    }
+
+    /// Counts ahead of the checks; an error is left for them to report.
+    async fn prefetch(&self, source: &dyn Database, table: &CompiledTable) {
+        let _ = self.init(source, &Self::count_sql(source, table)).await;
+    }
+
     /// The count, from the first caller's query (each caller's check lists
     /// the SQL, so every check shows what its numbers came from).
     pub(super) async fn get(
@@ -134,19 +183,10 @@ impl SourceRows {
         table: &CompiledTable,
         c: &mut CheckResult,
     ) -> Result<i64, DbError> {
-        let sql = format!(
-            "SELECT COUNT(*) FROM {}",
-            source.dialect().quote_ident(table.source_table())
-        );
-        let n = self
-            .0
-            .get_or_try_init(|| async {
-                let rows = source.query(&sql, &[]).await?;
-                Ok::<_, DbError>(rows.first().and_then(|r| r.first()?.as_i64()).unwrap_or(0))
-            })
-            .await;
+        let sql = Self::count_sql(source, table);
+        let n = self.init(source, &sql).await;
         c.sql.push(sql);
-        n.copied()
+        n
     }
 }
 
