@@ -613,7 +613,9 @@ pub async fn stop_signal() {
 /// terminal.
 struct Progress {
     bar: indicatif::ProgressBar,
-    tables: std::cell::RefCell<Vec<(String, u64)>>,
+    /// Source table and row count (once counted) of each table of the plan.
+    tables: std::cell::RefCell<Vec<(String, Option<u64>)>>,
+    current: std::cell::Cell<Option<usize>>,
 }
 
 impl Progress {
@@ -628,6 +630,7 @@ impl Progress {
         Self {
             bar,
             tables: Default::default(),
+            current: Default::default(),
         }
     }
 
@@ -640,10 +643,22 @@ impl Progress {
                     .collect();
             }
             RunEvent::TableStarted { table } => {
+                self.current.set(Some(*table));
                 if let Some((name, total)) = self.tables.borrow().get(*table) {
-                    self.bar.set_length(*total);
+                    match total {
+                        Some(n) => self.bar.set_length(*n),
+                        None => self.bar.unset_length(),
+                    }
                     self.bar.set_position(0);
                     self.bar.set_message(name.clone());
+                }
+            }
+            RunEvent::Counted { table, source_rows } => {
+                if let Some(t) = self.tables.borrow_mut().get_mut(*table) {
+                    t.1 = Some(*source_rows);
+                }
+                if self.current.get() == Some(*table) {
+                    self.bar.set_length(*source_rows);
                 }
             }
             RunEvent::Progress { progress, .. } | RunEvent::TableFinished { progress, .. } => {

@@ -58,6 +58,26 @@ async fn sample_recommendations_hold_and_accepted_ones_are_applied_during_the_ru
         .unwrap_or_else(|| panic!("no summary: {:?}", events.last()));
     assert_eq!(summary.status, RunState::Completed);
     assert!(events.iter().any(|e| matches!(e, RunEvent::Profiled(_))));
+
+    // The plan comes uncounted; each table's count follows it, once, and
+    // equals what the run read (a fresh run reads every source row).
+    let started = events
+        .iter()
+        .position(|e| matches!(e, RunEvent::Started { .. }))
+        .expect("a Started event");
+    let RunEvent::Started { tables, .. } = &events[started] else {
+        unreachable!()
+    };
+    assert!(tables.iter().all(|t| t.source_rows.is_none()), "{tables:?}");
+    let mut counted = vec![None; tables.len()];
+    for (at, e) in events.iter().enumerate() {
+        if let RunEvent::Counted { table, source_rows } = e {
+            assert!(at > started, "Counted before Started");
+            assert_eq!(counted[*table].replace(*source_rows), None, "counted twice");
+        }
+    }
+    let read: Vec<Option<u64>> = summary.tables.iter().map(|t| Some(t.read)).collect();
+    assert_eq!(counted, read);
     let recs = &summary.recommendations;
 
     // The ones the sample must produce.

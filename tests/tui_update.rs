@@ -17,9 +17,47 @@ fn start_asks_for_a_run_and_started_makes_it_running() {
     assert_eq!(app.run.state, RunState::Ready);
     app.update(Msg::Run(started()));
     assert_eq!(app.run.state, RunState::Running);
-    assert_eq!(app.run.total_rows(), 242_400);
+    assert_eq!(app.run.total_rows(), Some(242_400));
     // A second start while live does nothing.
     assert!(press(&mut app, Action::StartRun).is_empty());
+}
+
+#[test]
+fn row_counts_arriving_after_the_plan_fill_in_totals_and_bars() {
+    let mut app = app();
+    press(&mut app, Action::StartRun);
+    let counted = plans();
+    let uncounted = counted
+        .iter()
+        .map(|p| flightdeck::pipeline::TablePlan {
+            source_rows: None,
+            ..p.clone()
+        })
+        .collect();
+    app.update(Msg::Run(RunEvent::Started {
+        run_id: uuid::Uuid::nil(),
+        tables: uncounted,
+        resumed: false,
+    }));
+    assert_eq!(app.run.total_rows(), None);
+    assert_eq!(app.run.eta(), None);
+    let screen = render(&app, 160, 48).backend().to_string();
+    assert!(screen.contains("counting…"), "{screen}");
+    for (table, p) in counted.iter().enumerate().skip(1) {
+        let source_rows = p.source_rows.unwrap();
+        app.update(Msg::Run(RunEvent::Counted { table, source_rows }));
+    }
+    // One table still uncounted: no total yet.
+    assert_eq!(app.run.total_rows(), None);
+    let first = counted[0].source_rows.unwrap();
+    app.update(Msg::Run(RunEvent::Counted {
+        table: 0,
+        source_rows: first,
+    }));
+    assert_eq!(app.run.total_rows(), Some(242_400));
+    assert_eq!(app.run.tables, counted);
+    let screen = render(&app, 160, 48).backend().to_string();
+    assert!(!screen.contains("counting…"), "{screen}");
 }
 
 #[test]

@@ -28,7 +28,7 @@ pub fn plans(scale: u64) -> Vec<TablePlan> {
         .map(|(s, t, rows)| TablePlan {
             source: s.to_string(),
             target: t.to_string(),
-            source_rows: rows / scale.max(1),
+            source_rows: Some(rows / scale.max(1)),
             already_read: 0,
         })
         .collect()

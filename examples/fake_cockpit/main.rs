@@ -11,8 +11,8 @@ use chrono::Utc;
 use flightdeck::eventlog::EventRecord;
 use flightdeck::eventlog::rollback::{RollbackPlan, RollbackProgress, RunOutcome, UndoStep};
 use flightdeck::pipeline::{
-    Command, RunControl, RunEvent, RunHandle, RunState, RunSummary, SampleRow, TableProgress,
-    TableSummary,
+    Command, RunControl, RunEvent, RunHandle, RunState, RunSummary, SampleRow, TablePlan,
+    TableProgress, TableSummary,
 };
 use flightdeck::tui::{CockpitBackend, Keymap, RollbackUpdate, Theme};
 use flightdeck::validate::{CheckResult, Phase};
@@ -149,18 +149,31 @@ async fn fake_run(
 ) {
     let plans = data::plans(1);
     let started = Instant::now();
+    // As the pipeline does: the plan first, its row counts right after.
+    let uncounted = plans
+        .iter()
+        .map(|p| TablePlan {
+            source_rows: None,
+            ..p.clone()
+        })
+        .collect();
     let _ = tx
         .send(RunEvent::Started {
             run_id: uuid::Uuid::nil(),
-            tables: plans.clone(),
+            tables: uncounted,
             resumed: false,
         })
         .await;
+    for (table, plan) in plans.iter().enumerate() {
+        let source_rows = plan.source_rows.unwrap_or(0);
+        let _ = tx.send(RunEvent::Counted { table, source_rows }).await;
+    }
     let mut totals = Vec::new();
     for (i, plan) in plans.iter().enumerate() {
         let _ = tx.send(RunEvent::TableStarted { table: i }).await;
         let mut progress = TableProgress::default();
-        while progress.read < plan.source_rows {
+        let total = plan.source_rows.unwrap_or(0);
+        while progress.read < total {
             let command = *commands.borrow_and_update();
             match command {
                 Command::Cancel => {
@@ -189,7 +202,7 @@ async fn fake_run(
                 Command::Run => {}
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
-            let batch = 500.min(plan.source_rows - progress.read);
+            let batch = 500.min(total - progress.read);
             let first = progress.read + 1;
             progress.read += batch;
             progress.quarantined += batch / 97;

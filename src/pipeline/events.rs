@@ -12,8 +12,9 @@ use crate::recommend::Decision;
 pub struct TablePlan {
     pub source: String,
     pub target: String,
-    /// Rows in the source table when the run started.
-    pub source_rows: u64,
+    /// Rows in the source table when the run started; `None` until counted
+    /// (the count follows as `RunEvent::Counted`).
+    pub source_rows: Option<u64>,
     /// Rows already done by an earlier, interrupted run of the same project.
     pub already_read: u64,
 }
@@ -59,6 +60,11 @@ pub enum RunEvent {
     },
     TableStarted {
         table: usize,
+    },
+    /// The source row count of a table of the plan, counted in the background.
+    Counted {
+        table: usize,
+        source_rows: u64,
     },
     /// One or more batches committed since the last report.
     Progress {

@@ -151,32 +151,92 @@ async fn ensure_unique_key(
     Ok(())
 }
 
-/// Rows of each source table, in plan order. The counts are full scans on
-/// most servers (1.8 s for the 1M-`models` sample's five tables on MariaDB,
-/// one after the other), so they run side by side where the source serves
-/// large reads in parallel, and nothing else waits on them one at a time.
-async fn count_source_rows(
-    source: &dyn db::Database,
+/// The source row count of each table of the plan, as it becomes known.
+type Counted = watch::Receiver<Option<Result<u64, String>>>;
+
+/// Counts the rows of each source table in the background, in plan order,
+/// while the first tables load: the counts are full scans on most servers
+/// (1.8 s for the 1M-`models` sample's five tables on MariaDB) and only
+/// progress and recommendation confidence need them. Two run side by side
+/// where the source serves large reads in parallel. Each count is reported
+/// as `RunEvent::Counted` and published to its table's receiver.
+fn count_source_rows(
+    source: Db,
     tables: &[Arc<CompiledTable>],
-) -> Result<Vec<u64>, DbError> {
-    use futures::stream::{self, StreamExt, TryStreamExt};
+    reporter: Reporter,
+) -> (Vec<Counted>, AbortOnDrop) {
+    use futures::stream::{self, StreamExt};
+    let (senders, receivers): (Vec<_>, Vec<_>) =
+        tables.iter().map(|_| watch::channel(None)).unzip();
     let d = source.dialect();
-    // Boxed before the stream (rust-lang/rust#102211, as in `validate`).
-    let counts: Vec<futures::future::BoxFuture<'_, Result<u64, DbError>>> = tables
+    let jobs: Vec<(usize, String, watch::Sender<_>)> = tables
         .iter()
-        .map(|t| {
+        .zip(senders)
+        .enumerate()
+        .map(|(i, (t, tx))| {
             let sql = format!("SELECT COUNT(*) FROM {}", d.quote_ident(t.source_table()));
-            async move {
-                let rows = source.query(&sql, &[]).await?;
-                Ok(rows.first().and_then(|r| r[0].as_i64()).unwrap_or(0) as u64)
-            }
-            .boxed()
+            (i, sql, tx)
         })
         .collect();
-    stream::iter(counts)
-        .buffered(d.concurrent_scans().max(1))
-        .try_collect()
+    let scans = d.concurrent_scans().max(1);
+    let task = tokio::spawn(async move {
+        let (source, reporter) = (&source, &reporter);
+        // Boxed before the stream (rust-lang/rust#102211, as in `validate`).
+        let counts: Vec<futures::future::BoxFuture<'_, ()>> = jobs
+            .into_iter()
+            .map(|(table, sql, tx)| {
+                async move {
+                    let n = source
+                        .query(&sql, &[])
+                        .await
+                        .map(|rows| rows.first().and_then(|r| r[0].as_i64()).unwrap_or(0) as u64)
+                        .map_err(|e| e.to_string());
+                    if let Ok(rows) = &n {
+                        reporter
+                            .send(RunEvent::Counted {
+                                table,
+                                source_rows: *rows,
+                            })
+                            .await;
+                    }
+                    let _ = tx.send(Some(n));
+                }
+                .boxed()
+            })
+            .collect();
+        stream::iter(counts)
+            .buffered(scans)
+            .collect::<Vec<()>>()
+            .await;
+    });
+    (receivers, AbortOnDrop(task))
+}
+
+/// Waits for the row count of a table (usually long known).
+async fn source_rows_of(ctx: &RunContext, index: usize) -> Result<u64, RunError> {
+    let mut rx = ctx.source_rows[index].clone();
+    let counted = rx
+        .wait_for(Option::is_some)
         .await
+        .map_err(|_| RunError::Refused("the source row count stopped".into()))?
+        .clone();
+    match counted {
+        Some(Ok(n)) => Ok(n),
+        Some(Err(e)) => Err(RunError::Refused(format!(
+            "counting the rows of source table {} failed: {e}",
+            ctx.tables_source[index]
+        ))),
+        None => unreachable!("wait_for returned a value that is set"),
+    }
+}
+
+/// Aborts a background task when its owner is done with it.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// Starts the run on the tokio runtime; steer and watch it through the handle.
@@ -357,19 +417,16 @@ async fn execute_locked(
     }
 
     let checkpoints = store::read_checkpoints(target.as_ref(), run_id).await?;
-    let counts = count_source_rows(p.source.as_ref(), &p.tables).await?;
     let plans: Vec<TablePlan> = p
         .tables
         .iter()
-        .zip(counts)
-        .map(|(t, source_rows)| TablePlan {
+        .map(|t| TablePlan {
             source: t.source_table().into(),
             target: t.target_table().into(),
-            source_rows,
+            source_rows: None,
             already_read: checkpoints.get(t.source_table()).map_or(0, |c| c.read),
         })
         .collect();
-    let plans_rows: Vec<u64> = plans.iter().map(|p| p.source_rows).collect();
     reporter
         .send(RunEvent::Started {
             run_id,
@@ -377,6 +434,14 @@ async fn execute_locked(
             resumed,
         })
         .await;
+    // After `Started`, so every `Counted` follows the plan it refers to.
+    let (plans_rows, _counting) = count_source_rows(
+        p.source.clone(),
+        &p.tables,
+        Reporter {
+            tx: reporter.tx.clone(),
+        },
+    );
     reporter
         .send(RunEvent::StateChanged(RunState::Running))
         .await;
@@ -389,6 +454,11 @@ async fn execute_locked(
         pace: options.pace,
         evo: tokio::sync::Mutex::new(evo),
         source_rows: plans_rows,
+        tables_source: p
+            .tables
+            .iter()
+            .map(|t| t.source_table().to_string())
+            .collect(),
         written_keys: Default::default(),
         profiling: project.file.profiling.clone(),
         growth_columns: project
@@ -479,8 +549,10 @@ struct RunContext {
     pace: Option<f64>,
     /// Recommendations and schema changes; only the loader of the current table uses it.
     evo: tokio::sync::Mutex<LiveEvolution>,
-    /// Source rows of each table at the start, in table order.
-    source_rows: Vec<u64>,
+    /// Source rows of each table when counted, in table order.
+    source_rows: Vec<Counted>,
+    /// Source table names, in table order.
+    tables_source: Vec<String>,
     /// Source table → the integer keys this run wrote, for the parents this
     /// run loaded from their first row (their children check against them).
     written_keys: std::sync::Mutex<HashMap<String, ParentKeys>>,
@@ -605,7 +677,6 @@ async fn run_table(
 ) -> Result<TableOutcome, RunError> {
     let mut evo_guard = ctx.evo.lock().await;
     let evo = &mut *evo_guard;
-    let expected = ctx.source_rows[index].saturating_sub(cp.read);
     let summary = |cp: &Checkpoint, rate: f64| TableSummary {
         source: table.source_table().into(),
         target: table.target_table().into(),
@@ -700,7 +771,7 @@ async fn run_table(
             .filter(|f| f.on_orphan == OrphanPolicy::Null)
             .map(|f| table.target_columns()[f.column].name.clone())
             .collect(),
-        expected_rows: expected,
+        expected_rows: source_rows_of(ctx, index).await?.saturating_sub(cp.read),
     };
     let transform = tokio::task::spawn_blocking({
         let table = table.clone();

@@ -93,7 +93,8 @@ impl RunModel {
         }
     }
 
-    pub fn total_rows(&self) -> u64 {
+    /// Rows in all source tables; `None` while one is still being counted.
+    pub fn total_rows(&self) -> Option<u64> {
         self.tables.iter().map(|t| t.source_rows).sum()
     }
 
@@ -116,7 +117,7 @@ impl RunModel {
         if !self.is_live() || self.smoothed_rate < 0.5 {
             return None;
         }
-        let left = self.total_rows().saturating_sub(self.rows_read());
+        let left = self.total_rows()?.saturating_sub(self.rows_read());
         Some(Duration::from_secs_f64(left as f64 / self.smoothed_rate))
     }
 
@@ -160,6 +161,11 @@ impl RunModel {
                 }
             }
             RunEvent::TableStarted { table } => self.current_table = Some(table),
+            RunEvent::Counted { table, source_rows } => {
+                if let Some(plan) = self.tables.get_mut(table) {
+                    plan.source_rows = Some(source_rows);
+                }
+            }
             RunEvent::Progress {
                 table,
                 progress,

@@ -139,7 +139,7 @@ pub fn plans() -> Vec<TablePlan> {
     let t = |s: &str, t: &str, rows| TablePlan {
         source: s.into(),
         target: t.into(),
-        source_rows: rows,
+        source_rows: Some(rows),
         already_read: 0,
     };
     vec![
@@ -231,8 +231,8 @@ pub fn summary(status: RunState) -> RunSummary {
             .map(|p| TableSummary {
                 source: p.source,
                 target: p.target,
-                read: p.source_rows,
-                written: p.source_rows - 5,
+                read: p.source_rows.unwrap_or(0),
+                written: p.source_rows.unwrap_or(0) - 5,
                 quarantined: 5,
                 rows_per_s: 9000.0,
             })

@@ -62,8 +62,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
         Span::styled("  ETA ", theme.muted()),
         Span::styled(run.eta().map_or("--:--".into(), clock), theme.text()),
     ];
-    let total = run.total_rows();
-    if total > 0 {
+    if let Some(total) = run.total_rows().filter(|t| *t > 0) {
         let pct = run.rows_read() as f64 * 100.0 / total as f64;
         status.push(Span::styled(
             format!("  {pct:.0}% of {} rows", thousands(total)),

@@ -55,14 +55,10 @@ fn render_tables(frame: &mut Frame, area: Rect, app: &App) {
         }
     }
     for (i, (plan, progress)) in run.tables.iter().zip(&run.progress).enumerate() {
-        let ratio = if plan.source_rows == 0 {
-            if run.finished.get(i).copied().unwrap_or(false) {
-                1.0
-            } else {
-                0.0
-            }
-        } else {
-            progress.read as f64 / plan.source_rows as f64
+        let ratio = match plan.source_rows {
+            Some(rows) if rows > 0 => progress.read as f64 / rows as f64,
+            _ if run.finished.get(i).copied().unwrap_or(false) => 1.0,
+            _ => 0.0,
         };
         let (state, style) = if run.finished.get(i).copied().unwrap_or(false) {
             ("done", theme.ok())
@@ -76,7 +72,7 @@ fn render_tables(frame: &mut Frame, area: Rect, app: &App) {
             &format!(
                 "{}/{}",
                 thousands(progress.read),
-                thousands(plan.source_rows)
+                plan.source_rows.map_or("counting…".into(), thousands)
             ),
             counts_w,
         );
