@@ -512,7 +512,12 @@ impl Database for MySqlDb {
         let mut stream = sqlx::query_with(AssertSqlSafe(sql.to_string()), args).fetch(&self.pool);
         let mut plan = None;
         let mut out = Vec::new();
-        while let Some(row) = stream.try_next().await.map_err(DbError::sql(head(sql)))? {
+        // The error's context is built only on an error: this runs per row.
+        while let Some(row) = stream
+            .try_next()
+            .await
+            .map_err(|e| DbError::sql(head(sql))(e))?
+        {
             let plan = plan.get_or_insert_with(|| decode_plan(&row));
             out.push(decode_row(&row, plan)?);
         }

@@ -25,12 +25,49 @@ pub fn deterministic_uuid(namespace: Uuid, source_table: &str, key: &Value) -> U
         }
         other => name.push_str(&other.render()),
     }
-    Uuid::new_v5(&namespace, name.as_bytes())
+    uuid_v5(namespace, name.as_bytes())
+}
+
+/// `Uuid::new_v5`, hashed by the `sha1` crate, which uses the CPU's SHA
+/// instructions where it has them (uuid's own SHA-1 is portable code: a
+/// third of the key rule's time on the 1M-row sample). The same bytes.
+fn uuid_v5(namespace: Uuid, name: &[u8]) -> Uuid {
+    use sha1::{Digest, Sha1};
+    let mut hasher = Sha1::new();
+    hasher.update(namespace.as_bytes());
+    hasher.update(name);
+    let digest = hasher.finalize();
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    uuid::Builder::from_sha1_bytes(bytes).into_uuid()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn keys_are_uuid_v5_exactly() {
+        // Keys written by earlier versions must come out the same.
+        let ns = Uuid::from_u128(0x6ba7_b810_9dad_11d1_80b4_00c0_4fd4_30c8);
+        let long = "k".repeat(200);
+        for (table, key) in [
+            ("models", Value::Int(7)),
+            ("models", Value::Int(-1)),
+            ("datasets", Value::Text("ä-ключ".into())),
+            ("t", Value::Text(long.clone())),
+            ("", Value::Text(String::new())),
+        ] {
+            let name = format!("{table}:{}", key.render());
+            for namespace in [DEFAULT_NAMESPACE, ns] {
+                assert_eq!(
+                    deterministic_uuid(namespace, table, &key),
+                    Uuid::new_v5(&namespace, name.as_bytes()),
+                    "{name}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn same_input_same_uuid_and_table_matters() {
