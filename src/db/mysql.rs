@@ -285,7 +285,6 @@ fn bind_all(params: &[Value]) -> Result<MySqlArguments, DbError> {
 /// year (2 bytes), month, day, [hour, minute, second, [microseconds (4)]].
 /// Zero and partial dates (`0000-00-00`) are kept as their text, never dropped.
 fn decode_temporal(raw: &[u8], type_name: &str) -> Value {
-    let text = String::from_utf8_lossy(raw);
     let binary = raw
         .first()
         .is_some_and(|n| matches!(n, 0 | 4 | 7 | 11) && raw.len() == 1 + *n as usize);
@@ -300,7 +299,9 @@ fn decode_temporal(raw: &[u8], type_name: &str) -> Value {
             .map_or(0, |x| u32::from_le_bytes([x[0], x[1], x[2], x[3]]));
         (year, at(2), at(3), at(4), at(5), at(6), micros)
     } else {
-        // Text protocol: parse what the server wrote.
+        // Text protocol: parse what the server wrote. (Binary values are
+        // not UTF-8: reading them as text would copy them for nothing.)
+        let text = String::from_utf8_lossy(raw);
         if let Ok(dt) = NaiveDateTime::parse_from_str(&text, "%Y-%m-%d %H:%M:%S%.f") {
             return temporal_value(dt, type_name);
         }
