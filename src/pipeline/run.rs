@@ -213,7 +213,11 @@ fn count_source_rows(
 }
 
 /// Waits for the row count of a table (usually long known).
-async fn source_rows_of(ctx: &RunContext, index: usize) -> Result<u64, RunError> {
+async fn source_rows_of(
+    ctx: &RunContext,
+    index: usize,
+    table: &CompiledTable,
+) -> Result<u64, RunError> {
     let mut rx = ctx.source_rows[index].clone();
     let counted = rx
         .wait_for(Option::is_some)
@@ -224,7 +228,7 @@ async fn source_rows_of(ctx: &RunContext, index: usize) -> Result<u64, RunError>
         Some(Ok(n)) => Ok(n),
         Some(Err(e)) => Err(RunError::Refused(format!(
             "counting the rows of source table {} failed: {e}",
-            ctx.tables_source[index]
+            table.source_table()
         ))),
         None => unreachable!("wait_for returned a value that is set"),
     }
@@ -454,11 +458,6 @@ async fn execute_locked(
         pace: options.pace,
         evo: tokio::sync::Mutex::new(evo),
         source_rows: plans_rows,
-        tables_source: p
-            .tables
-            .iter()
-            .map(|t| t.source_table().to_string())
-            .collect(),
         written_keys: Default::default(),
         profiling: project.file.profiling.clone(),
         growth_columns: project
@@ -551,8 +550,6 @@ struct RunContext {
     evo: tokio::sync::Mutex<LiveEvolution>,
     /// Source rows of each table when counted, in table order.
     source_rows: Vec<Counted>,
-    /// Source table names, in table order.
-    tables_source: Vec<String>,
     /// Source table → the integer keys this run wrote, for the parents this
     /// run loaded from their first row (their children check against them).
     written_keys: std::sync::Mutex<HashMap<String, ParentKeys>>,
@@ -771,7 +768,9 @@ async fn run_table(
             .filter(|f| f.on_orphan == OrphanPolicy::Null)
             .map(|f| table.target_columns()[f.column].name.clone())
             .collect(),
-        expected_rows: source_rows_of(ctx, index).await?.saturating_sub(cp.read),
+        expected_rows: source_rows_of(ctx, index, table)
+            .await?
+            .saturating_sub(cp.read),
     };
     let transform = tokio::task::spawn_blocking({
         let table = table.clone();
