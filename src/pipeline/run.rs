@@ -25,7 +25,7 @@ use crate::evolve::LiveEvolution;
 use crate::profile::{TableProfileSnapshot, TableProfiler};
 use crate::project::{CompileError, Project, error::ProjectError};
 use crate::recommend::TableFacts;
-use crate::transform::{CompiledTable, OrphanPolicy, TransformStats};
+use crate::transform::{CompiledTable, ForeignKeyCheck, OrphanPolicy, TransformStats};
 use crate::value::{Row, Value};
 
 #[derive(Debug, thiserror::Error)]
@@ -222,15 +222,18 @@ async fn source_rows_of(
     let counted = rx
         .wait_for(Option::is_some)
         .await
-        .map_err(|_| RunError::Refused("the source row count stopped".into()))?
-        .clone();
+        .ok()
+        .and_then(|c| c.clone());
     match counted {
         Some(Ok(n)) => Ok(n),
         Some(Err(e)) => Err(RunError::Refused(format!(
             "counting the rows of source table {} failed: {e}",
             table.source_table()
         ))),
-        None => unreachable!("wait_for returned a value that is set"),
+        None => Err(RunError::Refused(format!(
+            "the row count of source table {} stopped before it finished",
+            table.source_table()
+        ))),
     }
 }
 
@@ -605,23 +608,29 @@ async fn ensure_target_table(ctx: &RunContext, table: &CompiledTable) -> Result<
     Ok(())
 }
 
+/// True when foreign key `fk` names `parent`'s key.
+fn points_to(fk: &ForeignKeyCheck, parent: &CompiledTable) -> bool {
+    fk.parent_table == parent.target_table() && fk.parent_key == parent.target_key()
+}
+
 /// True when `child` has a foreign key into `parent` (another table).
 fn references(child: &CompiledTable, parent: &CompiledTable) -> bool {
     child.target_table() != parent.target_table()
-        && child
-            .foreign_keys()
-            .iter()
-            .any(|f| f.parent_table == parent.target_table() && f.parent_key == parent.target_key())
+        && child.foreign_keys().iter().any(|f| points_to(f, parent))
+}
+
+/// True when the table's rows look up their parents in the table itself.
+fn self_referencing(table: &CompiledTable) -> bool {
+    table
+        .foreign_keys()
+        .iter()
+        .any(|f| f.parent_table == table.target_table())
 }
 
 /// A table's key is built after its load unless the dialect keeps rows in
 /// key order, or the table's own rows look up their parents in it.
 fn defers_key(d: &dyn db::Dialect, table: &CompiledTable) -> bool {
-    d.defers_primary_key()
-        && !table
-            .foreign_keys()
-            .iter()
-            .any(|f| f.parent_table == table.target_table())
+    d.defers_primary_key() && !self_referencing(table)
 }
 
 /// The statements adding the primary key of a table this run created without
@@ -702,9 +711,7 @@ async fn run_table(
     ensure_target_table(ctx, table).await?;
     let mut parents = Vec::with_capacity(table.foreign_keys().len());
     for fk in table.foreign_keys() {
-        let parent = all
-            .iter()
-            .find(|p| p.target_table() == fk.parent_table && p.target_key() == fk.parent_key);
+        let parent = all.iter().find(|p| points_to(fk, p));
         parents.push(match parent {
             // Tables load in foreign-key order: a parent in the project is done.
             Some(p) if p.target_table() != table.target_table() => {
@@ -816,10 +823,7 @@ async fn run_table(
     // where the target takes two writers, two batches are written at once
     // and commit in order. Rows that look up parents in their own table wait
     // for every write before them.
-    let overlap = !table
-        .foreign_keys()
-        .iter()
-        .any(|f| f.parent_table == table.target_table());
+    let overlap = !self_referencing(table);
     let depth = ctx.target.concurrent_writes().max(1);
 
     // Whatever ends the loop, the writes still in flight finish before the
