@@ -1543,20 +1543,37 @@ fn narrow_name_to_32() -> Recommendation {
     )
 }
 
-/// Waits until one session of this database is inside `SELECT pg_sleep(…)`,
-/// the statement a test parks a transaction on; `who` names it in the failure.
-async fn wait_for_sleeper(db: &Db, who: &str) {
+/// The statement a test parks a transaction on, sleeping until released.
+fn sleeper(server: Server) -> &'static str {
+    match server {
+        Server::Postgres => "SELECT pg_sleep(60)",
+        Server::MySql => "SELECT SLEEP(60)",
+    }
+}
+
+/// The query for the other sessions of this database parked on [`sleeper`]:
+/// their count, or (`ids`) their ids.
+fn sleepers(server: Server, ids: bool) -> String {
+    match server {
+        Server::Postgres => format!(
+            "SELECT {} FROM pg_stat_activity WHERE datname = current_database() \
+             AND pid <> pg_backend_pid() AND state = 'active' AND query LIKE 'SELECT pg_sleep%'",
+            if ids { "pid" } else { "COUNT(*)" }
+        ),
+        Server::MySql => format!(
+            "SELECT {} FROM information_schema.PROCESSLIST WHERE DB = DATABASE() \
+             AND ID <> CONNECTION_ID() AND INFO LIKE 'SELECT SLEEP%'",
+            if ids { "ID" } else { "COUNT(*)" }
+        ),
+    }
+}
+
+/// Waits until one session of this database is parked on [`sleeper`]; `who`
+/// names it in the failure.
+async fn wait_for_sleeper(db: &Db, server: Server, who: &str) {
     use std::time::{Duration, Instant};
     let t0 = Instant::now();
-    while rows(
-        db,
-        "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() \
-         AND state = 'active' AND query LIKE 'SELECT pg_sleep%'",
-    )
-    .await[0][0]
-        .as_i64()
-        != Some(1)
-    {
+    while rows(db, &sleepers(server, false)).await[0][0].as_i64() != Some(1) {
         assert!(
             t0.elapsed() < Duration::from_secs(10),
             "{who} never started"
@@ -1590,7 +1607,7 @@ async fn a_unique_build_that_meets_duplicates_leaves_no_invalid_index_on_postgre
             db.transaction(st).await
         })
     };
-    wait_for_sleeper(&db, "the writer").await;
+    wait_for_sleeper(&db, Server::Postgres, "the writer").await;
     let id = format!("unique:{EVO}.code");
     let mut book = accepted(vec![evo_rec(
         RecommendationKind::Unique,
@@ -1637,6 +1654,7 @@ async fn a_unique_build_that_meets_duplicates_leaves_no_invalid_index_on_postgre
 /// the test table) in a transaction and keeps it until `release`, as a long
 /// transaction would; returns once the lock is held.
 struct LockHolder {
+    server: Server,
     watcher: Db,
     task: tokio::task::JoinHandle<Result<(), db::DbError>>,
 }
@@ -1646,23 +1664,29 @@ impl LockHolder {
         let holder = tmp.connect().await;
         let statements = vec![
             Statement::new(lock, vec![]),
-            Statement::new("SELECT pg_sleep(60)", vec![]),
+            Statement::new(sleeper(tmp.server), vec![]),
         ];
         let task = tokio::spawn(async move { holder.transaction(statements).await });
         let watcher = tmp.connect().await;
-        wait_for_sleeper(&watcher, "the lock holder").await;
-        Self { watcher, task }
+        wait_for_sleeper(&watcher, tmp.server, "the lock holder").await;
+        Self {
+            server: tmp.server,
+            watcher,
+            task,
+        }
     }
 
     /// Ends the holder's transaction (cancelled, so it rolls back).
     async fn release(self) {
-        rows(
-            &self.watcher,
-            "SELECT pg_cancel_backend(pid) FROM pg_stat_activity \
-             WHERE datname = current_database() AND pid <> pg_backend_pid() \
-             AND query LIKE 'SELECT pg_sleep%'",
-        )
-        .await;
+        for id in rows(&self.watcher, &sleepers(self.server, true)).await {
+            let id = id[0].as_i64().unwrap();
+            let cancel = match self.server {
+                Server::Postgres => format!("SELECT pg_cancel_backend({id})"),
+                // An interrupted SLEEP() returns normally: end the session.
+                Server::MySql => format!("KILL CONNECTION {id}"),
+            };
+            self.watcher.execute(&cancel, &[]).await.unwrap();
+        }
         assert!(
             self.task.await.unwrap().is_err(),
             "the holder was cancelled, not finished"
@@ -1829,6 +1853,79 @@ async fn changes_give_up_waiting_for_a_lock_within_the_budget_on_postgres() {
     holder.release().await;
     roll_back_run(&db).await;
     assert_eq!(evo_schema(&db, Server::Postgres).await, before);
+    db.close().await;
+}
+
+/// MySQL has no `lock_timeout`: a DDL waits for the table's metadata lock up
+/// to `lock_wait_timeout`, a day by default, and everything queued behind it
+/// waits as long. The engine bounds it by the budget (whole seconds).
+#[tokio::test(flavor = "multi_thread")]
+async fn changes_give_up_waiting_for_a_metadata_lock_within_the_budget_on_mariadb() {
+    use std::time::{Duration, Instant};
+    const BUDGET_MS: u64 = 1_000;
+    let (tmp, db) = evo_target(Server::MySql, "mdlwait").await;
+    let before = evo_schema(&db, Server::MySql).await;
+    let run_id = start_run(&db).await;
+    let blocked = vec![
+        evo_rec(RecommendationKind::NotNull, NAME, Change::NotNull),
+        evo_rec(RecommendationKind::Index, "n", Change::Index),
+    ];
+    let mut book = accepted(blocked.clone());
+    // A transaction that read the table holds its metadata lock until it
+    // ends, as a long report would; every ALTER needs the lock exclusively.
+    let holder = LockHolder::take(
+        &tmp,
+        &format!("SELECT COUNT(*) FROM {}", db.dialect().quote_ident(EVO)),
+    )
+    .await;
+    let policy = EvolutionSection {
+        lock_budget_ms: BUDGET_MS,
+        ..EvolutionSection::default()
+    };
+    let mut engine = Evolver::new(policy, run_id);
+    let t0 = Instant::now();
+    let applied = engine
+        .apply_ready(&mut book, db.as_ref(), None)
+        .await
+        .expect("the run goes on");
+    let took = t0.elapsed();
+    assert!(applied.is_empty(), "{applied:?}");
+    // Two waits of the budget and the rest, not the holder's 60 s.
+    assert!(
+        took < Duration::from_millis(2 * BUDGET_MS + 4_000),
+        "took {took:?}"
+    );
+    for r in &blocked {
+        let r = book.get(&r.id).unwrap();
+        assert_eq!(r.state, RecommendationState::Withdrawn, "{}", r.id);
+        let note = r.note.as_deref().unwrap_or_default();
+        assert!(
+            note.contains(&format!(
+                "gave up after {BUDGET_MS} ms waiting for a lock on table {EVO}"
+            )),
+            "{}: {note}",
+            r.id
+        );
+    }
+    let failed = run_events(&db, run_id)
+        .await
+        .into_iter()
+        .filter(|e| e.kind == kind::DDL_FAILED)
+        .count();
+    assert_eq!(failed, 2);
+    assert_eq!(evo_schema(&db, Server::MySql).await, before);
+    holder.release().await;
+
+    // Once the lock is gone, the same changes go through, and roll back.
+    let mut book = accepted(blocked);
+    let applied = engine
+        .apply_ready(&mut book, db.as_ref(), None)
+        .await
+        .unwrap();
+    assert_eq!(applied.len(), 2, "{:#?}", book.all());
+    assert_ne!(evo_schema(&db, Server::MySql).await, before);
+    roll_back_run(&db).await;
+    assert_eq!(evo_schema(&db, Server::MySql).await, before);
     db.close().await;
 }
 

@@ -71,15 +71,25 @@ impl DbError {
         }
     }
 
-    /// Whether the server gave up waiting for a lock (PostgreSQL's
-    /// `lock_timeout`, SQLSTATE 55P03 "lock not available").
+    /// Whether the server gave up waiting for a lock: PostgreSQL's
+    /// `lock_timeout` (SQLSTATE 55P03 "lock not available"), MySQL's
+    /// `lock_wait_timeout` (error 1205, whose SQLSTATE is the generic HY000).
     pub fn is_lock_timeout(&self) -> bool {
-        self.sqlstate().as_deref() == Some(LOCK_NOT_AVAILABLE)
+        let DbError::Sql { source, .. } = self else {
+            return false;
+        };
+        source.as_database_error().is_some_and(|e| {
+            e.code().as_deref() == Some(LOCK_NOT_AVAILABLE)
+                || e.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>()
+                    .is_some_and(|m| m.number() == MYSQL_LOCK_WAIT_TIMEOUT)
+        })
     }
 }
 
 /// SQLSTATE of "lock not available".
 const LOCK_NOT_AVAILABLE: &str = "55P03";
+/// MySQL's ER_LOCK_WAIT_TIMEOUT.
+const MYSQL_LOCK_WAIT_TIMEOUT: u16 = 1205;
 
 /// One SQL statement with its bind values, already quoted by the dialect.
 #[derive(Debug, Clone)]

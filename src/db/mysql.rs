@@ -3,6 +3,7 @@
 //! multi-row INSERT bounded by bind count and `max_allowed_packet`.
 
 use std::str::FromStr;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
@@ -208,6 +209,22 @@ pub struct MySqlDb {
 }
 
 impl MySqlDb {
+    /// A pooled connection whose lock waits are bounded by `lock_wait`; it is
+    /// closed, not returned to the pool, when dropped.
+    async fn ddl_connection(
+        &self,
+        lock_wait: Duration,
+    ) -> Result<sqlx::pool::PoolConnection<sqlx::MySql>, DbError> {
+        let mut conn = self.pool.acquire().await.map_err(DbError::sql("connect"))?;
+        conn.close_on_drop();
+        exec_on(
+            &mut conn,
+            &Statement::new(lock_wait_timeout(lock_wait), vec![]),
+        )
+        .await?;
+        Ok(conn)
+    }
+
     pub async fn connect(url: &DbUrl) -> Result<Self, DbError> {
         let fail = |e: sqlx::Error| DbError::Connect {
             url: url.redacted(),
@@ -452,6 +469,13 @@ fn row_bytes(row: &Row) -> usize {
         .sum()
 }
 
+/// `SET SESSION lock_wait_timeout` for a wait: whole seconds, rounded up,
+/// at least one (zero would mean "do not wait at all" on MariaDB).
+fn lock_wait_timeout(wait: Duration) -> String {
+    let seconds = wait.as_millis().div_ceil(1000).max(1);
+    format!("SET SESSION lock_wait_timeout = {seconds}")
+}
+
 async fn exec_on(conn: &mut MySqlConnection, st: &Statement) -> Result<u64, DbError> {
     let args = bind_all(&st.params)?;
     let done = sqlx::query_with(AssertSqlSafe(st.sql.clone()), args)
@@ -532,6 +556,33 @@ impl Database for MySqlDb {
 
     async fn transaction(&self, statements: Vec<Statement>) -> Result<(), DbError> {
         let mut tx = self.pool.begin().await.map_err(DbError::sql("BEGIN"))?;
+        for st in &statements {
+            exec_on(&mut tx, st).await?;
+        }
+        tx.commit().await.map_err(DbError::sql("COMMIT"))?;
+        Ok(())
+    }
+
+    /// On a connection of its own, whose metadata locks wait at most
+    /// `lock_wait` (`lock_wait_timeout`, whole seconds, at least one): a DDL
+    /// queued behind a long transaction would otherwise hold up every query
+    /// of the table behind it for up to a year (the server's default). The
+    /// connection is closed afterwards rather than returned to the pool with
+    /// the setting.
+    async fn execute_ddl(&self, sql: &str, lock_wait: Duration) -> Result<u64, DbError> {
+        let mut conn = self.ddl_connection(lock_wait).await?;
+        exec_on(&mut conn, &Statement::new(sql, vec![])).await
+    }
+
+    /// As [`MySqlDb::execute_ddl`]; DDL among `statements` commits on its own
+    /// (MySQL has no transactional DDL).
+    async fn transaction_ddl(
+        &self,
+        statements: Vec<Statement>,
+        lock_wait: Duration,
+    ) -> Result<(), DbError> {
+        let mut conn = self.ddl_connection(lock_wait).await?;
+        let mut tx = (*conn).begin().await.map_err(DbError::sql("BEGIN"))?;
         for st in &statements {
             exec_on(&mut tx, st).await?;
         }

@@ -10,7 +10,8 @@
 //! change took effect (`resume` here, `rollback::plan` there).
 //!
 //! No statement waits longer than `[evolution] lock_budget_ms` for a lock
-//! (PostgreSQL's `lock_timeout`): one queued behind a long transaction would
+//! (PostgreSQL's `lock_timeout`; MySQL's `lock_wait_timeout`, rounded up to
+//! whole seconds): one queued behind a long transaction would
 //! hold up every session that comes after it. A change that gives up ends as
 //! `ddl_failed`, with what it left removed, and the run goes on.
 
@@ -537,6 +538,11 @@ pub struct Evolver {
     measured: HashMap<RecommendationKind, f64>,
     /// Changes an interrupted attempt of this run applied already (from the event log).
     earlier: HashMap<String, Vec<String>>,
+    /// Accepted changes refused for a reason more rows cannot cure (their lock
+    /// estimate over the budget, no plan for this database): not tried again
+    /// between batches, where each try would drain the loader's writes in
+    /// flight, but once more when no table is loading.
+    held: HashSet<String>,
 }
 
 impl Evolver {
@@ -548,6 +554,7 @@ impl Evolver {
             guards: HashMap::new(),
             measured: HashMap::new(),
             earlier: HashMap::new(),
+            held: HashSet::new(),
         }
     }
 
@@ -621,6 +628,7 @@ impl Evolver {
             awaits_applying(r)
                 && !self.earlier.contains_key(&r.id)
                 && self.refusal(r).is_none()
+                && !self.held.contains(&r.id)
                 && !deferred_to_load_end(r, loading)
         })
     }
@@ -670,6 +678,9 @@ impl Evolver {
                 note(book, "deferred to the end of the table's load: building now costs more than it saves".into());
                 continue;
             }
+            if loading.is_some() && self.held.contains(&r.id) {
+                continue;
+            }
             let Some(live) = live_table(db, ddl, &r.table).await? else {
                 continue;
             };
@@ -681,6 +692,7 @@ impl Evolver {
                 .unwrap_or_else(|| prior_relative_cost(r.kind));
             let lock_ms = (rows * self.seconds_per_row * relative * 1000.0) as u64;
             if lock_ms > self.policy.lock_budget_ms {
+                self.held.insert(r.id.clone());
                 note(
                     book,
                     format!(
@@ -693,6 +705,7 @@ impl Evolver {
             let plan = match ddl.plan(d, &live, &r.column, &r.change) {
                 Ok(p) => p,
                 Err(e) => {
+                    self.held.insert(r.id.clone());
                     note(book, format!("not applied: {e}"));
                     continue;
                 }

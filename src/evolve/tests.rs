@@ -403,3 +403,41 @@ async fn a_change_a_rollback_undid_is_applied_again_on_resume() {
         .unwrap();
     assert_eq!(applied.len(), 1, "the undone change is applied again");
 }
+
+#[tokio::test]
+async fn a_change_over_the_lock_budget_is_not_retried_while_a_table_loads() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = target(dir.path()).await;
+    let mut book = accepted_not_null_on_name();
+    let policy: EvolutionSection = toml::from_str("lock_budget_ms = 10").unwrap();
+    let mut engine = Evolver::new(policy, Uuid::new_v4());
+    // 2,000 rows at a millisecond each: far over a 10 ms budget.
+    engine.seconds_per_row = 1e-3;
+    assert!(engine.has_ready(&book, Some("models")));
+    let applied = engine
+        .apply_ready(&mut book, db.as_ref(), Some("models"))
+        .await
+        .unwrap();
+    assert!(applied.is_empty());
+    let r = book.get("not_null:models.name").unwrap();
+    assert_eq!(r.state, RecommendationState::Accepted);
+    assert!(
+        r.note.as_deref().unwrap().contains("budget is 10 ms"),
+        "{:?}",
+        r.note
+    );
+    // Asking again would make the loader drain its writes before every batch.
+    assert!(!engine.has_ready(&book, Some("models")));
+    assert!(!engine.has_ready(&book, Some("other")));
+    // With no table loading it is weighed once more, and applies when it fits.
+    engine.seconds_per_row = 1e-9;
+    let applied = engine
+        .apply_ready(&mut book, db.as_ref(), None)
+        .await
+        .unwrap();
+    assert_eq!(applied.len(), 1);
+    assert_eq!(
+        book.get("not_null:models.name").unwrap().state,
+        RecommendationState::Applied
+    );
+}
