@@ -26,56 +26,38 @@ const FONT: &str = "'DejaVu Sans Mono', Menlo, Consolas, 'Liberation Mono', mono
 const DEFAULT_FG: &str = "#d4d4d4";
 const DEFAULT_BG: &str = "#1e1e1e";
 
-/// The 16 ANSI colours as a common dark terminal profile shows them.
-fn hex(c: Color, default: &'static str) -> String {
-    let named = match c {
-        Color::Reset => default,
-        Color::Black => "#000000",
-        Color::Red => "#cd3131",
-        Color::Green => "#0dbc79",
-        Color::Yellow => "#e5e510",
-        Color::Blue => "#2472c8",
-        Color::Magenta => "#bc3fbc",
-        Color::Cyan => "#11a8cd",
-        Color::Gray => "#e5e5e5",
-        Color::DarkGray => "#666666",
-        Color::LightRed => "#f14c4c",
-        Color::LightGreen => "#23d18b",
-        Color::LightYellow => "#f5f543",
-        Color::LightBlue => "#3b8eea",
-        Color::LightMagenta => "#d670d6",
-        Color::LightCyan => "#29b8db",
-        Color::White => "#ffffff",
-        Color::Rgb(r, g, b) => return format!("#{r:02x}{g:02x}{b:02x}"),
-        Color::Indexed(i) => return indexed(i),
-    };
-    named.to_string()
-}
+/// The 16 ANSI colours, in their index order, as a common dark terminal
+/// profile shows them.
+const ANSI: [&str; 16] = [
+    "#000000", "#cd3131", "#0dbc79", "#e5e510", "#2472c8", "#bc3fbc", "#11a8cd", "#e5e5e5",
+    "#666666", "#f14c4c", "#23d18b", "#f5f543", "#3b8eea", "#d670d6", "#29b8db", "#ffffff",
+];
 
-/// The xterm 256-colour palette beyond the first 16.
-fn indexed(i: u8) -> String {
+fn hex(c: Color, default: &str) -> String {
+    let i = match c {
+        Color::Reset => return default.to_string(),
+        Color::Rgb(r, g, b) => return format!("#{r:02x}{g:02x}{b:02x}"),
+        Color::Indexed(i) => i,
+        Color::Black => 0,
+        Color::Red => 1,
+        Color::Green => 2,
+        Color::Yellow => 3,
+        Color::Blue => 4,
+        Color::Magenta => 5,
+        Color::Cyan => 6,
+        Color::Gray => 7,
+        Color::DarkGray => 8,
+        Color::LightRed => 9,
+        Color::LightGreen => 10,
+        Color::LightYellow => 11,
+        Color::LightBlue => 12,
+        Color::LightMagenta => 13,
+        Color::LightCyan => 14,
+        Color::White => 15,
+    };
     match i {
-        0..=15 => hex(
-            [
-                Color::Black,
-                Color::Red,
-                Color::Green,
-                Color::Yellow,
-                Color::Blue,
-                Color::Magenta,
-                Color::Cyan,
-                Color::Gray,
-                Color::DarkGray,
-                Color::LightRed,
-                Color::LightGreen,
-                Color::LightYellow,
-                Color::LightBlue,
-                Color::LightMagenta,
-                Color::LightCyan,
-                Color::White,
-            ][i as usize],
-            DEFAULT_FG,
-        ),
+        0..=15 => ANSI[i as usize].to_string(),
+        // The xterm 256-colour cube, then the grey ramp.
         16..=231 => {
             let level = |v: u8| if v == 0 { 0 } else { 55 + 40 * v };
             let v = i - 16;

@@ -75,14 +75,13 @@ impl DbError {
     /// `lock_timeout` (SQLSTATE 55P03 "lock not available"), MySQL's
     /// `lock_wait_timeout` (error 1205, whose SQLSTATE is the generic HY000).
     pub fn is_lock_timeout(&self) -> bool {
-        let DbError::Sql { source, .. } = self else {
-            return false;
-        };
-        source.as_database_error().is_some_and(|e| {
-            e.code().as_deref() == Some(LOCK_NOT_AVAILABLE)
-                || e.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>()
-                    .is_some_and(|m| m.number() == MYSQL_LOCK_WAIT_TIMEOUT)
-        })
+        if self.sqlstate().as_deref() == Some(LOCK_NOT_AVAILABLE) {
+            return true;
+        }
+        matches!(self, DbError::Sql { source, .. } if source
+            .as_database_error()
+            .and_then(|e| e.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>())
+            .is_some_and(|m| m.number() == MYSQL_LOCK_WAIT_TIMEOUT))
     }
 }
 

@@ -563,12 +563,12 @@ impl Database for MySqlDb {
         Ok(())
     }
 
-    /// On a connection of its own, whose metadata locks wait at most
-    /// `lock_wait` (`lock_wait_timeout`, whole seconds, at least one): a DDL
-    /// queued behind a long transaction would otherwise hold up every query
-    /// of the table behind it for up to a year (the server's default). The
-    /// connection is closed afterwards rather than returned to the pool with
-    /// the setting.
+    /// On a connection whose metadata locks wait at most `lock_wait`
+    /// (`lock_wait_timeout`, whole seconds, at least one): a DDL queued
+    /// behind a long transaction would otherwise hold up every query of the
+    /// table behind it for the server's default, a day on MariaDB and a year
+    /// on MySQL. The connection is closed afterwards rather than returned to
+    /// the pool with the setting.
     async fn execute_ddl(&self, sql: &str, lock_wait: Duration) -> Result<u64, DbError> {
         let mut conn = self.ddl_connection(lock_wait).await?;
         exec_on(&mut conn, &Statement::new(sql, vec![])).await
