@@ -119,6 +119,20 @@ pub enum Cmd {
         #[arg(long)]
         pace: Option<f64>,
     },
+    /// Write a report of the latest run (or --run) for stakeholders: HTML or
+    /// Markdown, by the extension of --out.
+    Report {
+        project: PathBuf,
+        /// The file to write: .html/.htm or .md/.markdown.
+        #[arg(long)]
+        out: PathBuf,
+        /// A run id, or the start of one (`flightdeck log` shows them).
+        #[arg(long)]
+        run: Option<String>,
+        /// Override the format the extension implies.
+        #[arg(long, value_enum)]
+        format: Option<crate::report::Format>,
+    },
     /// Print the event log of the project's target, newest first.
     Log {
         project: PathBuf,
@@ -211,6 +225,12 @@ pub async fn dispatch(cli: Cli) -> i32 {
             json,
             limit,
         } => log(&project, json, limit).await,
+        Cmd::Report {
+            project,
+            out,
+            run,
+            format,
+        } => report(&project, &out, run.as_deref(), format).await,
     }
 }
 
@@ -297,7 +317,7 @@ async fn demo(
             return code;
         }
     }
-    if headless || !crate::cockpit::interactive() {
+    let code = if headless || !crate::cockpit::interactive() {
         if !headless {
             eprintln!("no terminal for the cockpit: running headless");
         }
@@ -305,15 +325,24 @@ async fn demo(
             pace,
             ..Default::default()
         };
-        return run_headless(&project_file, options).await;
-    }
-    let options = crate::cockpit::OpenOptions {
-        read_only: false,
-        theme,
-        autostart: true,
-        pace,
+        run_headless(&project_file, options).await
+    } else {
+        let options = crate::cockpit::OpenOptions {
+            read_only: false,
+            theme,
+            autostart: true,
+            pace,
+        };
+        crate::cockpit::open(&project_file, options).await
     };
-    crate::cockpit::open(&project_file, options).await
+    // The stakeholders' copy: the report of the run just shown.
+    if let Ok(project) = project::load(&project_file) {
+        let out = dir.join("report.html");
+        if let Ok(covers) = write_report(&project, &out, None, crate::report::Format::Html).await {
+            eprintln!("report for stakeholders: {} ({covers})", out.display());
+        }
+    }
+    code
 }
 
 async fn check(path: &Path) -> i32 {
@@ -673,11 +702,9 @@ impl Progress {
     }
 }
 
-async fn log(path: &Path, json: bool, limit: usize) -> i32 {
-    let project = match load(path) {
-        Ok(p) => p,
-        Err(code) => return code,
-    };
+/// The project's target with its event log, for commands that only read
+/// it: an embedded target that does not exist yet is not created.
+async fn open_event_log(project: &Project) -> Result<crate::db::Db, i32> {
     if let Some(p) = project.target_url.sqlite_path()
         && !p.exists()
     {
@@ -685,19 +712,92 @@ async fn log(path: &Path, json: bool, limit: usize) -> i32 {
             "no event log yet: {} does not exist (run the project first)",
             p.display()
         );
-        return exit::RUNTIME;
+        return Err(exit::RUNTIME);
     }
-    let db = match crate::db::connect(&project.target_url, false).await {
-        Ok(db) => db,
-        Err(e) => {
+    let db = crate::db::connect(&project.target_url, false)
+        .await
+        .map_err(|e| {
             eprintln!("{e}");
-            return exit::RUNTIME;
-        }
+            exit::RUNTIME
+        })?;
+    crate::eventlog::store::ensure_schema(db.as_ref())
+        .await
+        .map_err(|e| {
+            eprintln!("{e}");
+            exit::RUNTIME
+        })?;
+    Ok(db)
+}
+
+/// `flightdeck report`: the run's report, written whole or not at all.
+async fn report(
+    path: &Path,
+    out: &Path,
+    run: Option<&str>,
+    format: Option<crate::report::Format>,
+) -> i32 {
+    let Some(format) = format.or_else(|| crate::report::Format::from_path(out)) else {
+        eprintln!(
+            "flightdeck report: cannot tell the format of {} from its extension: name it .html or .md, or pass --format html|markdown",
+            out.display()
+        );
+        return exit::USAGE;
     };
-    if let Err(e) = crate::eventlog::store::ensure_schema(db.as_ref()).await {
-        eprintln!("{e}");
-        return exit::RUNTIME;
+    if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty())
+        && !dir.is_dir()
+    {
+        eprintln!(
+            "flightdeck report: the folder {} does not exist: create it or write the report elsewhere",
+            dir.display()
+        );
+        return exit::USAGE;
     }
+    let project = match load(path) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    match write_report(&project, out, run, format).await {
+        Ok(status) => {
+            eprintln!("report written to {} ({status})", out.display());
+            exit::OK
+        }
+        Err(code) => code,
+    }
+}
+
+/// Gathers and writes the report; returns what it covers ("run 1a2b3c4d,
+/// completed") or the exit code after saying why not.
+async fn write_report(
+    project: &Project,
+    out: &Path,
+    run: Option<&str>,
+    format: crate::report::Format,
+) -> Result<String, i32> {
+    let db = open_event_log(project).await?;
+    let today = chrono::Local::now().date_naive();
+    let report = crate::report::gather(project, db.as_ref(), run, today)
+        .await
+        .map_err(|e| {
+            eprintln!("flightdeck report: {e}");
+            exit::RUNTIME
+        })?;
+    crate::report::write(&report, out, format).map_err(|e| {
+        eprintln!("flightdeck report: cannot write {}: {e}", out.display());
+        exit::RUNTIME
+    })?;
+    let id = report.run.run_id.to_string();
+    Ok(format!("run {}, {}", &id[..8], report.run.status))
+}
+
+async fn log(path: &Path, json: bool, limit: usize) -> i32 {
+    let project = match load(path) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let db = match open_event_log(&project).await {
+        Ok(db) => db,
+        Err(code) => return code,
+    };
     match crate::eventlog::store::read_events(db.as_ref(), None, limit).await {
         Ok(events) => {
             for e in events {

@@ -13,7 +13,6 @@ use crate::eventlog::rollback::{self, RollbackPlan, RollbackProgress};
 use crate::eventlog::{EventRecord, lock, store};
 use crate::pipeline::{self, Prepared, RunHandle, RunOptions, RunState};
 use crate::project::Project;
-use crate::timeline::Plan;
 use crate::tui::{
     self, CockpitBackend, CockpitInput, FieldView, Keymap, RollbackUpdate, TableView, Theme,
 };
@@ -208,20 +207,6 @@ fn table_views(project: &Project, prepared: &Prepared) -> Vec<TableView> {
         .collect()
 }
 
-fn timeline(project: &Project) -> Plan {
-    let start = project
-        .start_date
-        .unwrap_or_else(|| chrono::Local::now().date_naive());
-    let phases: Vec<(String, u32, bool)> = project
-        .file
-        .timeline
-        .phases
-        .iter()
-        .map(|p| (p.name.clone(), p.days, p.execution))
-        .collect();
-    Plan::build(start, &phases, &project.holidays)
-}
-
 /// `flightdeck open` / `demo`: the full-screen cockpit. Returns the exit code.
 pub async fn open(path: &Path, options: OpenOptions) -> i32 {
     use crate::cli::exit;
@@ -258,7 +243,7 @@ pub async fn open(path: &Path, options: OpenOptions) -> i32 {
         source_display: project.source_url.redacted(),
         target_display: project.target_url.redacted(),
         tables: table_views(&project, &prepared),
-        timeline: timeline(&project),
+        timeline: crate::timeline::for_project(&project),
         read_only: options.read_only,
         theme,
         keymap,

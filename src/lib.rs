@@ -13,6 +13,7 @@ pub mod pipeline;
 pub mod profile;
 pub mod project;
 pub mod recommend;
+pub mod report;
 pub mod sample;
 pub mod schema;
 pub mod timeline;

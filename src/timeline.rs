@@ -100,6 +100,22 @@ pub fn parse_holidays<S: AsRef<str>>(days: &[S]) -> Result<Vec<NaiveDate>, Strin
         .collect()
 }
 
+/// The project's test-run plan: its phases (or the default ones) from its
+/// `start_date`, today when it names none.
+pub fn for_project(project: &crate::project::Project) -> Plan {
+    let start = project
+        .start_date
+        .unwrap_or_else(|| chrono::Local::now().date_naive());
+    let phases: Vec<(String, u32, bool)> = project
+        .file
+        .timeline
+        .phases
+        .iter()
+        .map(|p| (p.name.clone(), p.days, p.execution))
+        .collect();
+    Plan::build(start, &phases, &project.holidays)
+}
+
 impl Plan {
     /// Lays `phases` (name, working days, execution) back to back from `start`;
     /// an empty list means [`DEFAULT_PHASES`].

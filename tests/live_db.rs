@@ -1006,6 +1006,30 @@ async fn a_canary_password_never_reaches_the_screen_logs_or_event_log() {
             "the event log holds the password"
         );
     }
+    // Nor does the stakeholders' report, which names the target redacted.
+    for out in ["report.html", "report.md"] {
+        let report = std::process::Command::new(env!("CARGO_BIN_EXE_flightdeck"))
+            .args(["report", "canary.toml", "--out", out])
+            .current_dir(dir.path())
+            .env("FLIGHTDECK_CANARY", CANARY)
+            .env("XDG_STATE_HOME", dir.path().join("state"))
+            .output()
+            .unwrap();
+        assert!(report.status.success(), "{report:?}");
+        let text = std::fs::read_to_string(dir.path().join(out)).unwrap();
+        assert!(!text.contains(CANARY), "{out} holds the password");
+        // Markdown escapes the asterisks.
+        let redacted = if out.ends_with(".md") {
+            ":\\*\\*\\*@"
+        } else {
+            ":***@"
+        };
+        assert!(
+            text.contains(redacted),
+            "{out} should name the target redacted"
+        );
+        assert!(!String::from_utf8_lossy(&report.stderr).contains(CANARY));
+    }
     db.close().await;
 }
 
@@ -1087,6 +1111,26 @@ async fn rollback_restores_postgres_and_mariadb_targets() {
         )
         .await;
         assert_eq!(intents, outcomes, "{server:?}");
+        // Each decision is on record, and the report reads this server back.
+        assert!(
+            events("kind = 'recommendation_decision'").await > 0,
+            "{server:?}"
+        );
+        let report = std::process::Command::new(bin)
+            .arg("report")
+            .arg(&path)
+            .arg("--out")
+            .arg(dir.path().join("report.md"))
+            .env("XDG_STATE_HOME", &state)
+            .output()
+            .unwrap();
+        assert!(report.status.success(), "{server:?}: {report:?}");
+        let md = std::fs::read_to_string(dir.path().join("report.md")).unwrap();
+        assert!(md.contains("The run completed."), "{server:?}: {md}");
+        assert!(
+            md.contains("| foreign\\_key |"),
+            "{server:?}: no quarantine groups"
+        );
         let rb = std::process::Command::new(bin)
             .args(["rollback", "--yes"])
             .arg(&path)

@@ -1,5 +1,6 @@
 //! `run --headless --accept-above C`: the JSON summary lists every
-//! recommendation with its decision, and what was applied is in the target.
+//! recommendation with its decision, each decision is in the event log, and
+//! what was applied is in the target.
 
 mod common;
 
@@ -53,6 +54,59 @@ async fn headless_accept_above_reports_decisions_and_applies_them() {
     }
     assert!(applied > 0, "nothing applied at 0.95");
     assert_eq!(applied, logged.len());
+
+    // Every decision the threshold took is an event, once, with who took it.
+    let decisions = common::query(
+        &target,
+        "SELECT detail, summary FROM flightdeck_events WHERE kind = 'recommendation_decision'",
+    )
+    .await;
+    let decided: Vec<&str> = recs
+        .iter()
+        .filter(|r| {
+            r["decided_by"]
+                .as_str()
+                .is_some_and(|b| b.starts_with("accept-above"))
+        })
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    assert!(!decided.is_empty());
+    assert_eq!(decisions.len(), decided.len(), "{decisions:?}");
+    for id in decided {
+        let d: Json = decisions
+            .iter()
+            .map(|r| serde_json::from_str::<Json>(&r[0].render()).unwrap())
+            .find(|d| d["recommendation"] == id)
+            .unwrap_or_else(|| panic!("no decision event for {id}"));
+        assert_eq!(d["decision"], "accepted");
+        assert_eq!(d["by"], "accept-above 0.95");
+    }
+    // A decision is on record before the change it let through.
+    let order = common::query(
+        &target,
+        "SELECT d.id, a.id FROM flightdeck_events d JOIN flightdeck_events a \
+         ON a.kind = 'ddl_applied' AND d.kind = 'recommendation_decision' \
+         AND json_extract(a.detail, '$.recommendation') = json_extract(d.detail, '$.recommendation')",
+    )
+    .await;
+    assert_eq!(order.len(), applied, "{order:?}");
+    for r in &order {
+        assert!(
+            r[0].as_i64() < r[1].as_i64(),
+            "decision logged after its change: {r:?}"
+        );
+    }
+    // The run's last event keeps the queue as it ended, for `report`.
+    let finished = common::query(
+        &target,
+        "SELECT detail FROM flightdeck_events WHERE kind = 'run_finished'",
+    )
+    .await;
+    let finished: Json = serde_json::from_str(&finished[0][0].render()).unwrap();
+    assert_eq!(
+        finished["recommendations"].as_array().unwrap().len(),
+        recs.len()
+    );
 
     let bad = common::flightdeck(dir.path())
         .args(["run", "--headless", "--accept-above", "1.5"])

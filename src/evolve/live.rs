@@ -5,7 +5,8 @@ use tokio::sync::mpsc;
 use uuid::Uuid;
 
 use super::{Evolver, fill_ddl};
-use crate::db::{Database, DbError};
+use crate::db::{Database, DbError, Dialect, Statement};
+use crate::eventlog::{kind, store};
 use crate::pipeline::RunEvent;
 use crate::profile::TableProfileSnapshot;
 use crate::project::model::EvolutionSection;
@@ -17,6 +18,10 @@ pub struct LiveEvolution {
     pub engine: Evolver,
     decisions: mpsc::UnboundedReceiver<(String, Decision)>,
     accept_above: Option<f64>,
+    run_id: Uuid,
+    /// Decisions taken since the last [`LiveEvolution::decision_statements`]:
+    /// recommendation id, decision, who.
+    unlogged: Vec<(String, Decision, String)>,
 }
 
 impl LiveEvolution {
@@ -31,6 +36,8 @@ impl LiveEvolution {
             engine: Evolver::new(policy, run_id),
             decisions,
             accept_above,
+            run_id,
+            unlogged: Vec::new(),
         }
     }
 
@@ -59,12 +66,56 @@ impl LiveEvolution {
     fn decide_pending(&mut self) -> bool {
         let mut changed = false;
         while let Ok((id, d)) = self.decisions.try_recv() {
-            changed |= self.book.decide(&id, d, "operator");
+            if self.book.decide(&id, d, "operator") {
+                self.unlogged.push((id, d, "operator".into()));
+                changed = true;
+            }
         }
         if let Some(c) = self.accept_above {
-            changed |= !self.book.accept_above(c).is_empty();
+            let by = recommend::accept_above_by(c);
+            for id in self.book.accept_above(c) {
+                self.unlogged.push((id, Decision::Accept, by.clone()));
+                changed = true;
+            }
         }
         changed
+    }
+
+    /// The `recommendation_decision` events of the decisions taken since the
+    /// last call, to commit with the next write to the target (SPEC §7: the
+    /// event log records every decision, with who took it).
+    pub fn decision_statements(&mut self, d: &dyn Dialect) -> Vec<Statement> {
+        std::mem::take(&mut self.unlogged)
+            .into_iter()
+            .filter_map(|(id, decision, by)| {
+                let r = self.book.get(&id)?;
+                let event = store::NewEvent {
+                    run_id: self.run_id,
+                    kind: kind::DECISION,
+                    table: Some(&r.table),
+                    summary: format!(
+                        "{} {} on {}.{} (confidence {:.2}, by {by})",
+                        decision.past_tense(),
+                        r.kind.name(),
+                        r.table,
+                        r.column,
+                        r.confidence
+                    ),
+                    detail: serde_json::json!({
+                        "recommendation": id,
+                        "decision": decision.past_tense(),
+                        "by": by,
+                        "kind": r.kind.name(),
+                        "column": r.column,
+                        "confidence": r.confidence,
+                        "evidence": r.evidence,
+                        "forward": r.forward,
+                    }),
+                    inverse: vec![],
+                };
+                Some(store::event_statement(d, &event))
+            })
+            .collect()
     }
 
     /// Takes the operator's decisions sent since the last batch. Returns
@@ -85,6 +136,11 @@ impl LiveEvolution {
         loading: Option<&str>,
     ) -> Result<Vec<RunEvent>, DbError> {
         let changed = self.decide_pending();
+        // A decision is on record before the change it lets through.
+        let decisions = self.decision_statements(db.dialect());
+        if !decisions.is_empty() {
+            db.transaction(decisions).await?;
+        }
         let applied = self.engine.apply_ready(&mut self.book, db, loading).await?;
         let mut events: Vec<RunEvent> = applied
             .iter()

@@ -483,21 +483,27 @@ async fn execute_locked(
         let outcome = run_table(&ctx, i, table, cp, &p.tables, &mut commands, reporter).await?;
         summaries.push(outcome.summary);
         if outcome.cancelled {
+            let decisions = ctx.evo.lock().await.decision_statements(d);
             target
-                .transaction(vec![
-                    store::set_run_status(d, run_id, "cancelled", false),
-                    store::event_statement(
-                        d,
-                        &NewEvent {
-                            run_id,
-                            kind: kind::RUN_CANCELLED,
-                            table: None,
-                            summary: "run stopped by the operator at a batch boundary".into(),
-                            detail: json!({}),
-                            inverse: vec![],
-                        },
-                    ),
-                ])
+                .transaction(
+                    vec![
+                        store::set_run_status(d, run_id, "cancelled", false),
+                        store::event_statement(
+                            d,
+                            &NewEvent {
+                                run_id,
+                                kind: kind::RUN_CANCELLED,
+                                table: None,
+                                summary: "run stopped by the operator at a batch boundary".into(),
+                                detail: json!({}),
+                                inverse: vec![],
+                            },
+                        ),
+                    ]
+                    .into_iter()
+                    .chain(decisions)
+                    .collect(),
+                )
                 .await?;
             reporter
                 .send(RunEvent::StateChanged(RunState::Cancelled))
@@ -511,25 +517,38 @@ async fn execute_locked(
             });
         }
     }
+    let (decisions, recommendations) = {
+        let mut evo = ctx.evo.lock().await;
+        (evo.decision_statements(d), evo.recommendations())
+    };
     target
-        .transaction(vec![
-            store::set_run_status(d, run_id, "completed", true),
-            store::event_statement(
-                d,
-                &NewEvent {
-                    run_id,
-                    kind: kind::RUN_FINISHED,
-                    table: None,
-                    summary: format!(
-                        "run completed: {} rows written, {} quarantined",
-                        summaries.iter().map(|s| s.written).sum::<u64>(),
-                        summaries.iter().map(|s| s.quarantined).sum::<u64>()
-                    ),
-                    detail: json!({ "tables": summaries }),
-                    inverse: vec![],
-                },
-            ),
-        ])
+        .transaction(
+            vec![
+                store::set_run_status(d, run_id, "completed", true),
+                store::event_statement(
+                    d,
+                    &NewEvent {
+                        run_id,
+                        kind: kind::RUN_FINISHED,
+                        table: None,
+                        summary: format!(
+                            "run completed: {} rows written, {} quarantined",
+                            summaries.iter().map(|s| s.written).sum::<u64>(),
+                            summaries.iter().map(|s| s.quarantined).sum::<u64>()
+                        ),
+                        detail: json!({
+                            "tables": summaries,
+                            "elapsed_s": started.elapsed().as_secs_f64(),
+                            "recommendations": recommendations,
+                        }),
+                        inverse: vec![],
+                    },
+                ),
+            ]
+            .into_iter()
+            .chain(decisions)
+            .collect(),
+        )
         .await?;
     reporter
         .send(RunEvent::StateChanged(RunState::Completed))
@@ -539,7 +558,7 @@ async fn execute_locked(
         run_id: run_id.to_string(),
         elapsed_s: started.elapsed().as_secs_f64(),
         tables: summaries,
-        recommendations: ctx.evo.lock().await.recommendations(),
+        recommendations,
     })
 }
 
@@ -886,7 +905,9 @@ async fn run_table(
                     .await?;
             }
             let after = st.inflight.back().map_or(&cp, |w| &w.next);
-            let (next, event, statements) = batch_statements(ctx, table, after, &batch, key_idx);
+            let (next, event, mut statements) =
+                batch_statements(ctx, table, after, &batch, key_idx);
+            statements.extend(evo.decision_statements(d));
             let rows = std::mem::take(&mut batch.rows);
             // The batch before, when still in flight, commits first.
             let turn = if st.inflight.is_empty() {
@@ -988,6 +1009,7 @@ async fn run_table(
             table.source_table(),
             &cp,
         ));
+        finish.extend(evo.decision_statements(d));
         ctx.target.transaction(finish).await?;
         if let Some(keys) = st.written_keys.take().and_then(KeyCollector::finish)
             && let Ok(mut m) = ctx.written_keys.lock()

@@ -100,6 +100,22 @@ pub enum Decision {
     Defer,
 }
 
+impl Decision {
+    /// "accepted", "rejected", "deferred": as the event log words it.
+    pub fn past_tense(self) -> &'static str {
+        match self {
+            Decision::Accept => "accepted",
+            Decision::Reject => "rejected",
+            Decision::Defer => "deferred",
+        }
+    }
+}
+
+/// Who decided, for recommendations accepted by `--accept-above`.
+pub fn accept_above_by(threshold: f64) -> String {
+    format!("accept-above {threshold:.2}")
+}
+
 /// One proposed schema change, with its evidence and its DDL.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Recommendation {
@@ -529,7 +545,7 @@ impl RecommendationBook {
 
     /// Accepts every pending recommendation at or above `threshold`.
     pub fn accept_above(&mut self, threshold: f64) -> Vec<String> {
-        let by = format!("accept-above {threshold:.2}");
+        let by = accept_above_by(threshold);
         let ids: Vec<String> = self
             .recs
             .values()

@@ -289,18 +289,7 @@ impl RunModel {
     }
 }
 
-/// 1234567 → "1,234,567".
-pub fn thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
+pub use crate::recommend::thousands;
 
 /// 3725 s → "1:02:05"; under an hour "02:05".
 pub fn clock(d: Duration) -> String {
