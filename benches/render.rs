@@ -60,6 +60,7 @@ fn busy_app() -> App {
             ),
             detail: serde_json::json!({}),
             inverse: vec![format!("DELETE FROM ml_models WHERE id >= {id}")],
+            inverse_elided: 0,
         })
         .collect();
     app.update(Msg::EventsLoaded(Ok(records)));

@@ -798,7 +798,13 @@ async fn log(path: &Path, json: bool, limit: usize) -> i32 {
         Ok(db) => db,
         Err(code) => return code,
     };
-    match crate::eventlog::store::read_events(db.as_ref(), None, limit).await {
+    // Text lists summaries only; JSON carries each event whole.
+    let events = if json {
+        crate::eventlog::store::read_events(db.as_ref(), None, limit).await
+    } else {
+        crate::eventlog::store::list_events(db.as_ref(), limit).await
+    };
+    match events {
         Ok(events) => {
             for e in events {
                 if json {

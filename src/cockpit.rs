@@ -58,7 +58,7 @@ impl CockpitBackend for PipelineBackend {
             store::ensure_schema(target.as_ref())
                 .await
                 .map_err(|e| e.to_string())?;
-            store::read_events(target.as_ref(), None, 2_000)
+            store::list_events(target.as_ref(), 2_000)
                 .await
                 .map_err(|e| e.to_string())
         })

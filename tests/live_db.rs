@@ -1127,6 +1127,15 @@ async fn rollback_restores_postgres_and_mariadb_targets() {
         assert!(report.status.success(), "{server:?}: {report:?}");
         let md = std::fs::read_to_string(dir.path().join("report.md")).unwrap();
         assert!(md.contains("The run completed."), "{server:?}: {md}");
+        // The text log lists the batches without reading their inverses.
+        let log = std::process::Command::new(bin)
+            .arg("log")
+            .arg(&path)
+            .env("XDG_STATE_HOME", &state)
+            .output()
+            .unwrap();
+        assert!(log.status.success(), "{server:?}: {log:?}");
+        assert!(String::from_utf8_lossy(&log.stdout).contains("batch_committed"));
         assert!(
             md.contains("| foreign\\_key |"),
             "{server:?}: no quarantine groups"

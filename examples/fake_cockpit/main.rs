@@ -137,6 +137,7 @@ fn log_event(
         summary,
         detail: serde_json::json!({}),
         inverse,
+        inverse_elided: 0,
     });
     id
 }

@@ -48,8 +48,24 @@ pub struct EventRecord {
     pub summary: String,
     /// Structured details (key range, counts, DDL, …).
     pub detail: serde_json::Value,
-    /// Statements that undo this event, in order; empty when nothing to undo.
+    /// Statements that undo this event, in order; empty when nothing to undo
+    /// or when they were too long to read for a list (see `inverse_elided`).
     pub inverse: Vec<String>,
+    /// Bytes of inverse a listing left unread (a batch's DELETE by key runs
+    /// to 40 bytes a row); 0 when `inverse` is complete.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub inverse_elided: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
+impl EventRecord {
+    /// Whether rollback has something to run for this event.
+    pub fn has_inverse(&self) -> bool {
+        !self.inverse.is_empty() || self.inverse_elided > 0
+    }
 }
 
 /// The `ddl_intent` events with neither a completion (`ddl_applied` or
@@ -105,6 +121,7 @@ mod tests {
             summary: String::new(),
             detail,
             inverse: vec![],
+            inverse_elided: 0,
         }
     }
 

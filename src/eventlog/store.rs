@@ -213,8 +213,17 @@ pub fn event_statement(d: &dyn Dialect, e: &NewEvent<'_>) -> Statement {
     )
 }
 
-fn event_columns(d: &dyn Dialect) -> String {
-    [
+/// Inverses longer than this are not read for a listing: a batch's is a
+/// DELETE by key, 80 KB for 2,000 UUIDs, and a listing of 2,000 events of a
+/// million-row run would otherwise read 175 MB each time the cockpit's event
+/// log refreshes.
+pub const LISTED_INVERSE_MAX: usize = 4096;
+
+/// The event columns; with `inverse_max`, an inverse longer than that is
+/// read as empty and its length comes in a ninth column.
+fn event_columns(d: &dyn Dialect, inverse_max: Option<usize>) -> String {
+    let q = |c: &str| d.quote_ident(c);
+    let mut cols: Vec<String> = [
         "id",
         "run_id",
         "at",
@@ -222,16 +231,31 @@ fn event_columns(d: &dyn Dialect) -> String {
         "table_name",
         "summary",
         "detail",
-        "inverse",
     ]
     .iter()
-    .map(|c| d.quote_ident(c))
-    .collect::<Vec<_>>()
-    .join(", ")
+    .map(|c| q(c))
+    .collect();
+    let inverse = q("inverse");
+    match inverse_max {
+        None => cols.push(inverse),
+        Some(max) => {
+            cols.push(format!(
+                "CASE WHEN LENGTH({inverse}) > {max} THEN '' ELSE {inverse} END"
+            ));
+            cols.push(format!("LENGTH({inverse})"));
+        }
+    }
+    cols.join(", ")
 }
 
 fn event_from_row(r: &[Value]) -> EventRecord {
     let text = |i: usize| r[i].as_text().map(|s| s.into_owned()).unwrap_or_default();
+    let inverse = text(7);
+    let inverse_elided = if inverse.is_empty() {
+        r.get(8).and_then(|v| v.as_i64()).unwrap_or(0).max(0) as usize
+    } else {
+        0
+    };
     EventRecord {
         id: r[0].as_i64().unwrap_or_default(),
         run_id: Uuid::parse_str(&text(1)).unwrap_or_default(),
@@ -242,15 +266,31 @@ fn event_from_row(r: &[Value]) -> EventRecord {
         table: r[4].as_text().map(|s| s.into_owned()),
         summary: text(5),
         detail: serde_json::from_str(&text(6)).unwrap_or_default(),
-        inverse: serde_json::from_str(&text(7)).unwrap_or_default(),
+        inverse: serde_json::from_str(&inverse).unwrap_or_default(),
+        inverse_elided,
     }
 }
 
-/// Events newest first; `run` narrows to one run.
+/// Events newest first, each with its whole inverse; `run` narrows to one run.
 pub async fn read_events(
     db: &dyn Database,
     run: Option<Uuid>,
     limit: usize,
+) -> Result<Vec<EventRecord>, DbError> {
+    select_events(db, run, limit, None).await
+}
+
+/// Events newest first for a list: inverses over [`LISTED_INVERSE_MAX`]
+/// bytes are left unread (`inverse_elided` says how long they are).
+pub async fn list_events(db: &dyn Database, limit: usize) -> Result<Vec<EventRecord>, DbError> {
+    select_events(db, None, limit, Some(LISTED_INVERSE_MAX)).await
+}
+
+async fn select_events(
+    db: &dyn Database,
+    run: Option<Uuid>,
+    limit: usize,
+    inverse_max: Option<usize>,
 ) -> Result<Vec<EventRecord>, DbError> {
     let d = db.dialect();
     let q = |c: &str| d.quote_ident(c);
@@ -261,7 +301,7 @@ pub async fn read_events(
     };
     let sql = format!(
         "SELECT {} FROM {}{filter} ORDER BY {} DESC LIMIT {}",
-        event_columns(d),
+        event_columns(d, inverse_max),
         q(EVENTS),
         q("id"),
         limit
@@ -285,7 +325,7 @@ pub async fn read_run_events_of(
     let q = |c: &str| d.quote_ident(c);
     let sql = format!(
         "SELECT {} FROM {} WHERE {} = {} AND {} IN ({}) ORDER BY {}",
-        event_columns(d),
+        event_columns(d, None),
         q(EVENTS),
         q("run_id"),
         d.placeholder(1),
@@ -682,6 +722,65 @@ pub fn push_literal(out: &mut String, v: &Value) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_listing_leaves_long_inverses_unread_and_says_how_long() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = crate::db::DbUrl::parse(
+            &format!("sqlite://{}", dir.path().join("t.db").display()),
+            std::path::Path::new("/"),
+        )
+        .unwrap();
+        let db = crate::db::connect(&url, true).await.unwrap();
+        ensure_schema(db.as_ref()).await.unwrap();
+        let d = db.dialect();
+        let keys: Vec<String> = (0..400)
+            .map(|i| format!("'{}'", Uuid::from_u128(i)))
+            .collect();
+        let long = vec![format!(
+            "DELETE FROM \"t\" WHERE \"k\" IN ({})",
+            keys.join(", ")
+        )];
+        let short = vec!["DROP TABLE \"t\"".to_string()];
+        let run_id = Uuid::from_u128(7);
+        let event = |kind, inverse: &[String]| NewEvent {
+            run_id,
+            kind,
+            table: Some("t"),
+            summary: String::new(),
+            detail: serde_json::json!({}),
+            inverse: inverse.to_vec(),
+        };
+        db.transaction(vec![
+            event_statement(d, &event(crate::eventlog::kind::TABLE_CREATED, &short)),
+            event_statement(d, &event(crate::eventlog::kind::BATCH_COMMITTED, &long)),
+            event_statement(d, &event(crate::eventlog::kind::RUN_FINISHED, &[])),
+        ])
+        .await
+        .unwrap();
+        let stored = serde_json::to_string(&long).unwrap().len();
+        assert!(stored > LISTED_INVERSE_MAX);
+
+        let listed = list_events(db.as_ref(), 10).await.unwrap();
+        let kinds: Vec<&str> = listed.iter().map(|e| e.kind.as_str()).collect();
+        assert_eq!(kinds, ["run_finished", "batch_committed", "table_created"]);
+        assert!(!listed[0].has_inverse());
+        assert!(listed[1].inverse.is_empty());
+        assert_eq!(listed[1].inverse_elided, stored);
+        assert!(listed[1].has_inverse());
+        assert_eq!(listed[2].inverse, short);
+        assert_eq!(listed[2].inverse_elided, 0);
+
+        let full = read_events(db.as_ref(), None, 10).await.unwrap();
+        assert_eq!(full[1].inverse, long);
+        assert_eq!(full[1].inverse_elided, 0);
+        // `log --json` prints events whole, without the listing's field.
+        assert!(
+            !serde_json::to_string(&full[1])
+                .unwrap()
+                .contains("inverse_elided")
+        );
+    }
 
     #[test]
     fn literals_quote_text_and_keep_numbers_bare() {

@@ -269,6 +269,7 @@ pub fn records(n: i64) -> Vec<EventRecord> {
                 summary: format!("event number {id} of the run"),
                 detail: serde_json::json!({ "batch": id }),
                 inverse,
+                inverse_elided: 0,
             }
         })
         .collect()

@@ -63,7 +63,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
             if pos == list.selected {
                 Line::styled(format!("{text:<width$}"), theme.selected())
             } else {
-                let undo = if r.inverse.is_empty() {
+                let undo = if !r.has_inverse() {
                     theme.muted()
                 } else {
                     theme.text()

@@ -138,7 +138,15 @@ fn event_detail(frame: &mut Frame, area: Rect, app: &App, id: i64, scroll: usize
                 lines.push(Line::styled(format!(" {}", r.detail), theme.muted()));
             }
             lines.push(Line::raw(""));
-            if r.inverse.is_empty() {
+            if r.inverse_elided > 0 {
+                lines.push(Line::styled(
+                    format!(
+                        " inverse: {} bytes of undo statements, too long to show here (`flightdeck log --json` prints them; rollback runs them)",
+                        thousands(r.inverse_elided as u64)
+                    ),
+                    theme.warn(),
+                ));
+            } else if r.inverse.is_empty() {
                 lines.push(Line::styled(
                     " nothing to undo for this event",
                     theme.muted(),
