@@ -133,6 +133,30 @@ pub enum Cmd {
         #[arg(long, value_enum)]
         format: Option<crate::report::Format>,
     },
+    /// Schema versions of the target: the changes between two, each
+    /// classified backward-compatible, forward-compatible or breaking, with
+    /// the migration path and its rollback; with --env, drift of an
+    /// environment's live schema from the latest version. Exits 1 on a
+    /// breaking change or on drift.
+    Diff {
+        project: PathBuf,
+        /// From this version (default: the first version of the latest run).
+        #[arg(long)]
+        from: Option<i64>,
+        /// To this version (default: the latest).
+        #[arg(long)]
+        to: Option<i64>,
+        /// Compare [environments.NAME]'s live schema with the latest version
+        /// (repeatable).
+        #[arg(long = "env", value_name = "NAME")]
+        envs: Vec<String>,
+        /// List the versions instead.
+        #[arg(long)]
+        list: bool,
+        /// One JSON object on stdout.
+        #[arg(long)]
+        json: bool,
+    },
     /// Print the event log of the project's target, newest first.
     Log {
         project: PathBuf,
@@ -231,6 +255,14 @@ pub async fn dispatch(cli: Cli) -> i32 {
             run,
             format,
         } => report(&project, &out, run.as_deref(), format).await,
+        Cmd::Diff {
+            project,
+            from,
+            to,
+            envs,
+            list,
+            json,
+        } => diff(&project, from, to, &envs, list, json).await,
     }
 }
 
@@ -787,6 +819,195 @@ async fn write_report(
     })?;
     let id = report.run.run_id.to_string();
     Ok(format!("run {}, {}", &id[..8], report.run.status))
+}
+
+/// `flightdeck diff`: compatibility between schema versions, and drift.
+async fn diff(
+    path: &Path,
+    from: Option<i64>,
+    to: Option<i64>,
+    envs: &[String],
+    list: bool,
+    json: bool,
+) -> i32 {
+    use crate::versions::{self, Compat};
+    let project = match load(path) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    // Every environment is resolved before anything is read.
+    let mut env_urls = Vec::new();
+    for name in envs {
+        match project.environment_url(name) {
+            Ok(url) => env_urls.push((name.clone(), url)),
+            Err(e) => {
+                eprintln!("{e}");
+                return exit::USAGE;
+            }
+        }
+    }
+    let db = match open_event_log(&project).await {
+        Ok(db) => db,
+        Err(code) => return code,
+    };
+    let all = match versions::read_versions(db.as_ref()).await {
+        Ok(v) => v,
+        Err(e) => {
+            eprintln!("{e}");
+            return exit::RUNTIME;
+        }
+    };
+    let Some(latest) = all.last() else {
+        eprintln!(
+            "no schema version recorded in {} yet: run the project first (`flightdeck run {}`)",
+            project.target_url.redacted(),
+            path.display()
+        );
+        return exit::RUNTIME;
+    };
+    if list {
+        for v in &all {
+            let run = v.run_id.to_string();
+            println!(
+                "{:>4}  {}  {}  {:<3} tables  {}",
+                v.version,
+                v.at.get(..19).unwrap_or(&v.at),
+                &run[..8],
+                v.snapshot.tables.len(),
+                v.cause
+            );
+        }
+        return exit::OK;
+    }
+    let find = |n: i64| all.iter().find(|v| v.version == n);
+    let to_v = match to {
+        None => latest,
+        Some(n) => match find(n) {
+            Some(v) => v,
+            None => {
+                eprintln!(
+                    "no schema version {n}: the versions are 1..{} (`flightdeck diff --list` shows them)",
+                    latest.version
+                );
+                return exit::USAGE;
+            }
+        },
+    };
+    // By default the run's changes: each table as its run created it (the
+    // mapping), against the version asked for.
+    let (from_label, from_snapshot, from_event, mapped) = match from {
+        None => match versions::as_mapped(&all, to_v.run_id) {
+            Some((snapshot, start)) => ("the schema as mapped".to_string(), snapshot, start, true),
+            None => (String::from("nothing"), Default::default(), 0, true),
+        },
+        Some(n) => match find(n) {
+            Some(v) => (
+                format!("v{} ({})", v.version, v.cause),
+                v.snapshot.clone(),
+                v.last_event,
+                false,
+            ),
+            None => {
+                eprintln!(
+                    "no schema version {n}: the versions are 1..{} (`flightdeck diff --list` shows them)",
+                    latest.version
+                );
+                return exit::USAGE;
+            }
+        },
+    };
+    let changes = versions::diff(&from_snapshot, &to_v.snapshot);
+    let path_ddl = match versions::path(db.as_ref(), from_event, to_v.last_event, !mapped).await {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("{e}");
+            return exit::RUNTIME;
+        }
+    };
+    let mut drift = Vec::new();
+    for (name, url) in &env_urls {
+        let live = match crate::db::connect(url, false).await {
+            Ok(db) => db,
+            Err(e) => {
+                eprintln!("environment {name} ({}): {e}", url.redacted());
+                return exit::RUNTIME;
+            }
+        };
+        match versions::drift(&latest.snapshot, live.as_ref()).await {
+            Ok(found) => drift.push((name.clone(), url.redacted(), found)),
+            Err(e) => {
+                eprintln!("environment {name} ({}): {e}", url.redacted());
+                return exit::RUNTIME;
+            }
+        }
+    }
+    let count = |c: Compat| changes.iter().filter(|x| x.compat == c).count();
+    let breaking = count(Compat::Breaking);
+    let drifted = drift.iter().any(|(_, _, d)| !d.is_empty());
+    if json {
+        let out = serde_json::json!({
+            "from": from_label,
+            "to": { "version": to_v.version, "cause": to_v.cause },
+            "changes": changes,
+            "breaking": breaking,
+            "path": { "forward": path_ddl.forward, "rollback": path_ddl.rollback },
+            "drift": drift.iter().map(|(n, u, d)| serde_json::json!({
+                "environment": n, "url": u, "differences": d,
+            })).collect::<Vec<_>>(),
+        });
+        println!("{out}");
+    } else {
+        println!(
+            "{from_label} → v{} ({}): {} changes: {} breaking, {} forward-compatible, {} backward-compatible",
+            to_v.version,
+            to_v.cause,
+            changes.len(),
+            breaking,
+            count(Compat::ForwardCompatible),
+            count(Compat::BackwardCompatible)
+        );
+        let table_w = changes.iter().map(|c| c.table.len()).max().unwrap_or(0);
+        for c in &changes {
+            println!(
+                "  {:<19}  {:<table_w$}  {}",
+                c.compat.to_string(),
+                c.table,
+                c.change
+            );
+        }
+        if !path_ddl.forward.is_empty() {
+            println!("\nmigration path ({} statements):", path_ddl.forward.len());
+            for s in &path_ddl.forward {
+                println!("  {s};");
+            }
+            println!("rollback (newest first):");
+            for s in &path_ddl.rollback {
+                println!("  {s};");
+            }
+        }
+        for (name, url, found) in &drift {
+            if found.is_empty() {
+                println!(
+                    "\ndrift: environment {name} ({url}) matches v{}",
+                    latest.version
+                );
+            } else {
+                println!(
+                    "\ndrift: environment {name} ({url}) differs from v{} in {} places:",
+                    latest.version,
+                    found.len()
+                );
+                for d in found {
+                    println!("  {d}");
+                }
+            }
+        }
+    }
+    if breaking > 0 || drifted {
+        exit::VALIDATION
+    } else {
+        exit::OK
+    }
 }
 
 async fn log(path: &Path, json: bool, limit: usize) -> i32 {

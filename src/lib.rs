@@ -21,3 +21,4 @@ pub mod transform;
 pub mod tui;
 pub mod validate;
 pub mod value;
+pub mod versions;

@@ -1127,6 +1127,26 @@ async fn rollback_restores_postgres_and_mariadb_targets() {
         assert!(report.status.success(), "{server:?}: {report:?}");
         let md = std::fs::read_to_string(dir.path().join("report.md")).unwrap();
         assert!(md.contains("The run completed."), "{server:?}: {md}");
+        // The run's changes to the mapped schema, read back from this server's
+        // catalog: narrowed types are breaking (exit 1), with their DDL.
+        let diff = std::process::Command::new(bin)
+            .args(["diff", "--json"])
+            .arg(&path)
+            .env("XDG_STATE_HOME", &state)
+            .output()
+            .unwrap();
+        assert_eq!(diff.status.code(), Some(1), "{server:?}: {diff:?}");
+        let d: serde_json::Value = serde_json::from_slice(&diff.stdout).unwrap();
+        assert!(d["breaking"].as_u64().unwrap() > 0, "{server:?}: {d}");
+        assert!(
+            d["changes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|c| c["change"].as_str().unwrap().contains("type narrowed")),
+            "{server:?}: {d}"
+        );
+        assert!(!d["path"]["forward"].as_array().unwrap().is_empty());
         // The text log lists the batches without reading their inverses.
         let log = std::process::Command::new(bin)
             .arg("log")

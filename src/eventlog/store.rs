@@ -125,6 +125,7 @@ pub fn schema_statements(d: &dyn Dialect) -> Vec<String> {
         create_if_missing(d, &checkpoints),
         quarantine,
         create_if_missing(d, &locks),
+        crate::versions::schema_statement(d),
     ];
     all.extend(d.store_uncompressed(EVENTS, "inverse"));
     all

@@ -455,6 +455,11 @@ async fn execute_locked(
 
     let ctx = RunContext {
         run_id,
+        target_tables: p
+            .tables
+            .iter()
+            .map(|t| t.target_table().to_string())
+            .collect(),
         source: p.source.clone(),
         target: target.clone(),
         pipeline: project.file.pipeline.clone(),
@@ -550,6 +555,7 @@ async fn execute_locked(
             .collect(),
         )
         .await?;
+    record_version(&ctx, &ctx.evo.lock().await.book, "run completed").await?;
     reporter
         .send(RunEvent::StateChanged(RunState::Completed))
         .await;
@@ -564,6 +570,8 @@ async fn execute_locked(
 
 struct RunContext {
     run_id: Uuid,
+    /// The project's target tables, in run order (for schema versions).
+    target_tables: Vec<String>,
     source: Db,
     target: Db,
     pipeline: crate::project::model::PipelineSection,
@@ -728,6 +736,8 @@ async fn run_table(
         });
     }
     ensure_target_table(ctx, table).await?;
+    let created = format!("{}{}", table.target_table(), crate::versions::CREATED);
+    record_version(ctx, &evo.book, &created).await?;
     let mut parents = Vec::with_capacity(table.foreign_keys().len());
     for fk in table.foreign_keys() {
         let parent = all.iter().find(|p| points_to(fk, p));
@@ -895,6 +905,13 @@ async fn run_table(
                 st.settle_all(ctx, evo, index, &mut cp, &sizing, reporter)
                     .await?;
                 applied = evolve_between_batches(ctx, evo, table, reporter).await?;
+                if applied {
+                    let cause = format!(
+                        "schema changes applied between batches of {}",
+                        table.target_table()
+                    );
+                    record_version(ctx, &evo.book, &cause).await?;
+                }
             }
             // A change applied just now, or one that compares with the rows
             // already in the table, is checked again once they are all in.
@@ -1011,6 +1028,8 @@ async fn run_table(
         ));
         finish.extend(evo.decision_statements(d));
         ctx.target.transaction(finish).await?;
+        let loaded = format!("{} loaded", table.target_table());
+        record_version(ctx, &evo.book, &loaded).await?;
         if let Some(keys) = st.written_keys.take().and_then(KeyCollector::finish)
             && let Ok(mut m) = ctx.written_keys.lock()
         {
@@ -1176,6 +1195,26 @@ impl LoadState {
         }
         Ok(())
     }
+}
+
+/// Records the target's schema as a new version when it changed (SPEC §9).
+async fn record_version(
+    ctx: &RunContext,
+    book: &crate::recommend::RecommendationBook,
+    cause: &str,
+) -> Result<(), RunError> {
+    if let Some(v) = crate::versions::record(
+        ctx.target.as_ref(),
+        ctx.run_id,
+        cause,
+        &ctx.target_tables,
+        book,
+    )
+    .await?
+    {
+        tracing::info!(version = v, cause, "schema version recorded");
+    }
+    Ok(())
 }
 
 /// Applies the schema changes whose time has come (no batch may be in

@@ -49,6 +49,33 @@ impl Project {
         &self.file.project.name
     }
 
+    /// The URL of `[environments.NAME]`, its `${VAR}`s expanded now (an
+    /// environment's variables need be set only when it is checked).
+    pub fn environment_url(&self, name: &str) -> Result<DbUrl, String> {
+        let Some(env) = self.file.environments.get(name) else {
+            let known: Vec<&str> = self.file.environments.keys().map(String::as_str).collect();
+            let hint = hint_for(name, known.iter().copied())
+                .map(|h| format!("; {h}"))
+                .unwrap_or_default();
+            return Err(format!(
+                "{}: no [environments.{name}] in the project (it has: {}){hint}",
+                self.path.display(),
+                if known.is_empty() {
+                    "none".to_string()
+                } else {
+                    known.join(", ")
+                }
+            ));
+        };
+        resolve_url(
+            &env.url,
+            &self.dir,
+            &|v| std::env::var(v).ok(),
+            &self.locator,
+        )
+        .map_err(|e| e.to_string())
+    }
+
     /// Table mappings in foreign-key order.
     pub fn tables(&self) -> impl Iterator<Item = &TableMapping> {
         self.order.iter().map(|&i| &self.file.tables[i])
