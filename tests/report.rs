@@ -152,6 +152,25 @@ async fn the_report_tells_what_the_run_did_in_html_and_markdown() {
     assert_eq!(html.matches("-- undone by:").count(), ddl);
     assert!(html.contains(&format!("Schema changes applied</dt><dd>{ddl}</dd>")));
     assert!(html.contains("recommendation_decision"));
+    // The schema's compatibility, as `flightdeck diff` counts it.
+    let diff = common::flightdeck(home)
+        .args(["diff", "--json"])
+        .arg(home.join("project.toml"))
+        .output()
+        .unwrap();
+    let diff: Json = serde_json::from_slice(&diff.stdout).unwrap();
+    let breaking = diff["breaking"].as_u64().unwrap();
+    assert!(breaking > 0, "accepted narrower types are breaking");
+    assert!(
+        html.contains(&format!(
+            "Against each table as the run created it from the mapping: {breaking} breaking, "
+        )),
+        "no compatibility summary"
+    );
+    assert_eq!(
+        html.matches("<td class=\"bad\">breaking</td>").count() as u64,
+        breaking
+    );
     assert!(html.contains("class=\"gantt\""));
 
     // Markdown, by the extension; the same facts, escaped for Markdown.

@@ -94,6 +94,9 @@ pub struct Report {
     pub recommendations: Option<Vec<Json>>,
     /// Every event of the run but its batches and undo steps, oldest first.
     pub events: Vec<EventRecord>,
+    /// The run's changes to the schema its mapping created, as `flightdeck
+    /// diff` classifies them (empty when no version was recorded).
+    pub schema_changes: Vec<crate::versions::SchemaChange>,
     pub plan: Plan,
     pub today: NaiveDate,
 }
@@ -191,6 +194,14 @@ pub async fn gather(
         .find(|e| e.kind == kind::VALIDATION)
         .and_then(|e| e.detail["checks"].as_array().cloned());
     let recommendations = finished.and_then(|e| e.detail["recommendations"].as_array().cloned());
+    let versions = crate::versions::read_versions(db).await?;
+    let schema_changes = match (
+        crate::versions::as_mapped(&versions, chosen.run_id),
+        versions.iter().rev().find(|v| v.run_id == chosen.run_id),
+    ) {
+        (Some((mapped, _)), Some(last)) => crate::versions::diff(&mapped, &last.snapshot),
+        _ => Vec::new(),
+    };
     Ok(Report {
         project: project.name().to_string(),
         source: project.source_url.redacted(),
@@ -205,6 +216,7 @@ pub async fn gather(
         checks,
         recommendations,
         events,
+        schema_changes,
         plan: timeline::for_project(project),
         today,
         run: chosen,
@@ -432,6 +444,7 @@ fn verdict(r: &Report, read: u64, written: u64, quarantined: u64) -> String {
         "cancelled" => "The run was stopped by the operator".to_string(),
         "rolled_back" => "The run was rolled back: nothing of it is left in the target".to_string(),
         "partially_rolled_back" => "The run was partly rolled back".to_string(),
+        "running" => "The run has not finished: it is still going, or it stopped without recording its end (`flightdeck run` resumes it from its checkpoints)".to_string(),
         other => format!("The run is {other}"),
     };
     let mut out = format!(
@@ -627,6 +640,43 @@ fn recommendations_section(doc: &mut Doc, r: &Report) {
                 .into(),
         )),
     }
+    if !r.schema_changes.is_empty() {
+        use crate::versions::Compat;
+        let n = |c: Compat| r.schema_changes.iter().filter(|x| x.compat == c).count();
+        doc.push(Block::Heading(
+            3,
+            "Compatibility with the mapped schema".into(),
+        ));
+        doc.push(Block::Para(format!(
+            "Against each table as the run created it from the mapping: {} breaking, {} forward-compatible, {} backward-compatible changes (`flightdeck diff` shows them with the migration path and its rollback).",
+            n(Compat::Breaking),
+            n(Compat::ForwardCompatible),
+            n(Compat::BackwardCompatible)
+        )));
+        doc.push(Block::Table {
+            head: ["Compatibility", "Table", "Change"]
+                .map(String::from)
+                .to_vec(),
+            rows: r
+                .schema_changes
+                .iter()
+                .map(|c| {
+                    vec![
+                        Cell::new(
+                            c.compat.to_string(),
+                            match c.compat {
+                                Compat::Breaking => Tone::Bad,
+                                Compat::ForwardCompatible => Tone::Warn,
+                                Compat::BackwardCompatible => Tone::Good,
+                            },
+                        ),
+                        c.table.clone().into(),
+                        c.change.clone().into(),
+                    ]
+                })
+                .collect(),
+        });
+    }
     let changes: Vec<&EventRecord> = r
         .events
         .iter()
@@ -641,10 +691,14 @@ fn recommendations_section(doc: &mut Doc, r: &Report) {
     doc.push(Block::Heading(3, "Changes applied to the target".into()));
     for e in changes {
         let tone = status_tone(&e.kind);
-        doc.push(Block::List(vec![Cell::new(
+        let mut items = vec![Cell::new(
             format!("event {} · {} · {}", e.id, when(e.at), e.summary),
             tone,
-        )]));
+        )];
+        if let Some(why) = e.detail["error"].as_str() {
+            items.push(Cell::new(format!("not applied: {why}"), Tone::Bad));
+        }
+        doc.push(Block::List(items));
         let ddl: Vec<&str> = e.detail["ddl"]
             .as_array()
             .or_else(|| e.detail["forward"].as_array())
