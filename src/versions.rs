@@ -31,7 +31,6 @@ use uuid::Uuid;
 use crate::db::{Database, DbError, Dialect, Statement};
 use crate::eventlog::store::{self, EVENTS};
 use crate::eventlog::{EventRecord, kind};
-use crate::recommend::{Change, RecommendationBook, RecommendationState};
 use crate::schema::{ColumnDef, ColumnType, TableDef};
 use crate::value::Value;
 
@@ -98,46 +97,68 @@ pub fn schema_statement(d: &dyn Dialect) -> String {
         .replacen("CREATE TABLE", "CREATE TABLE IF NOT EXISTS", 1)
 }
 
-/// The constraints a recommendation adds to the schema when applied (a
+/// The constraint an applied change adds, from its `ddl_applied` event (a
 /// narrower type shows in its column; NOT NULL too where the catalog has it,
 /// else — SQLite enforces it by trigger — as a constraint).
-fn constraint_of(change: &Change, column: &str) -> Option<String> {
-    match change {
-        Change::Check { values } => Some(format!(
-            "check ({column} IN ({}))",
-            values
-                .iter()
+fn constraint_of(detail: &serde_json::Value) -> Option<String> {
+    let column = detail["column"].as_str()?;
+    let change = &detail["change"];
+    match detail["kind"].as_str()? {
+        "check" => {
+            let values: Vec<String> = change["values"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|v| v.as_str())
                 .map(|v| format!("'{}'", v.replace('\'', "''")))
-                .collect::<Vec<_>>()
-                .join(", ")
-        )),
-        Change::NotNull => Some(format!("not null ({column})")),
-        Change::Unique => Some(format!("unique ({column})")),
-        Change::Index => Some(format!("index ({column})")),
-        Change::EnumTable { lookup_table, .. } => {
-            Some(format!("foreign key ({column}) → {lookup_table}"))
+                .collect();
+            Some(format!("check ({column} IN ({}))", values.join(", ")))
         }
-        Change::Partition { by } => Some(format!("partition by {by} ({column})")),
-        Change::NarrowType { .. } => None,
+        "not_null" => Some(format!("not null ({column})")),
+        "unique" => Some(format!("unique ({column})")),
+        "index" => Some(format!("index ({column})")),
+        "enum_table" => Some(format!(
+            "foreign key ({column}) → {}",
+            change["lookup_table"].as_str().unwrap_or("lookup table")
+        )),
+        "partition" => Some(format!(
+            "partition by {} ({column})",
+            change["by"].as_str().unwrap_or("range")
+        )),
+        _ => None,
     }
 }
 
-/// The current shape of `tables` (those that exist) from the catalog, with
-/// the constraints `book` shows applied.
-pub async fn snapshot(
-    db: &dyn Database,
-    tables: &[String],
-    book: &RecommendationBook,
-) -> Result<Snapshot, DbError> {
-    let mut constraints: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for r in book.all() {
-        if r.state == RecommendationState::Applied
-            && r.decided_by.as_deref() != Some("project")
-            && let Some(c) = constraint_of(&r.change, &r.column)
+/// Table → the constraints of the changes applied to it and not undone,
+/// across every run, from the event log.
+async fn applied_constraints(db: &dyn Database) -> Result<BTreeMap<String, Vec<String>>, DbError> {
+    let mut events = Vec::new();
+    for run in store::list_runs(db).await? {
+        events.extend(
+            store::read_run_events_of(db, run.run_id, &[kind::DDL_APPLIED, kind::ROLLBACK]).await?,
+        );
+    }
+    let undone: std::collections::HashSet<i64> = events
+        .iter()
+        .filter(|e| e.kind == kind::ROLLBACK)
+        .filter_map(|e| e.detail["undoes"].as_i64())
+        .collect();
+    let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for e in &events {
+        if e.kind == kind::DDL_APPLIED
+            && !undone.contains(&e.id)
+            && let (Some(table), Some(c)) = (&e.table, constraint_of(&e.detail))
         {
-            constraints.entry(r.table).or_default().push(c);
+            out.entry(table.clone()).or_default().push(c);
         }
     }
+    Ok(out)
+}
+
+/// The current shape of `tables` (those that exist) from the catalog, with
+/// the constraints the event log shows applied.
+pub async fn snapshot(db: &dyn Database, tables: &[String]) -> Result<Snapshot, DbError> {
+    let mut constraints = applied_constraints(db).await?;
     let mut out = Snapshot::default();
     for name in tables {
         let Some(info) = db.table_info(name).await? else {
@@ -151,14 +172,10 @@ pub async fn snapshot(
                 .any(|col| !col.nullable && *c == format!("not null ({})", col.name))
         });
         cons.sort();
+        cons.dedup();
         out.tables.push(TableShape {
             name: name.clone(),
-            primary_key: info
-                .columns
-                .iter()
-                .filter(|c| c.primary_key)
-                .map(|c| c.name.clone())
-                .collect(),
+            primary_key: info.primary_key(),
             columns: info
                 .columns
                 .iter()
@@ -212,9 +229,8 @@ pub async fn record(
     run_id: Uuid,
     cause: &str,
     tables: &[String],
-    book: &RecommendationBook,
 ) -> Result<Option<i64>, DbError> {
-    let now = snapshot(db, tables, book).await?;
+    let now = snapshot(db, tables).await?;
     let d = db.dialect();
     let q = |c: &str| d.quote_ident(c);
     let latest = db
@@ -276,6 +292,23 @@ pub async fn record(
     )])
     .await?;
     Ok(Some(version))
+}
+
+/// Records the tables the latest version knows as they are now (after a
+/// rollback, which knows no project); nothing when no version exists yet.
+pub async fn record_known(
+    db: &dyn Database,
+    run_id: Uuid,
+    cause: &str,
+) -> Result<Option<i64>, DbError> {
+    let tables: Vec<String> = match read_versions(db).await?.pop() {
+        Some(v) => v.snapshot.tables.into_iter().map(|t| t.name).collect(),
+        None => return Ok(None),
+    };
+    if tables.is_empty() {
+        return Ok(None);
+    }
+    record(db, run_id, cause, &tables).await
 }
 
 // ---------------------------------------------------------------- compatibility
@@ -584,12 +617,7 @@ pub async fn drift(expected: &Snapshot, live: &dyn Database) -> Result<Vec<Strin
                 ));
             }
         }
-        let live_pk: Vec<String> = info
-            .columns
-            .iter()
-            .filter(|c| c.primary_key)
-            .map(|c| c.name.clone())
-            .collect();
+        let live_pk = info.primary_key();
         if live_pk != t.primary_key {
             out.push(format!(
                 "{} has primary key ({}), expected ({})",

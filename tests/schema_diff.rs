@@ -70,6 +70,12 @@ async fn a_run_without_changes_is_compatible_and_an_evolved_one_is_breaking() {
             .args(["rollback", "--yes"])
             .arg(home.join("project.toml")),
     );
+    // What the rollback left (no table) is a version too.
+    let list = diff(home, &["--list"]);
+    let list = String::from_utf8_lossy(&list.stdout);
+    let last = list.lines().last().unwrap();
+    assert!(last.starts_with("  11 "), "{list}");
+    assert!(last.contains(" 0   tables  run rolled back"), "{last}");
     let run = common::run_ok(
         common::flightdeck(home)
             .args(["run", "--headless", "--accept-above", "0.9"])

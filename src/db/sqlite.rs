@@ -415,12 +415,7 @@ mod tests {
     }
 
     async fn key_columns(db: &SqliteDb) -> Vec<String> {
-        let info = db.table_info("t").await.unwrap().unwrap();
-        info.columns
-            .iter()
-            .filter(|c| c.primary_key)
-            .map(|c| c.name.clone())
-            .collect()
+        db.table_info("t").await.unwrap().unwrap().primary_key()
     }
 
     #[tokio::test]

@@ -598,6 +598,14 @@ pub async fn execute(
         ));
         db.transaction(statements).await?;
     }
+    // The schema the rollback leaves is a version of its own (SPEC §9).
+    if let Some(r) = plan.runs.first() {
+        let cause = match plan.to {
+            Some(to) => format!("rolled back to event {to}"),
+            None => "run rolled back".to_string(),
+        };
+        crate::versions::record_known(db, r.run_id, &cause).await?;
+    }
     send(RollbackProgress::Finished { undone });
     Ok(undone)
 }

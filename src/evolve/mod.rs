@@ -163,12 +163,7 @@ pub async fn live_table(
     };
     let def = TableDef {
         name: table.into(),
-        primary_key: info
-            .columns
-            .iter()
-            .filter(|c| c.primary_key)
-            .map(|c| c.name.clone())
-            .collect(),
+        primary_key: info.primary_key(),
         columns: info
             .columns
             .iter()
@@ -404,6 +399,7 @@ fn change_detail(r: &Recommendation, ddl: &[String]) -> serde_json::Value {
         "column": r.column,
         "confidence": r.confidence,
         "decided_by": r.decided_by,
+        "change": r.change,
         "ddl": ddl,
     })
 }

@@ -555,7 +555,7 @@ async fn execute_locked(
             .collect(),
         )
         .await?;
-    record_version(&ctx, &ctx.evo.lock().await.book, "run completed").await?;
+    record_version(&ctx, "run completed").await?;
     reporter
         .send(RunEvent::StateChanged(RunState::Completed))
         .await;
@@ -737,7 +737,7 @@ async fn run_table(
     }
     ensure_target_table(ctx, table).await?;
     let created = format!("{}{}", table.target_table(), crate::versions::CREATED);
-    record_version(ctx, &evo.book, &created).await?;
+    record_version(ctx, &created).await?;
     let mut parents = Vec::with_capacity(table.foreign_keys().len());
     for fk in table.foreign_keys() {
         let parent = all.iter().find(|p| points_to(fk, p));
@@ -910,7 +910,7 @@ async fn run_table(
                         "schema changes applied between batches of {}",
                         table.target_table()
                     );
-                    record_version(ctx, &evo.book, &cause).await?;
+                    record_version(ctx, &cause).await?;
                 }
             }
             // A change applied just now, or one that compares with the rows
@@ -1029,7 +1029,7 @@ async fn run_table(
         finish.extend(evo.decision_statements(d));
         ctx.target.transaction(finish).await?;
         let loaded = format!("{} loaded", table.target_table());
-        record_version(ctx, &evo.book, &loaded).await?;
+        record_version(ctx, &loaded).await?;
         if let Some(keys) = st.written_keys.take().and_then(KeyCollector::finish)
             && let Ok(mut m) = ctx.written_keys.lock()
         {
@@ -1198,19 +1198,9 @@ impl LoadState {
 }
 
 /// Records the target's schema as a new version when it changed (SPEC §9).
-async fn record_version(
-    ctx: &RunContext,
-    book: &crate::recommend::RecommendationBook,
-    cause: &str,
-) -> Result<(), RunError> {
-    if let Some(v) = crate::versions::record(
-        ctx.target.as_ref(),
-        ctx.run_id,
-        cause,
-        &ctx.target_tables,
-        book,
-    )
-    .await?
+async fn record_version(ctx: &RunContext, cause: &str) -> Result<(), RunError> {
+    if let Some(v) =
+        crate::versions::record(ctx.target.as_ref(), ctx.run_id, cause, &ctx.target_tables).await?
     {
         tracing::info!(version = v, cause, "schema version recorded");
     }

@@ -61,12 +61,7 @@ pub async fn copy_tables(
                     nullable: c.nullable && !c.primary_key,
                 })
                 .collect(),
-            primary_key: info
-                .columns
-                .iter()
-                .filter(|c| c.primary_key)
-                .map(|c| c.name.clone())
-                .collect(),
+            primary_key: info.primary_key(),
         };
         target
             .execute(&target.dialect().create_table(&def), &[])
