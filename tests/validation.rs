@@ -284,6 +284,11 @@ fn untimed(mut checks: Vec<CheckResult>) -> Vec<CheckResult> {
             "{} is not timed",
             c.name
         );
+        // A query_time check is all timings.
+        if c.counts.remove("after_us").is_some() {
+            c.counts.remove("before_us");
+            c.message.clear();
+        }
     }
     checks
 }
@@ -394,6 +399,83 @@ fn a_failing_project_validation_exits_1_with_its_examples() {
     assert_eq!(failed[0]["examples"].as_array().unwrap().len(), 5);
     assert!(failed[0]["counts"]["offending"].as_i64().unwrap() > 100);
     assert!(String::from_utf8_lossy(&out.stderr).contains("[FAIL] Only drafts"));
+}
+
+#[test]
+fn a_declared_query_is_timed_before_and_after_the_changes() {
+    let name = "Jobs of the first models answer quickly";
+    let dir = tempfile::tempdir().unwrap();
+    common::sample(dir.path(), 2_000);
+    let project = dir.path().join("project.toml");
+    let mut toml = std::fs::read_to_string(&project).unwrap();
+    toml.push_str(
+        "\n[[validations]]\nname = \"Impossible budget\"\ntable = \"ml_models\"\nkind = \"query_time\"\nsql = \"SELECT COUNT(*) FROM ml_models\"\nmax_ms = 0.000001\n",
+    );
+    std::fs::write(&project, toml).unwrap();
+    let out = cmd(dir.path(), &["run", "--headless", "--accept-above", "0.95"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let json: Json = serde_json::from_slice(&out.stdout).unwrap();
+    let checks = json["validation"].as_array().unwrap();
+    let by_name = |n: &str| checks.iter().find(|c| c["name"] == n).unwrap();
+    // The sample's own: timed after training_jobs loaded, before its index
+    // on model_uuid was built, and again after the run.
+    let q = by_name(name);
+    assert_eq!(q["status"], "passed", "{q}");
+    assert!(q["counts"]["before_us"].as_i64().unwrap() > 0, "{q}");
+    assert!(q["counts"]["after_us"].as_i64().unwrap() > 0, "{q}");
+    assert!(
+        q["message"]
+            .as_str()
+            .unwrap()
+            .contains("ms before the changes"),
+        "{q}"
+    );
+    // The declared limit is enforced.
+    let over = by_name("Impossible budget");
+    assert_eq!(over["status"], "failed", "{over}");
+    assert!(
+        over["message"]
+            .as_str()
+            .unwrap()
+            .contains("over its limit of")
+    );
+    // The timing before the changes is in the event log, ahead of the
+    // index it measured without.
+    let log = cmd(dir.path(), &["log", "--json"]);
+    let events: Vec<Json> = String::from_utf8_lossy(&log.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let timed = events
+        .iter()
+        .find(|e| e["kind"] == "query_timed" && e["detail"]["validation"] == name)
+        .expect("a query_timed event");
+    assert!(timed["detail"]["median_ms"].as_f64().unwrap() > 0.0);
+    let index = events
+        .iter()
+        .find(|e| {
+            e["kind"] == "ddl_applied"
+                && e["detail"]["recommendation"] == "index:training_jobs.model_uuid"
+        })
+        .expect("the index on training_jobs.model_uuid was applied");
+    assert!(timed["id"].as_i64() < index["id"].as_i64());
+
+    // A query_time validation needs its query.
+    let bad = tempfile::tempdir().unwrap();
+    common::sample(bad.path(), 100);
+    let p = bad.path().join("project.toml");
+    let mut toml = std::fs::read_to_string(&p).unwrap();
+    toml.push_str(
+        "\n[[validations]]\nname = \"No query\"\ntable = \"ml_models\"\nkind = \"query_time\"\n",
+    );
+    std::fs::write(&p, toml).unwrap();
+    let out = cmd(bad.path(), &["check"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out).contains("validation kind \"query_time\" needs sql"),
+        "{}",
+        text(&out)
+    );
 }
 
 /// A completed run undone back to its first batch: the next run resumes it.

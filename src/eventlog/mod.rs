@@ -29,6 +29,9 @@ pub mod kind {
     pub const DDL_FAILED: &str = "ddl_failed";
     pub const DECISION: &str = "recommendation_decision";
     pub const VALIDATION: &str = "validation";
+    /// A declared query timed after its table's load, before the changes
+    /// built at the load's end (`query_time` validations).
+    pub const QUERY_TIMED: &str = "query_timed";
     /// One undo step of a rollback; `detail.undoes` is the event it undid.
     pub const ROLLBACK: &str = "rollback";
     pub const ROLLBACK_STARTED: &str = "rollback_started";

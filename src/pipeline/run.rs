@@ -460,6 +460,13 @@ async fn execute_locked(
             .iter()
             .map(|t| t.target_table().to_string())
             .collect(),
+        query_checks: project
+            .file
+            .validations
+            .iter()
+            .filter(|v| crate::validate::query_time::is_query_time(v))
+            .cloned()
+            .collect(),
         source: p.source.clone(),
         target: target.clone(),
         pipeline: project.file.pipeline.clone(),
@@ -572,6 +579,9 @@ struct RunContext {
     run_id: Uuid,
     /// The project's target tables, in run order (for schema versions).
     target_tables: Vec<String>,
+    /// `query_time` validations: timed after their table's load, before the
+    /// changes built at its end.
+    query_checks: Vec<crate::project::model::ValidationSpec>,
     source: Db,
     target: Db,
     pipeline: crate::project::model::PipelineSection,
@@ -1013,6 +1023,14 @@ async fn run_table(
             for e in evo.on_profile(p, &facts, ctx.target.as_ref()) {
                 reporter.send(e).await;
             }
+        }
+        // Declared queries on this table, timed before the changes below.
+        for v in ctx
+            .query_checks
+            .iter()
+            .filter(|v| v.table.get_ref() == table.target_table())
+        {
+            crate::validate::query_time::time_before(ctx.target.as_ref(), ctx.run_id, v).await?;
         }
         // The table is loaded: deferred index builds may go now.
         for e in evo.apply(ctx.target.as_ref(), None).await? {

@@ -528,7 +528,7 @@ fn check_validations(project: &Project, compiled: &[CompiledTable]) -> Result<()
                         .with_hint_opt(hint_for(col.get_ref(), cols())));
                 }
             }
-            (None, "sql") => {}
+            (None, "sql" | "query_time") => {}
             (None, _) => {
                 return Err(locator.at(
                     v.kind.span(),
@@ -539,7 +539,7 @@ fn check_validations(project: &Project, compiled: &[CompiledTable]) -> Result<()
         let missing = match kind {
             "range" if v.min.is_none() && v.max.is_none() => Some("min or max"),
             "in_set" if v.values.is_none() => Some("values"),
-            "sql" if v.sql.is_none() => Some("sql"),
+            "sql" | "query_time" if v.sql.is_none() => Some("sql"),
             _ => None,
         };
         if let Some(m) = missing {

@@ -230,17 +230,22 @@ pub struct ValidationSpec {
     pub name: String,
     /// Target table the check runs on.
     pub table: S<String>,
-    /// `not_null`, `unique`, `range`, `in_set`, `sql`.
+    /// `not_null`, `unique`, `range`, `in_set`, `sql`, `query_time`.
     pub kind: S<String>,
     pub column: Option<S<String>>,
     pub min: Option<f64>,
     pub max: Option<f64>,
     pub values: Option<Vec<String>>,
-    /// kind = "sql": a query returning the offending rows.
+    /// kind = "sql": a query returning the offending rows; kind =
+    /// "query_time": a query the platform will run, timed before and after
+    /// the schema changes.
     pub sql: Option<String>,
+    /// kind = "query_time": the query fails the check above this median.
+    pub max_ms: Option<f64>,
 }
 
-pub const VALIDATION_KINDS: &[&str] = &["not_null", "unique", "range", "in_set", "sql"];
+pub const VALIDATION_KINDS: &[&str] =
+    &["not_null", "unique", "range", "in_set", "sql", "query_time"];
 
 #[derive(Debug, Clone, Deserialize, Default)]
 #[serde(deny_unknown_fields, default)]

@@ -8,6 +8,7 @@ pub mod fingerprint;
 mod post;
 mod pre;
 mod project_rules;
+pub mod query_time;
 mod sample;
 
 use std::collections::BTreeMap;

@@ -86,7 +86,9 @@ pub async fn run_post(
         ));
     }
     for rule in &project.file.validations {
-        checks.push((0, super::project_rules::run(target, rule, tables).boxed()));
+        if !super::query_time::is_query_time(rule) {
+            checks.push((0, super::project_rules::run(target, rule, tables).boxed()));
+        }
     }
     // The source counts are full scans on the source server: where it serves
     // large reads side by side, they start at once, beside the target's
@@ -104,7 +106,14 @@ pub async fn run_post(
                 .await;
         }
     };
-    let (results, ()) = future::join(run_bounded(checks, in_flight), prefetch).await;
+    let (mut results, ()) = future::join(run_bounded(checks, in_flight), prefetch).await;
+    // Declared queries are timed last, one at a time, with nothing else running.
+    for rule in &project.file.validations {
+        if super::query_time::is_query_time(rule) {
+            results
+                .push(super::timed(super::query_time::check(target, rule, options.run_id)).await);
+        }
+    }
     results
 }
 
