@@ -215,6 +215,12 @@ pub trait Dialect: Send + Sync {
         false
     }
 
+    /// How long a schema statement allowed `wait` for its locks waits at
+    /// most: a server whose lock timeout counts whole seconds waits longer.
+    fn lock_wait_granted(&self, wait: std::time::Duration) -> std::time::Duration {
+        wait
+    }
+
     /// Large read-only queries (post-run checks) worth running side by side.
     fn concurrent_scans(&self) -> usize {
         2

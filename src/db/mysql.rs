@@ -31,6 +31,12 @@ const MAX_VARCHAR: u32 = 16_383;
 pub struct MySqlDialect;
 
 impl Dialect for MySqlDialect {
+    /// `lock_wait_timeout` counts whole seconds, at least one (zero would
+    /// mean "do not wait at all" on MariaDB).
+    fn lock_wait_granted(&self, wait: Duration) -> Duration {
+        Duration::from_secs((wait.as_millis().div_ceil(1000).max(1)) as u64)
+    }
+
     fn backend(&self) -> Backend {
         Backend::MySql
     }
@@ -469,10 +475,9 @@ fn row_bytes(row: &Row) -> usize {
         .sum()
 }
 
-/// `SET SESSION lock_wait_timeout` for a wait: whole seconds, rounded up,
-/// at least one (zero would mean "do not wait at all" on MariaDB).
+/// `SET SESSION lock_wait_timeout` for a wait, as the server can grant it.
 fn lock_wait_timeout(wait: Duration) -> String {
-    let seconds = wait.as_millis().div_ceil(1000).max(1);
+    let seconds = MySqlDialect.lock_wait_granted(wait).as_secs();
     format!("SET SESSION lock_wait_timeout = {seconds}")
 }
 
@@ -653,6 +658,30 @@ impl Database for MySqlDb {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_lock_wait_is_whole_seconds_and_says_so() {
+        let d = MySqlDialect;
+        for (ms, granted) in [(1, 1), (500, 1), (1000, 1), (2000, 2), (2001, 3)] {
+            let wait = Duration::from_millis(ms);
+            assert_eq!(
+                d.lock_wait_granted(wait),
+                Duration::from_secs(granted),
+                "{ms} ms"
+            );
+            assert_eq!(
+                lock_wait_timeout(wait),
+                format!("SET SESSION lock_wait_timeout = {granted}")
+            );
+        }
+        let msg =
+            crate::db::postgres::PostgresDialect.lock_wait_granted(Duration::from_millis(500));
+        assert_eq!(
+            msg,
+            Duration::from_millis(500),
+            "PostgreSQL's lock_timeout counts milliseconds"
+        );
+    }
 
     #[test]
     fn quotes_with_backticks() {

@@ -494,7 +494,7 @@ pub async fn execute(
                 RollbackError::LockTimeout {
                     table: step.table.clone().unwrap_or_default(),
                     event: step.event_id,
-                    waited_ms: lock_wait.as_millis(),
+                    waited_ms: db.dialect().lock_wait_granted(lock_wait).as_millis(),
                 }
             } else {
                 RollbackError::Db(e)

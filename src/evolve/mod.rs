@@ -415,10 +415,10 @@ fn refused_by_data(e: &DbError) -> bool {
 }
 
 /// Why a change stopped when the server gave up waiting for a lock on `table`.
-fn gave_up_waiting(table: &str, lock_wait: Duration) -> String {
+fn gave_up_waiting(d: &dyn Dialect, table: &str, lock_wait: Duration) -> String {
     format!(
         "gave up after {} ms waiting for a lock on table {table}: another session holds a conflicting lock (a long transaction?); retry later, or raise [evolution] lock_budget_ms",
-        lock_wait.as_millis()
+        d.lock_wait_granted(lock_wait).as_millis()
     )
 }
 
@@ -461,7 +461,7 @@ async fn clean_up(
         if let Err(e) = db.execute_ddl(s, lock_wait).await {
             tracing::warn!(error = %e, statement = %s, "clean-up failed");
             failure.get_or_insert(if e.is_lock_timeout() {
-                gave_up_waiting(table, lock_wait)
+                gave_up_waiting(db.dialect(), table, lock_wait)
             } else {
                 e.to_string()
             });
@@ -800,7 +800,9 @@ impl Evolver {
             Ok(()) => return Ok(Outcome::Applied(plan.forward.clone())),
             // Rows that break it arrived after the check: nothing was applied.
             Err(e) if refused_by_data(&e) => e.to_string(),
-            Err(e) if e.is_lock_timeout() => gave_up_waiting(&r.table, self.lock_wait()),
+            Err(e) if e.is_lock_timeout() => {
+                gave_up_waiting(db.dialect(), &r.table, self.lock_wait())
+            }
             Err(e) => return Err(e),
         };
         self.log_failed(db, r, &[], &why, Vec::new(), None).await?;
@@ -897,7 +899,7 @@ impl Evolver {
                     // The server is gone: the intent stays open for `resume`.
                     Err(e) if e.sqlstate().is_none() => return Err(e),
                     Err(e) if e.is_lock_timeout() => {
-                        failure = Some(gave_up_waiting(&r.table, wait));
+                        failure = Some(gave_up_waiting(db.dialect(), &r.table, wait));
                         break 'statements;
                     }
                     Err(e) => {
