@@ -84,6 +84,7 @@ impl Project {
     fn context<'a>(
         &'a self,
         source_table: Option<&'a crate::schema::TableInfo>,
+        lookup_tables: Option<&'a transform::LookupTables>,
     ) -> CompileContext<'a> {
         CompileContext {
             locator: &self.locator,
@@ -92,13 +93,100 @@ impl Project {
             source_timezone: self.source_timezone,
             tables: &self.file.tables,
             source_table,
+            lookup_tables,
         }
+    }
+
+    /// Reads every `lookup = "table:NAME"` of the project from the source:
+    /// the table and both columns must exist; NULL keys are skipped and the
+    /// first row of a key wins, as in a lookup CSV.
+    async fn read_lookup_tables(
+        &self,
+        source: &dyn Database,
+        existing: &[String],
+    ) -> Result<transform::LookupTables, CompileError> {
+        let mut out = transform::LookupTables::new();
+        let fields = self.file.tables.iter().flat_map(|t| t.fields.iter());
+        for f in fields {
+            let (Some(lookup), Some(key), Some(value)) =
+                (&f.lookup, &f.lookup_key, &f.lookup_value)
+            else {
+                continue;
+            };
+            let Some(table) = transform::lookup_table_name(lookup.get_ref()) else {
+                continue;
+            };
+            let id = (
+                table.to_string(),
+                key.get_ref().clone(),
+                value.get_ref().clone(),
+            );
+            if out.contains_key(&id) {
+                continue;
+            }
+            let Some(info) = source.table_info(table).await.map_err(CompileError::Db)? else {
+                return Err(CompileError::Project(
+                    self.locator
+                        .at(
+                            lookup.span(),
+                            format!(
+                                "lookup table \"{table}\" not found in {}",
+                                self.source_url.redacted()
+                            ),
+                        )
+                        .with_hint_opt(hint_for(table, existing.iter().map(String::as_str))),
+                ));
+            };
+            for column in [key, value] {
+                if info.column(column.get_ref()).is_none() {
+                    return Err(CompileError::Project(
+                        self.locator
+                            .at(
+                                column.span(),
+                                format!(
+                                    "column \"{}\" not found in lookup table \"{table}\"",
+                                    column.get_ref()
+                                ),
+                            )
+                            .with_hint_opt(hint_for(
+                                column.get_ref(),
+                                info.columns.iter().map(|c| c.name.as_str()),
+                            )),
+                    ));
+                }
+            }
+            let d = source.dialect();
+            let sql = format!(
+                "SELECT {}, {} FROM {}",
+                d.quote_ident(key.get_ref()),
+                d.quote_ident(value.get_ref()),
+                d.quote_ident(table)
+            );
+            let rows = source.query(&sql, &[]).await.map_err(CompileError::Db)?;
+            let mut entries = HashMap::with_capacity(rows.len());
+            for r in rows {
+                if r[0].is_null() {
+                    continue;
+                }
+                let value = if r[1].is_null() {
+                    String::new()
+                } else {
+                    r[1].render()
+                };
+                entries
+                    .entry(r[0].render().trim().to_string())
+                    .or_insert_with(|| value.trim().to_string());
+            }
+            out.insert(id, entries);
+        }
+        Ok(out)
     }
 
     /// Compiles every table against the live source catalog, in run order:
     /// tables and columns must exist, and copied columns take their types.
     pub async fn compile(&self, source: &dyn Database) -> Result<Vec<CompiledTable>, CompileError> {
         let existing = source.list_tables().await.map_err(CompileError::Db)?;
+        let lookups = self.read_lookup_tables(source, &existing).await?;
         let mut out = Vec::new();
         for mapping in self.tables() {
             let name = mapping.source.get_ref();
@@ -116,7 +204,7 @@ impl Project {
                 ));
             };
             out.push(
-                transform::compile_table(mapping, &self.context(Some(&info)))
+                transform::compile_table(mapping, &self.context(Some(&info), Some(&lookups)))
                     .map_err(CompileError::Project)?,
             );
         }
@@ -219,7 +307,10 @@ pub fn parse(
     // Static compile: every rule, regex, time zone and type is checked now.
     let mut compiled = Vec::new();
     for mapping in project.tables() {
-        compiled.push(transform::compile_table(mapping, &project.context(None))?);
+        compiled.push(transform::compile_table(
+            mapping,
+            &project.context(None, None),
+        )?);
     }
     check_validations(&project, &compiled)?;
     (project.fingerprint, project.fingerprint_material) = fingerprint(text, dir, &project.file);

@@ -417,11 +417,37 @@ impl Compiler<'_> {
         let key = f.lookup_key.as_ref().expect("required parameter checked");
         let value = f.lookup_value.as_ref().expect("required parameter checked");
         let shown = file.get_ref();
-        if shown.starts_with("table:") {
-            return Err(self.err(
-                file.span(),
-                "lookup in a source table is not supported yet; use a CSV file",
-            ));
+        let column = f
+            .source
+            .as_ref()
+            .map(|s| s.get_ref().clone())
+            .unwrap_or_default();
+        let default = f.default.as_ref().map(|d| d.get_ref().clone());
+        if let Some(table) = super::lookup_table_name(shown) {
+            // Read from the source by `Project::compile`; a static check
+            // (no connection) has nothing to look in yet.
+            let entries = match self.ctx.lookup_tables {
+                None => HashMap::new(),
+                Some(all) => all
+                    .get(&(
+                        table.to_string(),
+                        key.get_ref().clone(),
+                        value.get_ref().clone(),
+                    ))
+                    .cloned()
+                    .ok_or_else(|| {
+                        self.err(
+                            file.span(),
+                            format!("lookup table \"{table}\" was not read from the source"),
+                        )
+                    })?,
+            };
+            return Ok(Rule::Lookup(Lookup {
+                file: shown.clone(),
+                column,
+                entries,
+                default,
+            }));
         }
         let unreadable = |e: csv::Error| {
             self.err(
@@ -457,13 +483,9 @@ impl Compiler<'_> {
         }
         Ok(Rule::Lookup(Lookup {
             file: shown.clone(),
-            column: f
-                .source
-                .as_ref()
-                .map(|s| s.get_ref().clone())
-                .unwrap_or_default(),
+            column,
             entries,
-            default: f.default.as_ref().map(|d| d.get_ref().clone()),
+            default,
         }))
     }
 

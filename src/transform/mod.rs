@@ -63,6 +63,19 @@ pub struct CompileContext<'a> {
     /// The live source table, when connected; `None` for static checks only
     /// (types of copied columns are then unknown and default to text).
     pub source_table: Option<&'a TableInfo>,
+    /// `lookup = "table:NAME"` entries read from the source, by (table, key
+    /// column, value column); `None` for static checks only.
+    pub lookup_tables: Option<&'a LookupTables>,
+}
+
+/// Lookup tables read from the source: (table, key column, value column) →
+/// key → value, the first row of a key winning.
+pub type LookupTables =
+    std::collections::HashMap<(String, String, String), std::collections::HashMap<String, String>>;
+
+/// The source table a `lookup` names with `table:NAME`, if it names one.
+pub fn lookup_table_name(lookup: &str) -> Option<&str> {
+    lookup.strip_prefix("table:").map(str::trim)
 }
 
 /// A foreign key produced by a `foreign_key` rule, checked by the loader

@@ -103,6 +103,7 @@ fn compile_in(
         source_timezone: chrono_tz::America::New_York,
         tables: &tables,
         source_table: source,
+        lookup_tables: None,
     };
     compile_table(&mapping, &ctx)
 }
@@ -316,6 +317,7 @@ fn missing_source_and_key_columns_have_hints() {
         source_timezone: chrono_tz::UTC,
         tables: std::slice::from_ref(&mapping),
         source_table: Some(&table),
+        lookup_tables: None,
     };
     let err = compile_table(&mapping, &ctx).unwrap_err().to_string();
     assert_eq!(
@@ -337,6 +339,7 @@ fn target_key_must_be_a_target_column() {
         source_timezone: chrono_tz::UTC,
         tables: std::slice::from_ref(&mapping),
         source_table: None,
+        lookup_tables: None,
     };
     let err = compile_table(&mapping, &ctx).unwrap_err().to_string();
     assert_eq!(
@@ -920,6 +923,7 @@ proptest! {
             source_timezone: chrono_tz::UTC,
             tables: std::slice::from_ref(&datasets_mapping),
             source_table: None,
+        lookup_tables: None,
         };
         let datasets = compile_table(&datasets_mapping, &ctx).unwrap();
         let mut stats = TransformStats::default();
