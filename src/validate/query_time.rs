@@ -1,6 +1,7 @@
 //! `kind = "query_time"` validations: a query the new platform will run,
-//! timed once its table is loaded but before the schema changes built at the
-//! end of the load (indexes, unique keys), and again after the run. The check
+//! timed once its table's rows are loaded but before what is built at the
+//! end of the load (its primary key, accepted indexes and unique keys), and
+//! again after the run. The check
 //! fails above `max_ms` and warns when the changes made it slower.
 
 use std::time::Instant;
