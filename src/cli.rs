@@ -879,42 +879,36 @@ async fn diff(
         }
         return exit::OK;
     }
-    let find = |n: i64| all.iter().find(|v| v.version == n);
-    let to_v = match to {
-        None => latest,
-        Some(n) => match find(n) {
-            Some(v) => v,
-            None => {
-                eprintln!(
-                    "no schema version {n}: the versions are 1..{} (`flightdeck diff --list` shows them)",
-                    latest.version
-                );
-                return exit::USAGE;
-            }
-        },
+    // A version asked for must exist; --list shows which do.
+    let find = |n: Option<i64>| {
+        match n {
+        None => Ok(None),
+        Some(n) => all.iter().find(|v| v.version == n).map(Some).ok_or_else(|| {
+            eprintln!(
+                "no schema version {n}: the versions are 1..{} (`flightdeck diff --list` shows them)",
+                latest.version
+            );
+            exit::USAGE
+        }),
+    }
+    };
+    let (to_v, from_v) = match (find(to), find(from)) {
+        (Ok(t), Ok(f)) => (t.unwrap_or(latest), f),
+        (Err(code), _) | (_, Err(code)) => return code,
     };
     // By default the run's changes: each table as its run created it (the
     // mapping), against the version asked for.
-    let (from_label, from_snapshot, from_event, mapped) = match from {
+    let (from_label, from_snapshot, from_event, mapped) = match from_v {
         None => match versions::as_mapped(&all, to_v.run_id) {
             Some((snapshot, start)) => ("the schema as mapped".to_string(), snapshot, start, true),
             None => (String::from("nothing"), Default::default(), 0, true),
         },
-        Some(n) => match find(n) {
-            Some(v) => (
-                format!("v{} ({})", v.version, v.cause),
-                v.snapshot.clone(),
-                v.last_event,
-                false,
-            ),
-            None => {
-                eprintln!(
-                    "no schema version {n}: the versions are 1..{} (`flightdeck diff --list` shows them)",
-                    latest.version
-                );
-                return exit::USAGE;
-            }
-        },
+        Some(v) => (
+            format!("v{} ({})", v.version, v.cause),
+            v.snapshot.clone(),
+            v.last_event,
+            false,
+        ),
     };
     let changes = versions::diff(&from_snapshot, &to_v.snapshot);
     let path_ddl = match versions::path(db.as_ref(), from_event, to_v.last_event, !mapped).await {

@@ -93,8 +93,7 @@ pub fn schema_statement(d: &dyn Dialect) -> String {
         ],
         primary_key: vec!["version".into()],
     };
-    d.create_table(&def)
-        .replacen("CREATE TABLE", "CREATE TABLE IF NOT EXISTS", 1)
+    store::create_if_missing(d, &def)
 }
 
 /// The constraint an applied change adds, from its `ddl_applied` event (a
@@ -132,12 +131,7 @@ fn constraint_of(detail: &serde_json::Value) -> Option<String> {
 /// Table → the constraints of the changes applied to it and not undone,
 /// across every run, from the event log.
 async fn applied_constraints(db: &dyn Database) -> Result<BTreeMap<String, Vec<String>>, DbError> {
-    let mut events = Vec::new();
-    for run in store::list_runs(db).await? {
-        events.extend(
-            store::read_run_events_of(db, run.run_id, &[kind::DDL_APPLIED, kind::ROLLBACK]).await?,
-        );
-    }
+    let events = store::read_events_of(db, &[kind::DDL_APPLIED, kind::ROLLBACK]).await?;
     let undone: std::collections::HashSet<i64> = events
         .iter()
         .filter(|e| e.kind == kind::ROLLBACK)
@@ -193,10 +187,20 @@ pub async fn snapshot(db: &dyn Database, tables: &[String]) -> Result<Snapshot, 
 
 /// Every version, oldest first.
 pub async fn read_versions(db: &dyn Database) -> Result<Vec<Version>, DbError> {
+    select_versions(db, false).await
+}
+
+/// The newest version, if any.
+pub async fn latest(db: &dyn Database) -> Result<Option<Version>, DbError> {
+    Ok(select_versions(db, true).await?.pop())
+}
+
+async fn select_versions(db: &dyn Database, newest_only: bool) -> Result<Vec<Version>, DbError> {
     let d = db.dialect();
     let q = |c: &str| d.quote_ident(c);
+    let order = if newest_only { " DESC LIMIT 1" } else { "" };
     let sql = format!(
-        "SELECT {}, {}, {}, {}, {}, {} FROM {} ORDER BY {}",
+        "SELECT {}, {}, {}, {}, {}, {} FROM {} ORDER BY {}{order}",
         q("version"),
         q("run_id"),
         q("at"),
@@ -233,29 +237,13 @@ pub async fn record(
     let now = snapshot(db, tables).await?;
     let d = db.dialect();
     let q = |c: &str| d.quote_ident(c);
-    let latest = db
-        .query(
-            &format!(
-                "SELECT {}, {} FROM {} ORDER BY {} DESC LIMIT 1",
-                q("version"),
-                q("snapshot"),
-                q(VERSIONS),
-                q("version")
-            ),
-            &[],
-        )
-        .await?;
-    let (last_no, last) = match latest.first() {
-        Some(r) => (
-            r[0].as_i64().unwrap_or(0),
-            r[1].as_text()
-                .and_then(|s| serde_json::from_str::<Snapshot>(&s).ok()),
-        ),
-        None => (0, None),
-    };
-    if last.as_ref() == Some(&now) || (last.is_none() && now.tables.is_empty()) {
-        return Ok(None);
+    let last = latest(db).await?;
+    match &last {
+        Some(v) if v.snapshot == now => return Ok(None),
+        None if now.tables.is_empty() => return Ok(None),
+        _ => {}
     }
+    let last_no = last.map_or(0, |v| v.version);
     let newest_event = db
         .query(&format!("SELECT MAX({}) FROM {}", q("id"), q(EVENTS)), &[])
         .await?
@@ -301,7 +289,7 @@ pub async fn record_known(
     run_id: Uuid,
     cause: &str,
 ) -> Result<Option<i64>, DbError> {
-    let tables: Vec<String> = match read_versions(db).await?.pop() {
+    let tables: Vec<String> = match latest(db).await? {
         Some(v) => v.snapshot.tables.into_iter().map(|t| t.name).collect(),
         None => return Ok(None),
     };
@@ -370,7 +358,6 @@ fn capacity(t: &str) -> Option<(u8, u64)> {
             Some((1, len().unwrap_or(u64::MAX)))
         }
         "text" | "mediumtext" | "longtext" | "clob" => Some((1, u64::MAX)),
-        _ if t.starts_with("character varying") => Some((1, len().unwrap_or(u64::MAX))),
         _ => None,
     }
 }
@@ -538,17 +525,12 @@ pub async fn path(
     with_creates: bool,
 ) -> Result<MigrationPath, DbError> {
     let (lo, hi) = (from_event.min(to_event), from_event.max(to_event));
-    let mut events: Vec<EventRecord> = Vec::new();
-    for run in store::list_runs(db).await? {
-        events.extend(
-            store::read_run_events_of(db, run.run_id, SCHEMA_EVENTS)
-                .await?
-                .into_iter()
-                .filter(|e| e.id > lo && e.id <= hi)
-                .filter(|e| with_creates || e.kind != kind::TABLE_CREATED),
-        );
-    }
-    events.sort_by_key(|e| e.id);
+    let events: Vec<EventRecord> = store::read_events_of(db, SCHEMA_EVENTS)
+        .await?
+        .into_iter()
+        .filter(|e| e.id > lo && e.id <= hi)
+        .filter(|e| with_creates || e.kind != kind::TABLE_CREATED)
+        .collect();
     let ddl = |e: &EventRecord| -> Vec<String> {
         match &e.detail["ddl"] {
             serde_json::Value::String(s) => vec![s.clone()],

@@ -24,7 +24,7 @@ fn col(name: &str, t: ColumnType, nullable: bool) -> ColumnDef {
     }
 }
 
-fn create_if_missing(d: &dyn Dialect, def: &TableDef) -> String {
+pub(crate) fn create_if_missing(d: &dyn Dialect, def: &TableDef) -> String {
     d.create_table(def)
         .replacen("CREATE TABLE", "CREATE TABLE IF NOT EXISTS", 1)
 }
@@ -336,6 +336,26 @@ pub async fn read_run_events_of(
     );
     let mut params = vec![Value::Text(run_id.to_string())];
     params.extend(kinds.iter().map(|k| Value::from(*k)));
+    let rows = db.query(&sql, &params).await?;
+    Ok(rows.iter().map(|r| event_from_row(r)).collect())
+}
+
+/// The events of every run of the given kinds, oldest first.
+pub async fn read_events_of(
+    db: &dyn Database,
+    kinds: &[&str],
+) -> Result<Vec<EventRecord>, DbError> {
+    let d = db.dialect();
+    let q = |c: &str| d.quote_ident(c);
+    let sql = format!(
+        "SELECT {} FROM {} WHERE {} IN ({}) ORDER BY {}",
+        event_columns(d, None),
+        q(EVENTS),
+        q("kind"),
+        placeholders(d, 1, kinds.len()),
+        q("id")
+    );
+    let params: Vec<Value> = kinds.iter().map(|k| Value::from(*k)).collect();
     let rows = db.query(&sql, &params).await?;
     Ok(rows.iter().map(|r| event_from_row(r)).collect())
 }
