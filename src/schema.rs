@@ -151,6 +151,26 @@ impl TableInfo {
     }
 }
 
+/// An index or constraint of a live table beyond its primary key, as the
+/// catalog shows it (drift compares them with what the run applied).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConstraintInfo {
+    pub kind: ConstraintKind,
+    /// Key columns in order; empty for a check.
+    pub columns: Vec<String>,
+    /// A check's (or SQLite guard trigger's) SQL; a foreign key's referenced
+    /// table; an index's name.
+    pub definition: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConstraintKind {
+    Unique,
+    Index,
+    Check,
+    ForeignKey,
+}
+
 /// A column of a table flightdeck creates in the target.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ColumnDef {

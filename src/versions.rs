@@ -31,7 +31,7 @@ use uuid::Uuid;
 use crate::db::{Database, DbError, Dialect, Statement};
 use crate::eventlog::store::{self, EVENTS};
 use crate::eventlog::{EventRecord, kind};
-use crate::schema::{ColumnDef, ColumnType, TableDef};
+use crate::schema::{ColumnDef, ColumnType, ConstraintInfo, ConstraintKind, TableDef, TableInfo};
 use crate::value::Value;
 
 pub const VERSIONS: &str = "flightdeck_schema_versions";
@@ -117,8 +117,8 @@ fn constraint_of(detail: &serde_json::Value) -> Option<String> {
         "unique" => Some(format!("unique ({column})")),
         "index" => Some(format!("index ({column})")),
         "enum_table" => Some(format!(
-            "foreign key ({column}) → {}",
-            change["lookup_table"].as_str().unwrap_or("lookup table")
+            "lookup table {} ({column})",
+            change["lookup_table"].as_str().unwrap_or("?")
         )),
         "partition" => Some(format!(
             "partition by {} ({column})",
@@ -608,8 +608,155 @@ pub async fn drift(expected: &Snapshot, live: &dyn Database) -> Result<Vec<Strin
                 t.primary_key.join(", ")
             ));
         }
+        let live_constraints = live.constraints(&t.name).await?;
+        let mut claimed = vec![false; live_constraints.len()];
+        for c in &t.constraints {
+            let found = match Expected::parse(c) {
+                Some(Expected::LookupTable(table)) => live.table_info(table).await?.is_some(),
+                Some(e) => {
+                    let hit = live_constraints
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, l)| e.satisfied_by(l))
+                        .map(|(i, _)| i)
+                        .collect::<Vec<_>>();
+                    for &i in &hit {
+                        claimed[i] = true;
+                    }
+                    !hit.is_empty() || e.in_columns(&info)
+                }
+                None => true, // a kind drift cannot see (partitioning)
+            };
+            if !found {
+                out.push(format!("{}: {c} is missing", t.name));
+            }
+        }
+        // What the environment enforces beyond the expected schema. Plain
+        // indexes only change speed (and MySQL adds one under every foreign
+        // key), so only what rejects rows counts as drift.
+        for (l, _) in live_constraints
+            .iter()
+            .zip(&claimed)
+            .filter(|(l, claimed)| !**claimed && l.kind != ConstraintKind::Index)
+        {
+            out.push(format!(
+                "{} has {} not in the expected schema",
+                t.name,
+                describe_live(l)
+            ));
+        }
     }
     Ok(out)
+}
+
+/// An expected constraint, read back from its line in a snapshot (see
+/// [`constraint_of`]).
+#[derive(Debug, PartialEq)]
+enum Expected<'a> {
+    Unique(&'a str),
+    Index(&'a str),
+    NotNull(&'a str),
+    /// The column and its allowed values as SQL literals.
+    Check(&'a str, Vec<&'a str>),
+    LookupTable(&'a str),
+}
+
+impl<'a> Expected<'a> {
+    fn parse(line: &'a str) -> Option<Self> {
+        let inner = |prefix: &str| {
+            line.strip_prefix(prefix)
+                .and_then(|r| r.strip_prefix('('))
+                .and_then(|r| r.strip_suffix(')'))
+        };
+        if let Some(c) = inner("unique ") {
+            return Some(Self::Unique(c));
+        }
+        if let Some(c) = inner("index ") {
+            return Some(Self::Index(c));
+        }
+        if let Some(c) = inner("not null ") {
+            return Some(Self::NotNull(c));
+        }
+        if let Some(rest) = inner("check ") {
+            let (column, values) = rest.split_once(" IN (")?;
+            return Some(Self::Check(column, sql_literals(values.strip_suffix(')')?)));
+        }
+        let table = line.strip_prefix("lookup table ")?.split_once(" (")?.0;
+        Some(Self::LookupTable(table))
+    }
+
+    /// Whether a live index or constraint does this one's work.
+    fn satisfied_by(&self, l: &ConstraintInfo) -> bool {
+        let mentions = |col: &str| l.definition.contains(col);
+        match self {
+            Self::Unique(c) => l.kind == ConstraintKind::Unique && l.columns == [*c],
+            // Any index led by the column serves its lookups.
+            Self::Index(c) => {
+                matches!(l.kind, ConstraintKind::Index | ConstraintKind::Unique)
+                    && l.columns.first().is_some_and(|f| f == c)
+            }
+            Self::NotNull(c) => {
+                l.kind == ConstraintKind::Check
+                    && mentions(c)
+                    && l.definition.to_ascii_uppercase().contains("NULL")
+            }
+            Self::Check(c, values) => {
+                l.kind == ConstraintKind::Check && mentions(c) && values.iter().all(|v| mentions(v))
+            }
+            Self::LookupTable(_) => false,
+        }
+    }
+
+    /// Whether the column itself carries it (NOT NULL in the catalog).
+    fn in_columns(&self, info: &TableInfo) -> bool {
+        matches!(self, Self::NotNull(c) if info.column(c).is_some_and(|col| !col.nullable))
+    }
+}
+
+/// The SQL string literals in `s`, each as written (`'it''s'`).
+fn sql_literals(s: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let bytes = s.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] != b'\'' {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        i += 1;
+        while i < bytes.len() {
+            if bytes[i] == b'\'' {
+                if bytes.get(i + 1) == Some(&b'\'') {
+                    i += 2;
+                    continue;
+                }
+                break;
+            }
+            i += 1;
+        }
+        out.push(&s[start..(i + 1).min(s.len())]);
+        i += 1;
+    }
+    out
+}
+
+fn describe_live(l: &ConstraintInfo) -> String {
+    match l.kind {
+        ConstraintKind::Unique => format!("unique ({})", l.columns.join(", ")),
+        ConstraintKind::Index => format!("index ({})", l.columns.join(", ")),
+        ConstraintKind::ForeignKey => {
+            format!("foreign key ({}) → {}", l.columns.join(", "), l.definition)
+        }
+        ConstraintKind::Check => {
+            let one_line: String = l
+                .definition
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ");
+            format!("check {one_line}")
+        }
+    }
 }
 
 #[cfg(test)]
@@ -723,5 +870,65 @@ mod tests {
             &["unique (id)"],
         )];
         assert!(classes(t.clone(), t).is_empty());
+    }
+
+    #[test]
+    fn expected_constraints_read_back_from_their_lines() {
+        assert_eq!(
+            Expected::parse("unique (email)"),
+            Some(Expected::Unique("email"))
+        );
+        assert_eq!(
+            Expected::parse("index (owner)"),
+            Some(Expected::Index("owner"))
+        );
+        assert_eq!(
+            Expected::parse("not null (n)"),
+            Some(Expected::NotNull("n"))
+        );
+        assert_eq!(
+            Expected::parse("check (status IN ('A', 'it''s', 'x, y'))"),
+            Some(Expected::Check("status", vec!["'A'", "'it''s'", "'x, y'"]))
+        );
+        assert_eq!(
+            Expected::parse("lookup table status_values (status)"),
+            Some(Expected::LookupTable("status_values"))
+        );
+        assert_eq!(Expected::parse("partition by month (created_at)"), None);
+    }
+
+    #[test]
+    fn live_constraints_satisfy_what_they_enforce() {
+        let live = |kind, columns: &[&str], definition: &str| ConstraintInfo {
+            kind,
+            columns: columns.iter().map(|c| c.to_string()).collect(),
+            definition: definition.into(),
+        };
+        use ConstraintKind::*;
+        let pg_check = live(
+            Check,
+            &[],
+            "CHECK (((status)::text = ANY ((ARRAY['A'::character varying, 'B'::character varying])::text[])))",
+        );
+        let check = Expected::parse("check (status IN ('A', 'B'))").unwrap();
+        assert!(check.satisfied_by(&pg_check));
+        let mysql_check = live(Check, &[], "`status` in ('A','B','C')");
+        assert!(check.satisfied_by(&mysql_check));
+        let narrower = live(Check, &[], "`status` in ('A')");
+        assert!(!check.satisfied_by(&narrower), "a value it lacks");
+
+        let unique = Expected::parse("unique (email)").unwrap();
+        assert!(unique.satisfied_by(&live(Unique, &["email"], "uq")));
+        assert!(!unique.satisfied_by(&live(Unique, &["email", "org"], "uq")));
+        assert!(!unique.satisfied_by(&live(Index, &["email"], "ix")));
+        let index = Expected::parse("index (email)").unwrap();
+        assert!(index.satisfied_by(&live(Index, &["email", "org"], "ix")));
+        assert!(index.satisfied_by(&live(Unique, &["email"], "uq")));
+        assert!(!index.satisfied_by(&live(Index, &["org", "email"], "ix")));
+
+        let trigger = "CREATE TRIGGER fd_nn_m_n BEFORE INSERT ON m WHEN NEW.\"n\" IS NULL BEGIN SELECT RAISE(ABORT, 'm.n must not be NULL'); END";
+        let nn = Expected::parse("not null (n)").unwrap();
+        assert!(nn.satisfied_by(&live(Check, &[], trigger)));
+        assert!(!nn.satisfied_by(&live(Index, &["n"], "ix")));
     }
 }

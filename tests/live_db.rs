@@ -1147,6 +1147,55 @@ async fn rollback_restores_postgres_and_mariadb_targets() {
             "{server:?}: {d}"
         );
         assert!(!d["path"]["forward"].as_array().unwrap().is_empty());
+        // Drift against the target itself: its catalog shows every applied
+        // check, unique key and index, and nothing else that rejects rows;
+        // a check added by hand is drift.
+        let mut toml = std::fs::read_to_string(&path).unwrap();
+        toml.push_str(&format!("\n[environments.itself]\nurl = \"{}\"\n", tmp.url));
+        std::fs::write(&path, toml).unwrap();
+        let drift = || {
+            let out = std::process::Command::new(bin)
+                .args(["diff", "--json", "--env", "itself"])
+                .arg(&path)
+                .env("XDG_STATE_HOME", &state)
+                .output()
+                .unwrap();
+            let d: serde_json::Value =
+                serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {out:?}"));
+            d["drift"][0]["differences"].clone()
+        };
+        let applied = rows(
+            &db,
+            "SELECT COUNT(*) FROM flightdeck_events WHERE kind = 'ddl_applied' \
+             AND (detail LIKE '%\"kind\":\"check\"%' OR detail LIKE '%\"kind\":\"unique\"%' OR detail LIKE '%\"kind\":\"index\"%')",
+        )
+        .await[0][0]
+            .as_i64()
+            .unwrap();
+        assert!(applied > 0, "{server:?}: no constraint to compare");
+        assert_eq!(drift(), serde_json::json!([]), "{server:?}");
+        db.execute(
+            "ALTER TABLE ml_models ADD CONSTRAINT by_hand CHECK (original_source_id > -5)",
+            &[],
+        )
+        .await
+        .unwrap();
+        let found = drift();
+        assert_eq!(
+            found.as_array().map(Vec::len),
+            Some(1),
+            "{server:?}: {found}"
+        );
+        let line = found[0].as_str().unwrap();
+        assert!(
+            line.starts_with("ml_models has check ")
+                && line.contains("original_source_id")
+                && line.ends_with(" not in the expected schema"),
+            "{server:?}: {line}"
+        );
+        db.execute("ALTER TABLE ml_models DROP CONSTRAINT by_hand", &[])
+            .await
+            .unwrap();
         // The text log lists the batches without reading their inverses.
         let log = std::process::Command::new(bin)
             .arg("log")
@@ -1469,15 +1518,24 @@ async fn online_changes_apply_enforce_and_roll_back_on_postgres_and_mariadb() {
         let (_tmp, db) = evo_target(server, "online").await;
         let before = evo_schema(&db, server).await;
         let run_id = start_run(&db).await;
-        let check_values = vec!["Draft".into(), "Active".into(), r"Re\view's".into()];
+        let check_values: Vec<String> = vec!["Draft".into(), "Active".into(), r"Re\view's".into()];
+        let lookup = format!("{EVO}_status_values");
         let mut book = accepted(vec![
+            evo_rec(
+                RecommendationKind::EnumTable,
+                "status",
+                Change::EnumTable {
+                    lookup_table: lookup.clone(),
+                    values: check_values.clone(),
+                },
+            ),
             narrow_name_to_32(),
             evo_rec(RecommendationKind::NotNull, NAME, Change::NotNull),
             evo_rec(
                 RecommendationKind::Check,
                 "status",
                 Change::Check {
-                    values: check_values,
+                    values: check_values.clone(),
                 },
             ),
             evo_rec(RecommendationKind::Unique, "code", Change::Unique),
@@ -1490,9 +1548,30 @@ async fn online_changes_apply_enforce_and_roll_back_on_postgres_and_mariadb() {
             .unwrap();
         assert_eq!(
             applied.len(),
-            5,
+            6,
             "{server:?}: {applied:?}\n{:#?}",
             book.all()
+        );
+        // The lookup table holds the values (on MySQL created with its rows
+        // in one statement, since CREATE TABLE commits on its own).
+        let values = rows(
+            &db,
+            &format!(
+                "SELECT {v} FROM {} ORDER BY {v}",
+                db.dialect().quote_ident(&lookup),
+                v = db.dialect().quote_ident("value")
+            ),
+        )
+        .await;
+        let mut want = check_values.clone();
+        want.sort();
+        assert_eq!(
+            values
+                .iter()
+                .map(|r| r[0].as_text().unwrap().into_owned())
+                .collect::<Vec<_>>(),
+            want,
+            "{server:?}"
         );
 
         // The catalog shows each change in place, validated.
@@ -1557,11 +1636,11 @@ async fn online_changes_apply_enforce_and_roll_back_on_postgres_and_mariadb() {
         // and the event holds the form that ran.
         let events = run_events(&db, run_id).await;
         let of = |k: &str| events.iter().filter(|e| e.kind == k).count();
-        assert_eq!(of(kind::DDL_APPLIED), 5);
+        assert_eq!(of(kind::DDL_APPLIED), 6);
         assert_eq!(
             of(kind::DDL_INTENT),
-            if server == Server::Postgres { 4 } else { 5 },
-            "{server:?}: narrowing is the one transactional change on PostgreSQL"
+            if server == Server::Postgres { 4 } else { 6 },
+            "{server:?}: narrowing and the lookup table are transactional on PostgreSQL"
         );
         assert_eq!(of(kind::DDL_FAILED), 0);
         let ddl_of = |k: &str| -> Vec<String> {
@@ -1599,6 +1678,10 @@ async fn online_changes_apply_enforce_and_roll_back_on_postgres_and_mariadb() {
         .unwrap();
         roll_back_run(&db).await;
         assert_eq!(evo_schema(&db, server).await, before, "{server:?}");
+        assert!(
+            db.table_info(&lookup).await.unwrap().is_none(),
+            "{server:?}"
+        );
         assert_eq!(count(&db, EVO).await, 3000);
         db.close().await;
     }

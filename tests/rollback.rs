@@ -143,6 +143,30 @@ async fn apply_rollback_on_an_empty_target_restores_it_and_twice_is_once() {
         v
     });
     assert!(log.iter().any(|e| e.kind == "run_started"));
+    // A batch's DELETE by key waits in the log until its step runs; the
+    // steps of dropped tables skip it and say so, cut to its head and length.
+    let long = |e: &&flightdeck::eventlog::EventRecord| {
+        e.kind == "batch_committed"
+            && e.inverse.iter().map(String::len).sum::<usize>()
+                > flightdeck::eventlog::store::LISTED_INVERSE_MAX
+    };
+    let big = log.iter().find(long).expect("a batch with a long inverse");
+    let undo = log
+        .iter()
+        .find(|e| e.kind == "rollback" && e.detail["undoes"] == big.id)
+        .unwrap();
+    let skipped = undo.detail["skipped"][0]["statement"].as_str().unwrap();
+    let table = big.table.as_deref().unwrap();
+    assert!(
+        skipped.starts_with(&format!("DELETE FROM \"{table}\" "))
+            && skipped.ends_with(" bytes)")
+            && skipped.len() < 300,
+        "{skipped}"
+    );
+    assert_eq!(
+        undo.detail["skipped"][0]["why"],
+        format!("table {table} is dropped by this rollback")
+    );
 
     // Twice = once: nothing to do, nothing logged, nothing changed.
     let again = rollback_ok(dir.path(), &["--yes"]);
@@ -233,13 +257,27 @@ async fn rollback_keeps_what_the_target_held_before_the_run() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn rollback_to_an_event_then_run_resumes_to_the_same_target() {
+    // Batches of 120 rows, so a table keeps some and loses others, one with
+    // a key list too long for the plan to hold (read when its step runs)
+    // and one short enough to be planned whole.
+    let small_batches = |dir: &Path| {
+        let path = dir.join("project.toml");
+        let toml = std::fs::read_to_string(&path)
+            .unwrap()
+            .replace("batch_size = 2000", "batch_size = 120")
+            .replace("min_batch = 200", "min_batch = 50")
+            .replace("adaptive = true", "adaptive = false");
+        std::fs::write(path, toml).unwrap();
+    };
     let reference = tempfile::tempdir().unwrap();
     common::sample(reference.path(), ROWS);
+    small_batches(reference.path());
     run_json(reference.path());
     let expected = state(reference.path()).await;
 
     let dir = tempfile::tempdir().unwrap();
     common::sample(dir.path(), ROWS);
+    small_batches(dir.path());
     let first = run_json(dir.path());
     // Keep data_sources and ml_models; undo everything after ml_models' first batch.
     let log = events(dir.path()).await;
@@ -261,6 +299,39 @@ async fn rollback_to_an_event_then_run_resumes_to_the_same_target() {
         vec!["data_sources", "data_sources_pkey", "ml_models"]
     );
     assert_eq!(run_status(dir.path()).await, vec!["partially_rolled_back"]);
+    // ml_models' batches after the kept one were deleted by key, each key
+    // list read from its event only when its step ran.
+    let log = events(dir.path()).await;
+    let undone_models: Vec<&flightdeck::eventlog::EventRecord> = log
+        .iter()
+        .filter(|e| e.kind == "rollback" && e.table.as_deref() == Some("ml_models"))
+        .filter(|e| e.detail["undone_kind"] == "batch_committed")
+        .collect();
+    assert!(
+        !undone_models.is_empty(),
+        "{:?}",
+        log.iter()
+            .filter(|e| e.kind == "rollback")
+            .map(|e| (&e.table, &e.detail["undone_kind"]))
+            .collect::<Vec<_>>()
+    );
+    let inverse_len = |id: &serde_json::Value| {
+        let e = log.iter().find(|e| e.id == id.as_i64().unwrap()).unwrap();
+        serde_json::to_string(&e.inverse).unwrap().len()
+    };
+    let max = flightdeck::eventlog::store::LISTED_INVERSE_MAX;
+    let lens: Vec<usize> = undone_models
+        .iter()
+        .map(|e| inverse_len(&e.detail["undoes"]))
+        .collect();
+    assert!(
+        lens.iter().any(|&n| n > max) && lens.iter().any(|&n| n <= max),
+        "{lens:?}"
+    );
+    for e in undone_models {
+        let ran = e.detail["statements"][0].as_str().unwrap();
+        assert!(ran.starts_with("DELETE FROM \"ml_models\" "), "{ran}");
+    }
 
     let unknown = rollback(dir.path(), &["--yes", "--to", "999999"]);
     assert_eq!(unknown.status.code(), Some(2));

@@ -161,6 +161,29 @@ async fn a_run_without_changes_is_compatible_and_an_evolved_one_is_breaking() {
     copy.execute("DROP TABLE experiment_logs", &[])
         .await
         .unwrap();
+    // An index the run applied is lost; a unique key is added by hand.
+    let applied = common::query(
+        &copy,
+        "SELECT name, tbl_name FROM sqlite_master WHERE type = 'index' AND name LIKE 'fd\\_%' ESCAPE '\\' AND tbl_name <> 'experiment_logs' ORDER BY name",
+    )
+    .await;
+    assert!(!applied.is_empty(), "the accepted changes include an index");
+    let (index, table) = (applied[0][0].render(), applied[0][1].render());
+    let (kind, rest) = index
+        .strip_prefix("fd_uq_")
+        .map(|r| ("unique", r))
+        .or_else(|| index.strip_prefix("fd_ix_").map(|r| ("index", r)))
+        .unwrap();
+    let column = rest.strip_prefix(&format!("{table}_")).unwrap().to_string();
+    copy.execute(&format!("DROP INDEX \"{index}\""), &[])
+        .await
+        .unwrap();
+    copy.execute(
+        "CREATE UNIQUE INDEX by_hand ON ml_models (legacy_flag)",
+        &[],
+    )
+    .await
+    .unwrap();
     copy.close().await;
     let out = diff(home, &["--from", &n, "--env", "copy", "--json"]);
     assert_eq!(out.status.code(), Some(1), "{out:?}");
@@ -176,6 +199,13 @@ async fn a_run_without_changes_is_compatible_and_an_evolved_one_is_breaking() {
         "{d:?}"
     );
     assert!(d.contains(&"table experiment_logs is missing"), "{d:?}");
+    let lost = format!("{table}: {kind} ({column}) is missing");
+    assert!(d.contains(&lost.as_str()), "{lost} not in {d:?}");
+    assert!(
+        d.contains(&"ml_models has unique (legacy_flag) not in the expected schema"),
+        "{d:?}"
+    );
+    assert_eq!(d.len(), 4, "nothing else differs: {d:?}");
 
     // An environment the project does not name, or whose variable is unset.
     let out = diff(home, &["--env", "cpy"]);

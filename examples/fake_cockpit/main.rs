@@ -64,6 +64,7 @@ impl CockpitBackend for FakeBackend {
                     table: e.table.clone(),
                     summary: e.summary.clone(),
                     statements: e.inverse.clone(),
+                    deferred: 0,
                     outside_transaction: false,
                     skipped: vec![],
                     rows: 500,

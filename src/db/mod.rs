@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use crate::schema::{ColumnInfo, ColumnType, TableDef, TableInfo};
+use crate::schema::{ColumnInfo, ColumnType, ConstraintInfo, ConstraintKind, TableDef, TableInfo};
 use crate::value::{Row, Value};
 
 pub use url::{Backend, DbUrl};
@@ -141,6 +141,17 @@ pub trait Dialect: Send + Sync {
 
     /// Column definition of an auto-incrementing integer primary key.
     fn serial_primary_key(&self) -> &'static str;
+
+    /// A query listing a table's indexes and constraints beyond its primary
+    /// key, one per row: kind (`unique`, `index`, `check`, `foreign key`),
+    /// key columns joined by commas (empty for a check), and the definition
+    /// (see [`ConstraintInfo`]); with how many times it binds the table name.
+    fn constraints_sql(&self) -> (&'static str, usize);
+
+    /// A query, bound to a table name then an index name, whose first column
+    /// counts the indexes of that name on that table (MySQL has no `CREATE
+    /// INDEX IF NOT EXISTS`, so the catalog is asked first everywhere).
+    fn index_exists_sql(&self) -> &'static str;
 
     /// Why this database cannot store `value` in any column (PostgreSQL text
     /// and NUL, MySQL and NaN), so the row goes to quarantine instead of failing
@@ -350,6 +361,36 @@ pub trait Database: Send + Sync {
             name: table.to_string(),
             columns,
         }))
+    }
+
+    /// Indexes and constraints of one table beyond its primary key (none
+    /// when the table does not exist).
+    async fn constraints(&self, table: &str) -> Result<Vec<ConstraintInfo>, DbError> {
+        let (sql, binds) = self.dialect().constraints_sql();
+        let params = vec![Value::Text(table.to_string()); binds];
+        let rows = self.query(sql, &params).await?;
+        let text = |v: &Value| v.as_text().map(|s| s.into_owned()).unwrap_or_default();
+        Ok(rows
+            .iter()
+            .filter_map(|r| {
+                let kind = match text(&r[0]).as_str() {
+                    "unique" => ConstraintKind::Unique,
+                    "index" => ConstraintKind::Index,
+                    "check" => ConstraintKind::Check,
+                    "foreign key" => ConstraintKind::ForeignKey,
+                    _ => return None,
+                };
+                Some(ConstraintInfo {
+                    kind,
+                    columns: text(&r[1])
+                        .split(',')
+                        .filter(|c| !c.is_empty())
+                        .map(str::to_string)
+                        .collect(),
+                    definition: text(&r[2]),
+                })
+            })
+            .collect())
     }
 
     async fn query(&self, sql: &str, params: &[Value]) -> Result<Vec<Row>, DbError>;

@@ -145,6 +145,42 @@ impl Dialect for MySqlDialect {
          ORDER BY ORDINAL_POSITION"
     }
 
+    /// MariaDB's JSON type is LONGTEXT with a `json_valid` check named after
+    /// the column: part of the type, not a constraint of its own.
+    fn constraints_sql(&self) -> (&'static str, usize) {
+        (
+            "SELECT IF(MIN(NON_UNIQUE) = 0, 'unique', 'index'), \
+                    GROUP_CONCAT(COLUMN_NAME ORDER BY SEQ_IN_INDEX SEPARATOR ','), \
+                    INDEX_NAME \
+             FROM information_schema.STATISTICS \
+             WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? AND INDEX_NAME <> 'PRIMARY' \
+             GROUP BY INDEX_NAME \
+             UNION ALL \
+             SELECT 'check', '', cc.CHECK_CLAUSE \
+             FROM information_schema.TABLE_CONSTRAINTS tc \
+             JOIN information_schema.CHECK_CONSTRAINTS cc \
+               ON cc.CONSTRAINT_SCHEMA = tc.CONSTRAINT_SCHEMA \
+              AND cc.CONSTRAINT_NAME = tc.CONSTRAINT_NAME \
+             WHERE tc.TABLE_SCHEMA = DATABASE() AND tc.TABLE_NAME = ? \
+               AND tc.CONSTRAINT_TYPE = 'CHECK' \
+               AND cc.CHECK_CLAUSE <> CONCAT('json_valid(`', cc.CONSTRAINT_NAME, '`)') \
+             UNION ALL \
+             SELECT 'foreign key', \
+                    GROUP_CONCAT(COLUMN_NAME ORDER BY ORDINAL_POSITION SEPARATOR ','), \
+                    MAX(REFERENCED_TABLE_NAME) \
+             FROM information_schema.KEY_COLUMN_USAGE \
+             WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? \
+               AND REFERENCED_TABLE_NAME IS NOT NULL \
+             GROUP BY CONSTRAINT_NAME",
+            3,
+        )
+    }
+
+    fn index_exists_sql(&self) -> &'static str {
+        "SELECT COUNT(*) FROM information_schema.STATISTICS \
+         WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? AND INDEX_NAME = ?"
+    }
+
     fn serial_primary_key(&self) -> &'static str {
         "BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY"
     }

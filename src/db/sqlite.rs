@@ -96,6 +96,30 @@ impl Dialect for SqliteDialect {
          FROM pragma_table_info(?1) ORDER BY cid"
     }
 
+    /// SQLite enforces the checks and NOT NULLs flightdeck adds by guard
+    /// triggers: those are listed as checks.
+    fn constraints_sql(&self) -> (&'static str, usize) {
+        (
+            "SELECT CASE WHEN il.\"unique\" THEN 'unique' ELSE 'index' END, \
+                    (SELECT group_concat(name, ',') FROM \
+                       (SELECT ii.name FROM pragma_index_info(il.name) ii ORDER BY ii.seqno)), \
+                    il.name \
+             FROM pragma_index_list(?1) il \
+             WHERE il.origin <> 'pk' AND il.name <> ?1 || '_pkey' \
+             UNION ALL \
+             SELECT 'check', '', sql FROM sqlite_master \
+             WHERE type = 'trigger' AND tbl_name = ?1 AND sql IS NOT NULL \
+             UNION ALL \
+             SELECT 'foreign key', group_concat(\"from\", ','), max(\"table\") \
+             FROM pragma_foreign_key_list(?1) GROUP BY id",
+            1,
+        )
+    }
+
+    fn index_exists_sql(&self) -> &'static str {
+        "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = ?1 AND name = ?2"
+    }
+
     /// SQLite cannot add a primary key to a table: a unique index on the
     /// NOT NULL key column does the same work.
     fn add_primary_key(&self, table: &str, key: &[String]) -> (String, String) {

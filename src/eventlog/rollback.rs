@@ -60,8 +60,12 @@ pub struct UndoStep {
     pub kind: String,
     pub table: Option<String>,
     pub summary: String,
-    /// Statements that will run, in order.
+    /// Statements that will run, in order (read when the step runs if
+    /// `deferred`).
     pub statements: Vec<String>,
+    /// Bytes of inverse left in the event log until the step runs: a batch's
+    /// DELETE by key is 40 bytes a row, too much to hold for a whole run.
+    pub deferred: usize,
     /// The statements cannot share a transaction (e.g. `DROP INDEX
     /// CONCURRENTLY`): each runs alone, then the step's event commits.
     pub outside_transaction: bool,
@@ -128,6 +132,8 @@ impl RollbackPlan {
     }
 
     /// Schema statements (DROP TABLE, inverse DDL) in the order they will run.
+    ///
+    /// A batch's deferred DELETE is not among them.
     pub fn ddl(&self) -> Vec<&str> {
         self.steps
             .iter()
@@ -239,17 +245,23 @@ pub async fn plan(db: &dyn Database, to: Option<i64>) -> Result<RollbackPlan, Ro
     let mut steps = Vec::new();
     let mut outcomes = Vec::new();
     for run in &chosen {
-        let mut events = store::read_events(db, Some(run.run_id), usize::MAX >> 1).await?;
-        events.reverse(); // oldest first
+        let mut events = store::list_run_events(db, run.run_id).await?;
+        // Only a batch's inverse waits for its step: the others are read now,
+        // since the plan shows them or the catalog decides which of them run.
+        for e in events
+            .iter_mut()
+            .filter(|e| e.inverse_elided > 0 && e.kind != kind::BATCH_COMMITTED)
+        {
+            e.inverse = store::read_inverse(db, e.id).await?;
+            e.inverse_elided = 0;
+        }
         let first = events.first().map(|e| e.id).unwrap_or(i64::MAX);
         let undone = undone_ids(&events);
         let dangling: HashSet<i64> = dangling_intents(&events).iter().map(|e| e.id).collect();
         let pending: Vec<&EventRecord> = events
             .iter()
             .filter(|e| to.is_none_or(|t| e.id > t))
-            .filter(|e| {
-                (!e.inverse.is_empty() && !is_rollback_kind(&e.kind)) || dangling.contains(&e.id)
-            })
+            .filter(|e| (e.has_inverse() && !is_rollback_kind(&e.kind)) || dangling.contains(&e.id))
             .filter(|e| !undone.contains(&e.id))
             .collect();
         // Whether each online change is in place now, from the catalog.
@@ -298,16 +310,9 @@ pub async fn plan(db: &dyn Database, to: Option<i64>) -> Result<RollbackPlan, Ro
         if s.kind != kind::BATCH_COMMITTED {
             continue;
         }
-        let prefix = format!("DELETE FROM {} ", d.quote_ident(&table));
-        let (skip, keep): (Vec<String>, Vec<String>) = s
-            .statements
-            .drain(..)
-            .partition(|st| st.starts_with(&prefix));
+        let (keep, skipped) = skip_dropped(d, &table, std::mem::take(&mut s.statements));
         s.statements = keep;
-        s.skipped.extend(
-            skip.into_iter()
-                .map(|st| (st, format!("table {table} is dropped by this rollback"))),
-        );
+        s.skipped.extend(skipped);
     }
     // Undoing a batch deletes its rows by key: a key built after the load is
     // dropped only after the batches are undone (the two commute).
@@ -322,6 +327,35 @@ pub async fn plan(db: &dyn Database, to: Option<i64>) -> Result<RollbackPlan, Ro
     })
 }
 
+/// Splits a batch undo of a table the rollback drops: its DELETE from that
+/// table is skipped (the DROP takes the rows), the rest (quarantine) runs.
+fn skip_dropped(
+    d: &dyn crate::db::Dialect,
+    table: &str,
+    statements: Vec<String>,
+) -> (Vec<String>, Vec<(String, String)>) {
+    let prefix = format!("DELETE FROM {} ", d.quote_ident(table));
+    let (skip, keep): (Vec<String>, Vec<String>) = statements
+        .into_iter()
+        .partition(|st| st.starts_with(&prefix));
+    let why = format!("table {table} is dropped by this rollback");
+    (keep, skip.into_iter().map(|st| (st, why.clone())).collect())
+}
+
+/// A statement for the audit trail: one longer than a listing reads is cut
+/// to its head and its length (a skipped DELETE by key of 2,000 rows would
+/// otherwise be copied whole into its rollback event).
+fn for_audit(statement: &str) -> String {
+    if statement.len() <= store::LISTED_INVERSE_MAX {
+        return statement.to_string();
+    }
+    let mut end = 200;
+    while !statement.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{} … ({} bytes)", &statement[..end], statement.len())
+}
+
 /// The undo steps of one run, with the checkpoint each batch undo leaves.
 /// `probed` says which online changes the catalog shows in place.
 fn run_steps(
@@ -330,12 +364,28 @@ fn run_steps(
     undone: &HashSet<i64>,
     probed: &HashMap<i64, bool>,
 ) -> Result<Vec<UndoStep>, RollbackError> {
-    // Batches that stay, per source table, oldest first.
-    let mut batches: HashMap<String, Vec<&EventRecord>> = HashMap::new();
+    // Batches that stay, per source table, oldest first, each with the
+    // checkpoint that holds once it is committed (running totals).
+    let mut batches: HashMap<String, Vec<(i64, Checkpoint)>> = HashMap::new();
     for e in events {
         if e.kind == kind::BATCH_COMMITTED && !undone.contains(&e.id) {
             let src = e.detail["source_table"].as_str().unwrap_or_default();
-            batches.entry(src.to_string()).or_default().push(e);
+            let kept = batches.entry(src.to_string()).or_default();
+            let (read, written, quarantined) = kept
+                .last()
+                .map(|(_, c)| (c.read, c.written, c.quarantined))
+                .unwrap_or_default();
+            kept.push((
+                e.id,
+                Checkpoint {
+                    batch_no: e.detail["batch"].as_i64().unwrap_or(0),
+                    last_key: Some(e.detail["last_key"].clone()),
+                    read: read + detail_u64(e, "read"),
+                    written: written + detail_u64(e, "written"),
+                    quarantined: quarantined + detail_u64(e, "quarantined"),
+                    done: false,
+                },
+            ));
         }
     }
     let mut out = Vec::with_capacity(pending.len());
@@ -359,6 +409,7 @@ fn run_steps(
             table: e.table.clone(),
             summary: e.summary.clone(),
             statements: e.inverse.clone(),
+            deferred: e.inverse_elided,
             outside_transaction: probed.contains_key(&e.id),
             skipped: Vec::new(),
             rows: 0,
@@ -397,17 +448,10 @@ fn run_steps(
                 .as_str()
                 .unwrap_or_default()
                 .to_string();
-            let before: Vec<&&EventRecord> = batches
-                .get(&src)
-                .map(|v| v.iter().filter(|b| b.id < e.id).collect())
-                .unwrap_or_default();
-            let cp = before.last().map(|last| Checkpoint {
-                batch_no: last.detail["batch"].as_i64().unwrap_or(0),
-                last_key: Some(last.detail["last_key"].clone()),
-                read: before.iter().map(|b| detail_u64(b, "read")).sum(),
-                written: before.iter().map(|b| detail_u64(b, "written")).sum(),
-                quarantined: before.iter().map(|b| detail_u64(b, "quarantined")).sum(),
-                done: false,
+            // The checkpoint of the last batch before this one that stays.
+            let cp = batches.get(&src).and_then(|kept| {
+                let n = kept.partition_point(|(id, _)| *id < e.id);
+                n.checked_sub(1).map(|i| kept[i].1.clone())
             });
             step.checkpoint = Some((src, cp));
         }
@@ -454,9 +498,10 @@ pub async fn execute(
     let mut already: HashSet<i64> = HashSet::new();
     for r in &plan.runs {
         already.extend(undone_ids(
-            &store::read_events(db, Some(r.run_id), usize::MAX >> 1).await?,
+            &store::read_run_events_of(db, r.run_id, &[kind::ROLLBACK]).await?,
         ));
     }
+    let dropped: HashSet<&str> = plan.tables_dropped().into_iter().collect();
     if let Some(first) = plan.runs.first() {
         db.transaction(vec![store::event_statement(
             d,
@@ -500,19 +545,24 @@ pub async fn execute(
                 RollbackError::Db(e)
             }
         };
+        let (inverse, skipped) = if step.deferred > 0 {
+            let inverse = store::read_inverse(db, step.event_id).await?;
+            match step.table.as_deref().filter(|t| dropped.contains(t)) {
+                Some(table) => skip_dropped(d, table, inverse),
+                None => (inverse, Vec::new()),
+            }
+        } else {
+            (step.statements.clone(), step.skipped.clone())
+        };
         let mut statements: Vec<Statement> = Vec::new();
         if step.outside_transaction {
             // Each is idempotent or probed: a crash before the event below
             // leaves a step the next plan finds done or redoes safely.
-            for s in &step.statements {
+            for s in &inverse {
                 db.execute_ddl(s, lock_wait).await.map_err(gave_up)?;
             }
         } else {
-            statements.extend(
-                step.statements
-                    .iter()
-                    .map(|s| Statement::new(s.clone(), vec![])),
-            );
+            statements.extend(inverse.iter().map(|s| Statement::new(s.clone(), vec![])));
         }
         match &step.checkpoint {
             Some((src, Some(cp))) => {
@@ -532,8 +582,8 @@ pub async fn execute(
                     "rollback_id": rollback_id.to_string(),
                     "undoes": step.event_id,
                     "undone_kind": step.kind,
-                    "statements": step.statements,
-                    "skipped": step.skipped.iter().map(|(s, why)| json!({"statement": s, "why": why})).collect::<Vec<_>>(),
+                    "statements": inverse.iter().map(|s| for_audit(s)).collect::<Vec<_>>(),
+                    "skipped": skipped.iter().map(|(s, why)| json!({"statement": for_audit(s), "why": why})).collect::<Vec<_>>(),
                     "rows": step.rows,
                     "quarantined": step.quarantined,
                 }),

@@ -301,10 +301,11 @@ fn misfit(col: &str, t: ColumnType, length: &str) -> Option<String> {
     })
 }
 
-/// A lookup table holding `values`: created and filled in one transaction.
-fn lookup_table_plan(d: &dyn Dialect, lookup_table: &str, values: &[String]) -> Plan {
+/// The lookup table of an enum: one key column, `value`, as wide as the
+/// longest of `values`.
+fn lookup_table_def(lookup_table: &str, values: &[String]) -> TableDef {
     let width = values.iter().map(|v| v.chars().count()).max().unwrap_or(1) as u32;
-    let def = TableDef {
+    TableDef {
         name: lookup_table.into(),
         columns: vec![ColumnDef {
             name: "value".into(),
@@ -312,7 +313,12 @@ fn lookup_table_plan(d: &dyn Dialect, lookup_table: &str, values: &[String]) -> 
             nullable: false,
         }],
         primary_key: vec!["value".into()],
-    };
+    }
+}
+
+/// A lookup table holding `values`: created and filled in one transaction.
+fn lookup_table_plan(d: &dyn Dialect, lookup_table: &str, values: &[String]) -> Plan {
+    let def = lookup_table_def(lookup_table, values);
     let rows: Vec<String> = values
         .iter()
         .map(|v| format!("({})", d.string_literal(v)))

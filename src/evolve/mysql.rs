@@ -16,8 +16,8 @@
 //! know) is refused rather than stripped.
 
 use super::{
-    ColumnAttributes, LiveTable, Online, OnlineDdl, Plan, in_list, object_name, plain_narrowing,
-    verify_query,
+    ColumnAttributes, LiveTable, Online, OnlineDdl, Plan, in_list, lookup_table_def, object_name,
+    plain_narrowing, verify_query,
 };
 use crate::db::Dialect;
 use crate::recommend::Change;
@@ -299,10 +299,41 @@ impl OnlineDdl for MySqlDdl {
                     column_probe(fits),
                 )
             }
-            Change::EnumTable { .. } => {
-                return Err(
-                    "MySQL commits CREATE TABLE on its own, apart from the rows; create the lookup table by hand".into(),
-                );
+            // CREATE TABLE commits on its own, so the rows come in the same
+            // statement (CREATE ... SELECT): the table never exists without
+            // them, and the catalog answers whether it took.
+            Change::EnumTable {
+                lookup_table,
+                values,
+            } => {
+                if values.is_empty() {
+                    return Err("a lookup table needs at least one value".into());
+                }
+                let q = d.quote_ident("value");
+                let rows: Vec<String> = values
+                    .iter()
+                    .map(|v| format!("SELECT {} AS {q}", lit(v)))
+                    .collect();
+                let def = lookup_table_def(lookup_table, values);
+                Plan {
+                    verify: None,
+                    forward: vec![format!(
+                        "{} {}",
+                        d.create_table(&def),
+                        rows.join(" UNION ALL ")
+                    )],
+                    inverse: vec![d.drop_table(lookup_table)],
+                    online: Some(Online {
+                        probe: format!(
+                            "SELECT COUNT(*) FROM information_schema.TABLES \
+                             WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = {}",
+                            lit(lookup_table)
+                        ),
+                        cleanup: vec![],
+                        fallbacks: vec![],
+                        leftover: None,
+                    }),
+                }
             }
             Change::Partition { .. } => {
                 return Err(
@@ -643,12 +674,36 @@ mod tests {
     }
 
     #[test]
-    fn lookup_tables_and_partitioning_are_refused() {
+    fn a_lookup_table_is_created_with_its_rows_in_one_statement() {
         let lookup = Change::EnumTable {
-            lookup_table: "v".into(),
-            values: vec!["a".into()],
+            lookup_table: "v`s".into(),
+            values: vec!["a".into(), "it's".into()],
         };
-        assert!(plan("a`b", lookup).is_err());
+        let p = plan("a`b", lookup).unwrap();
+        assert_eq!(
+            p.forward,
+            vec![
+                "CREATE TABLE `v``s` (\n  `value` VARCHAR(4) NOT NULL,\n  PRIMARY KEY (`value`)\n) DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin \
+                 SELECT 'a' AS `value` UNION ALL SELECT 'it''s' AS `value`"
+                    .to_string()
+            ]
+        );
+        assert_eq!(p.inverse, vec!["DROP TABLE `v``s`".to_string()]);
+        let online = p.online.unwrap();
+        assert!(
+            online.probe.ends_with("TABLE_NAME = 'v`s'"),
+            "{}",
+            online.probe
+        );
+        let empty = Change::EnumTable {
+            lookup_table: "v".into(),
+            values: vec![],
+        };
+        assert!(plan("a`b", empty).is_err());
+    }
+
+    #[test]
+    fn partitioning_is_refused() {
         assert!(plan("a`b", Change::Partition { by: "a`b".into() }).is_err());
     }
 }

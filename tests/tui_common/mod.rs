@@ -384,6 +384,7 @@ pub fn rollback_plan(to: Option<i64>) -> flightdeck::eventlog::rollback::Rollbac
             table: Some(table.into()),
             summary: format!("event {id} on {table}"),
             statements: statements.iter().map(|s| s.to_string()).collect(),
+            deferred: 0,
             outside_transaction: false,
             skipped: vec![],
             rows,
