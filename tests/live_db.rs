@@ -1415,10 +1415,14 @@ async fn start_run(db: &Db) -> Uuid {
 }
 
 fn evo_rec(kind: RecommendationKind, column: &str, change: Change) -> Recommendation {
+    rec_on(EVO, kind, column, change)
+}
+
+fn rec_on(table: &str, kind: RecommendationKind, column: &str, change: Change) -> Recommendation {
     Recommendation {
-        id: format!("{}:{EVO}.{column}", kind.name()),
+        id: format!("{}:{table}.{column}", kind.name()),
         kind,
-        table: EVO.into(),
+        table: table.into(),
         column: column.into(),
         change,
         confidence: 0.99,
@@ -1435,9 +1439,13 @@ fn evo_rec(kind: RecommendationKind, column: &str, change: Change) -> Recommenda
 }
 
 fn accepted(recs: Vec<Recommendation>) -> RecommendationBook {
+    accepted_on(EVO, recs)
+}
+
+fn accepted_on(table: &str, recs: Vec<Recommendation>) -> RecommendationBook {
     let ids: Vec<String> = recs.iter().map(|r| r.id.clone()).collect();
     let mut book = RecommendationBook::default();
-    book.update(EVO, recs);
+    book.update(table, recs);
     for id in ids {
         assert!(book.decide(&id, Decision::Accept, "operator"));
     }
@@ -2601,4 +2609,160 @@ async fn two_batches_in_flight(server: Server) {
     assert_eq!(totals(&summary), reference_totals(dir.path()).await);
     source.close().await;
     tdb.close().await;
+}
+
+/// A table partitioned by month while it loads (before its key is built, as
+/// a run defers it): rows stay, land in their month, later batches go in by
+/// COPY, the key built after the load holds the partition column, and the
+/// rollback leaves the plain table as it was.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_table_is_partitioned_by_month_mid_load_and_rolled_back_on_postgres() {
+    const PARTED: &str = "pa\"r't";
+    let tmp = TempDb::new(Server::Postgres, "partition").await;
+    let db = tmp.connect().await;
+    store::ensure_schema(db.as_ref()).await.unwrap();
+    let d = db.dialect();
+    let col = |name: &str, column_type, nullable| ColumnDef {
+        name: name.into(),
+        column_type,
+        nullable,
+    };
+    let def = TableDef {
+        name: PARTED.into(),
+        columns: vec![
+            col("id", ColumnType::BigInt, false),
+            col("at", ColumnType::Timestamp, true),
+            col("n", ColumnType::BigInt, true),
+        ],
+        primary_key: vec![],
+    };
+    let columns: Vec<String> = ["id", "at", "n"].map(String::from).to_vec();
+    let row = |id: i64, month: u32| {
+        vec![
+            Value::Int(id),
+            Value::Timestamp(Utc.with_ymd_and_hms(2024, month, 3, 12, 0, 0).unwrap()),
+            Value::Int(id % 7),
+        ]
+    };
+    let mut statements = vec![Statement::new(d.create_table(&def), vec![])];
+    statements.extend(d.insert_rows(
+        PARTED,
+        &columns,
+        (1..=600).map(|i| row(i, 1 + (i % 6) as u32)).collect(),
+    ));
+    db.transaction(statements).await.unwrap();
+    let schema = |db: Db| async move {
+        let q = db.dialect().quote_ident(PARTED);
+        let mut out = Vec::new();
+        for sql in [
+            "SELECT format('column %s %s notnull=%s', attname, format_type(atttypid, atttypmod), attnotnull) \
+             FROM pg_attribute WHERE attrelid = to_regclass($1) AND attnum > 0 AND NOT attisdropped ORDER BY attnum",
+            "SELECT format('index %s %s', c.relname, pg_get_indexdef(i.indexrelid)) FROM pg_index i \
+             JOIN pg_class c ON c.oid = i.indexrelid WHERE i.indrelid = to_regclass($1) ORDER BY 1",
+            "SELECT format('relkind %s', relkind) FROM pg_class WHERE oid = to_regclass($1)",
+            "SELECT format('tables %s', count(*)) FROM pg_tables WHERE schemaname = current_schema() \
+             AND tablename NOT LIKE 'flightdeck%' AND $1 <> ''",
+        ] {
+            for r in db.query(sql, &[Value::Text(q.clone())]).await.unwrap() {
+                out.push(r[0].render());
+            }
+        }
+        out
+    };
+    let before = schema(db.clone()).await;
+
+    let run_id = start_run(&db).await;
+    let mut book = accepted_on(
+        PARTED,
+        vec![
+            rec_on(PARTED, RecommendationKind::Index, "n", Change::Index),
+            rec_on(
+                PARTED,
+                RecommendationKind::Partition,
+                "at",
+                Change::Partition {
+                    by: "at".into(),
+                    from: "2024-01".into(),
+                    until: "2025-01".into(),
+                },
+            ),
+        ],
+    );
+    let mut engine = Evolver::new(EvolutionSection::default(), run_id);
+    let applied = engine
+        .apply_ready(&mut book, db.as_ref(), None)
+        .await
+        .unwrap();
+    assert_eq!(applied.len(), 2, "{applied:?}\n{:#?}", book.all());
+    assert_eq!(
+        db.partition_columns(PARTED).await.unwrap(),
+        vec!["at".to_string()]
+    );
+    assert_eq!(count(&db, PARTED).await, 600);
+    let in_partition = |name: &str| {
+        let db = db.clone();
+        let sql = format!(
+            "SELECT COUNT(*) FROM {}",
+            d.quote_ident(&format!("fd_pt_{PARTED}_{name}"))
+        );
+        async move { rows(&db, &sql).await[0][0].as_i64().unwrap() }
+    };
+    assert_eq!(in_partition("202403").await, 100);
+    assert_eq!(in_partition("default").await, 0);
+    // The index applied before the partitioning was built again on it.
+    let constraints = db.constraints(PARTED).await.unwrap();
+    assert!(
+        constraints.iter().any(|c| c.columns == ["n"]),
+        "{constraints:?}"
+    );
+
+    // The next batch goes in by COPY, into its month and the default partition.
+    let later = vec![row(601, 9), {
+        let mut r = row(602, 1);
+        r[1] = Value::Timestamp(Utc.with_ymd_and_hms(2031, 5, 1, 0, 0, 0).unwrap());
+        r
+    }];
+    db.write_batch(PARTED, &columns, later, vec![])
+        .await
+        .unwrap();
+    assert_eq!(in_partition("202409").await, 1);
+    assert_eq!(in_partition("default").await, 1);
+    // What the load's end builds, as a run builds it: the key holds `at`.
+    let mut key = vec!["id".to_string()];
+    key.extend(db.partition_columns(PARTED).await.unwrap());
+    let (build, drop) = d.add_primary_key(PARTED, &key);
+    db.transaction(vec![
+        Statement::new(build, vec![]),
+        store::event_statement(
+            d,
+            &store::NewEvent {
+                run_id,
+                kind: kind::KEY_BUILT,
+                table: Some(PARTED),
+                summary: "key".into(),
+                detail: serde_json::json!({}),
+                inverse: vec![drop],
+            },
+        ),
+    ])
+    .await
+    .unwrap();
+    let info = db.table_info(PARTED).await.unwrap().unwrap();
+    assert_eq!(info.primary_key(), vec!["id".to_string(), "at".to_string()]);
+
+    db.execute(
+        &format!(
+            "DELETE FROM {} WHERE {} > 600",
+            d.quote_ident(PARTED),
+            d.quote_ident("id")
+        ),
+        &[],
+    )
+    .await
+    .unwrap();
+    roll_back_run(&db).await;
+    assert_eq!(schema(db.clone()).await, before);
+    assert_eq!(count(&db, PARTED).await, 600);
+    assert!(db.partition_columns(PARTED).await.unwrap().is_empty());
+    db.close().await;
 }

@@ -148,6 +148,13 @@ pub trait Dialect: Send + Sync {
     /// (see [`ConstraintInfo`]); with how many times it binds the table name.
     fn constraints_sql(&self) -> (&'static str, usize);
 
+    /// A query, bound to the table name, listing the columns a partitioned
+    /// table is partitioned by, in order; `None` where flightdeck never
+    /// partitions (every primary key of such a table must include them).
+    fn partition_columns_sql(&self) -> Option<&'static str> {
+        None
+    }
+
     /// A query, bound to a table name then an index name, whose first column
     /// counts the indexes of that name on that table (MySQL has no `CREATE
     /// INDEX IF NOT EXISTS`, so the catalog is asked first everywhere).
@@ -361,6 +368,18 @@ pub trait Database: Send + Sync {
             name: table.to_string(),
             columns,
         }))
+    }
+
+    /// The columns `table` is partitioned by (none: not partitioned).
+    async fn partition_columns(&self, table: &str) -> Result<Vec<String>, DbError> {
+        let Some(sql) = self.dialect().partition_columns_sql() else {
+            return Ok(Vec::new());
+        };
+        let rows = self.query(sql, &[Value::Text(table.to_string())]).await?;
+        Ok(rows
+            .iter()
+            .filter_map(|r| r[0].as_text().map(|s| s.into_owned()))
+            .collect())
     }
 
     /// Indexes and constraints of one table beyond its primary key (none

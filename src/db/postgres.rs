@@ -158,6 +158,18 @@ impl Dialect for PostgresDialect {
         )
     }
 
+    fn partition_columns_sql(&self) -> Option<&'static str> {
+        Some(
+            "SELECT a.attname::text FROM pg_catalog.pg_partitioned_table pt \
+             JOIN pg_catalog.pg_class c ON c.oid = pt.partrelid \
+             JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+             CROSS JOIN LATERAL unnest(pt.partattrs::int2[]) WITH ORDINALITY k(attnum, i) \
+             JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.attnum \
+             WHERE n.nspname = current_schema() AND c.relname = $1 \
+             ORDER BY k.i",
+        )
+    }
+
     fn index_exists_sql(&self) -> &'static str {
         "SELECT COUNT(*) FROM pg_catalog.pg_indexes \
          WHERE schemaname = current_schema() AND tablename = $1 AND indexname = $2"

@@ -314,17 +314,35 @@ pub async fn plan(db: &dyn Database, to: Option<i64>) -> Result<RollbackPlan, Ro
         s.statements = keep;
         s.skipped.extend(skipped);
     }
-    // Undoing a batch deletes its rows by key: a key built after the load is
-    // dropped only after the batches are undone (the two commute).
-    let (keys, mut steps): (Vec<UndoStep>, Vec<UndoStep>) = steps
-        .into_iter()
-        .partition(|s| s.kind == kind::KEY_BUILT && !s.statements.is_empty());
-    steps.extend(keys);
     Ok(RollbackPlan {
         to,
-        steps,
+        steps: keys_after_batches(steps),
         runs: outcomes,
     })
+}
+
+/// Undoing a batch deletes its rows by key, so a key built after the load
+/// is dropped only after the table's batches are undone (the two commute),
+/// but still before any older schema change of that table is undone (a
+/// partitioning's undo copies the table, and the key with it).
+fn keys_after_batches(steps: Vec<UndoStep>) -> Vec<UndoStep> {
+    let mut out = Vec::with_capacity(steps.len());
+    let mut held: Vec<UndoStep> = Vec::new();
+    for s in steps {
+        if s.kind == kind::KEY_BUILT && !s.statements.is_empty() {
+            held.push(s);
+            continue;
+        }
+        if s.kind != kind::BATCH_COMMITTED {
+            let (due, keep): (Vec<UndoStep>, Vec<UndoStep>) =
+                held.into_iter().partition(|k| k.table == s.table);
+            out.extend(due);
+            held = keep;
+        }
+        out.push(s);
+    }
+    out.extend(held);
+    out
 }
 
 /// Splits a batch undo of a table the rollback drops: its DELETE from that

@@ -53,6 +53,8 @@ pub struct LiveTable {
     /// Column name → what else the catalog says of it, where a change must
     /// restate it (MySQL); empty elsewhere.
     pub attributes: HashMap<String, ColumnAttributes>,
+    /// The columns the table is partitioned by (PostgreSQL); empty if it is not.
+    pub partitioned_by: Vec<String>,
 }
 
 /// A column as the catalog describes it beyond its type and nullability:
@@ -204,11 +206,13 @@ pub async fn live_table(
             );
         }
     }
+    let partitioned_by = db.partition_columns(table).await?;
     Ok(Some(LiveTable {
         def,
         dependents,
         native_types,
         attributes,
+        partitioned_by,
     }))
 }
 
@@ -220,6 +224,7 @@ pub fn fill_ddl(recs: &mut [Recommendation], d: &dyn Dialect, def: &TableDef) {
         dependents: Vec::new(),
         native_types: HashMap::new(),
         attributes: HashMap::new(),
+        partitioned_by: Vec::new(),
     };
     for r in recs
         .iter_mut()
@@ -1118,6 +1123,10 @@ fn breaks(change: &Change, v: &Value) -> Option<String> {
         Change::NotNull => v
             .is_null()
             .then(|| "NULL where NOT NULL was applied".into()),
+        // The partition column is part of the primary key.
+        Change::Partition { .. } => v
+            .is_null()
+            .then(|| "NULL in the column the table is partitioned by".into()),
         Change::Check { values } => (!v.is_null() && !values.contains(&v.render()))
             .then(|| format!("not one of {}", values.join(", "))),
         Change::NarrowType { to, .. } => {

@@ -704,6 +704,11 @@ mod tests {
 
     #[test]
     fn partitioning_is_refused() {
-        assert!(plan("a`b", Change::Partition { by: "a`b".into() }).is_err());
+        let partition = Change::Partition {
+            by: "a`b".into(),
+            from: "2024-01".into(),
+            until: "2025-01".into(),
+        };
+        assert!(plan("a`b", partition).is_err());
     }
 }

@@ -82,6 +82,7 @@ pub(super) fn live_of(table: &str, columns: &[(&str, ColumnType, &str, bool)]) -
             .map(|(n, _, native, _)| (n.to_string(), native.to_string()))
             .collect(),
         attributes: HashMap::new(),
+        partitioned_by: Vec::new(),
     }
 }
 

@@ -690,14 +690,21 @@ async fn deferred_key_statements(
     if has_key || !store::created_in_run(t.as_ref(), ctx.run_id, table.target_table()).await? {
         return Ok(Vec::new());
     }
-    let (build, drop) = d.add_primary_key(table.target_table(), &[table.target_key().into()]);
+    // A table partitioned during its load keys on its partition column too.
+    let mut key = vec![table.target_key().to_string()];
+    for c in t.partition_columns(table.target_table()).await? {
+        if !key.contains(&c) {
+            key.push(c);
+        }
+    }
+    let (build, drop) = d.add_primary_key(table.target_table(), &key);
     let event = NewEvent {
         run_id: ctx.run_id,
         kind: kind::KEY_BUILT,
         table: Some(table.target_table()),
         summary: format!(
             "built primary key ({}) of {} after its load",
-            table.target_key(),
+            key.join(", "),
             table.target_table()
         ),
         detail: json!({ "ddl": build }),

@@ -82,8 +82,13 @@ pub enum Change {
     },
     Unique,
     Index,
+    /// Range partitions of column `by`, one a month from `from` up to (not
+    /// including) `until`, both `YYYY-MM`, and a default partition for the
+    /// rest.
     Partition {
         by: String,
+        from: String,
+        until: String,
     },
     EnumTable {
         lookup_table: String,
@@ -179,6 +184,39 @@ pub struct TableFacts {
     pub nulled_orphans: Vec<String>,
     /// Source rows this run will read for the table.
     pub expected_rows: u64,
+}
+
+/// A calendar month, as partition bounds count them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Month {
+    pub year: i32,
+    /// 1–12.
+    pub month: u32,
+}
+
+impl Month {
+    /// The month a timestamp's text starts with (`2024-03-…`).
+    pub fn parse(s: &str) -> Option<Self> {
+        let year = s.get(..4)?.parse().ok()?;
+        let month = s.get(5..7)?.parse().ok()?;
+        (s.as_bytes().get(4) == Some(&b'-') && (1..=12).contains(&month))
+            .then_some(Self { year, month })
+    }
+
+    /// The month `n` months later.
+    pub fn plus(self, n: u32) -> Self {
+        let index = self.year * 12 + self.month as i32 - 1 + n as i32;
+        Self {
+            year: index.div_euclid(12),
+            month: index.rem_euclid(12) as u32 + 1,
+        }
+    }
+}
+
+impl std::fmt::Display for Month {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:04}-{:02}", self.year, self.month)
+    }
 }
 
 /// Tables projected past this many rows in a year are worth partitioning.
@@ -342,20 +380,30 @@ pub fn recommend(p: &TableProfileSnapshot, facts: &TableFacts) -> Vec<Recommenda
             out.push(r);
         }
     }
+    // Monthly partitions over the months seen so far and the forecast's
+    // year ahead. The partition column joins the primary key, which cannot
+    // hold NULL: a column with NULLs is not proposed.
     if let Some(g) = &p.growth
         && g.high > PARTITION_ROWS
-    {
-        let by = p
+        && let Some(c) = p
             .columns
             .iter()
-            .find(|c| c.side == Side::Target && c.declared_type == "timestamp")
-            .map(|c| c.name.clone())
-            .unwrap_or_default();
+            .find(|c| c.side == Side::Target && c.declared_type == "timestamp" && c.nulls == 0)
+        && let (Some(first), Some(last)) = (
+            c.min.as_deref().and_then(Month::parse),
+            c.max.as_deref().and_then(Month::parse),
+        )
+    {
+        let by = c.name.clone();
         let mut r = Recommendation::new(
             RecommendationKind::Partition,
             &p.table,
             &by,
-            Change::Partition { by: by.clone() },
+            Change::Partition {
+                by: by.clone(),
+                from: first.to_string(),
+                until: last.plus(13).to_string(),
+            },
         );
         r.confidence = confidence::exceeds(g.low, g.rows_in_12_months, g.high, PARTITION_ROWS);
         r.evidence = format!(
@@ -366,7 +414,9 @@ pub fn recommend(p: &TableProfileSnapshot, facts: &TableFacts) -> Vec<Recommenda
             thousands(g.high as u64)
         );
         r.benefit = "old periods can be archived or dropped without scanning the table".into();
-        r.cost = "a partitioned copy of the table".into();
+        r.cost = format!(
+            "a partitioned copy of the table under an exclusive lock; the primary key gains {by}, so the key alone is no longer enforced unique"
+        );
         r.cost_rows = p.rows_seen;
         out.push(r);
     }

@@ -156,3 +156,73 @@ fn contradicted_pending_is_withdrawn_and_violated_accepted_alerts() {
         RecommendationState::Accepted
     );
 }
+
+#[test]
+fn a_fast_growing_table_is_partitioned_by_month_over_what_was_seen_and_a_year() {
+    use chrono::TimeZone;
+    let n = 1_000;
+    let at = |i: usize| {
+        Value::Timestamp(
+            chrono::Utc.with_ymd_and_hms(2023, 11, 1, 0, 0, 0).unwrap()
+                + chrono::Duration::days((i % 90) as i64),
+        )
+    };
+    let growth = crate::profile::growth::GrowthForecast {
+        days_observed: 90,
+        rows_per_day: 40_000.0,
+        trend_per_day: 0.0,
+        rows_now: 1_000_000.0,
+        rows_in_12_months: 15_000_000.0,
+        low: 12_000_000.0,
+        high: 18_000_000.0,
+    };
+    let profile = |with_null: bool| {
+        let vals = values(n, |i| {
+            if with_null && i == 7 {
+                Value::Null
+            } else {
+                at(i)
+            }
+        });
+        let mut p = snapshot(
+            vec![(
+                ColumnProfile::new(
+                    "created_at",
+                    Side::Target,
+                    ColumnType::Timestamp,
+                    (None, None),
+                ),
+                &vals,
+            )],
+            n as u64,
+        );
+        p.growth = Some(growth.clone());
+        recommend(
+            &p,
+            &facts(&[("created_at", ColumnType::Timestamp)], n as u64),
+        )
+        .into_iter()
+        .find(|r| r.kind == RecommendationKind::Partition)
+    };
+    let r = profile(false).expect("a partitioning");
+    assert_eq!(
+        r.change,
+        Change::Partition {
+            by: "created_at".into(),
+            from: "2023-11".into(),
+            until: "2025-02".into(),
+        }
+    );
+    assert!(r.cost.contains("no longer enforced unique"), "{}", r.cost);
+    assert!(profile(true).is_none(), "a NULL cannot be in the key");
+}
+
+#[test]
+fn months_count_across_years() {
+    let m = Month::parse("2024-11-30T10:00:00Z").unwrap();
+    assert_eq!(m.to_string(), "2024-11");
+    assert_eq!(m.plus(2).to_string(), "2025-01");
+    assert_eq!(m.plus(14).to_string(), "2026-01");
+    assert_eq!(Month::parse("2024-13-01"), None);
+    assert_eq!(Month::parse("24-01-01"), None);
+}
