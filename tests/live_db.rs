@@ -2766,3 +2766,76 @@ async fn a_table_is_partitioned_by_month_mid_load_and_rolled_back_on_postgres() 
     assert!(db.partition_columns(PARTED).await.unwrap().is_empty());
     db.close().await;
 }
+
+/// The same, through a whole run: the sample's `ml_models` grows past a low
+/// `partition_above_rows`, the accepted partitioning is applied while the run
+/// goes on, the key built after the load holds the partition column, every
+/// check passes, and rollback leaves the target empty again.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_run_partitions_a_growing_table_and_rolls_it_back_on_postgres() {
+    let bin = env!("CARGO_BIN_EXE_flightdeck");
+    let tmp = TempDb::new(Server::Postgres, "partrun").await;
+    let dir = sample_dir(3000).await;
+    let path = project_with(dir.path(), "server.toml", "sqlite://legacy.db", &tmp.url);
+    let toml = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace(
+            "partition_above_rows = 10000000",
+            "partition_above_rows = 100",
+        )
+        .replace("min_confidence = 0.9", "min_confidence = 0.0")
+        .replace("allow = []", "allow = [\"partition\"]")
+        .replace("lock_budget_ms = 2000", "lock_budget_ms = 60000");
+    std::fs::write(&path, toml).unwrap();
+    let db = tmp.connect().await;
+    let before = user_tables(&db).await;
+    let state = dir.path().join("state");
+    let run = std::process::Command::new(bin)
+        .args(["run", "--headless", "--accept-above", "0"])
+        .arg(&path)
+        .env("XDG_STATE_HOME", &state)
+        .output()
+        .unwrap();
+    assert_eq!(
+        run.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let summary: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
+    let applied: Vec<&str> = summary["recommendations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["state"] == "applied" && r["kind"] == "partition")
+        .map(|r| r["table"].as_str().unwrap())
+        .collect();
+    assert!(
+        applied.contains(&"ml_models"),
+        "{}",
+        summary["recommendations"]
+    );
+    assert_eq!(
+        db.partition_columns("ml_models").await.unwrap(),
+        vec!["created_at".to_string()]
+    );
+    let info = db.table_info("ml_models").await.unwrap().unwrap();
+    assert_eq!(
+        info.primary_key(),
+        vec!["model_uuid".to_string(), "created_at".to_string()]
+    );
+    let rb = std::process::Command::new(bin)
+        .args(["rollback", "--yes"])
+        .arg(&path)
+        .env("XDG_STATE_HOME", &state)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        rb.status.success(),
+        "{}",
+        String::from_utf8_lossy(&rb.stderr)
+    );
+    assert_eq!(user_tables(&db).await, before);
+    db.close().await;
+}

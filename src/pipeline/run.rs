@@ -475,6 +475,7 @@ async fn execute_locked(
         source_rows: plans_rows,
         written_keys: Default::default(),
         profiling: project.file.profiling.clone(),
+        partition_rows: project.file.evolution.partition_above_rows,
         growth_columns: project
             .file
             .tables
@@ -596,6 +597,8 @@ struct RunContext {
     profiling: crate::project::model::ProfilingSection,
     /// Source table → its growth_column.
     growth_columns: HashMap<String, String>,
+    /// `[evolution] partition_above_rows`.
+    partition_rows: u64,
 }
 
 struct TableOutcome {
@@ -824,6 +827,7 @@ async fn run_table(
         expected_rows: source_rows_of(ctx, index, table)
             .await?
             .saturating_sub(cp.read),
+        partition_rows: ctx.partition_rows as f64,
     };
     let transform = tokio::task::spawn_blocking({
         let table = table.clone();

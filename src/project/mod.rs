@@ -419,6 +419,9 @@ fn check_sections(p: &ProjectFile, locator: &Locator) -> Result<(), ProjectError
     if !(0.0..=1.0).contains(&p.evolution.min_confidence) {
         return Err(err("[evolution] min_confidence must be in [0, 1]"));
     }
+    if p.evolution.partition_above_rows == 0 {
+        return Err(err("[evolution] partition_above_rows must be at least 1"));
+    }
     let pl = &p.pipeline;
     if pl.batch_size == 0
         || pl.min_batch == 0

@@ -118,6 +118,9 @@ pub struct EvolutionSection {
     /// milliseconds; also PostgreSQL's `lock_timeout` for its statements and
     /// for rollback's.
     pub lock_budget_ms: u64,
+    /// Tables projected past this many rows in 12 months are proposed for
+    /// time partitioning.
+    pub partition_above_rows: u64,
 }
 
 impl Default for EvolutionSection {
@@ -127,6 +130,7 @@ impl Default for EvolutionSection {
             allow: Vec::new(),
             deny: Vec::new(),
             lock_budget_ms: 2_000,
+            partition_above_rows: 10_000_000,
         }
     }
 }

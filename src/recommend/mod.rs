@@ -184,6 +184,9 @@ pub struct TableFacts {
     pub nulled_orphans: Vec<String>,
     /// Source rows this run will read for the table.
     pub expected_rows: u64,
+    /// A table projected past this many rows in 12 months is proposed for
+    /// partitioning (`[evolution] partition_above_rows`).
+    pub partition_rows: f64,
 }
 
 /// A calendar month, as partition bounds count them.
@@ -219,8 +222,6 @@ impl std::fmt::Display for Month {
     }
 }
 
-/// Tables projected past this many rows in a year are worth partitioning.
-const PARTITION_ROWS: f64 = 10_000_000.0;
 /// Largest value set a CHECK or lookup table is proposed for.
 const CHECK_MAX_VALUES: usize = 16;
 
@@ -384,7 +385,7 @@ pub fn recommend(p: &TableProfileSnapshot, facts: &TableFacts) -> Vec<Recommenda
     // year ahead. The partition column joins the primary key, which cannot
     // hold NULL: a column with NULLs is not proposed.
     if let Some(g) = &p.growth
-        && g.high > PARTITION_ROWS
+        && g.high > facts.partition_rows
         && let Some(c) = p
             .columns
             .iter()
@@ -405,7 +406,8 @@ pub fn recommend(p: &TableProfileSnapshot, facts: &TableFacts) -> Vec<Recommenda
                 until: last.plus(13).to_string(),
             },
         );
-        r.confidence = confidence::exceeds(g.low, g.rows_in_12_months, g.high, PARTITION_ROWS);
+        r.confidence =
+            confidence::exceeds(g.low, g.rows_in_12_months, g.high, facts.partition_rows);
         r.evidence = format!(
             "{:.0} rows a day now; {} rows projected in 12 months ({}–{})",
             g.rows_per_day,

@@ -41,6 +41,7 @@ fn facts(cols: &[(&str, ColumnType)], expected: u64) -> TableFacts {
         foreign_keys: vec!["parent".into()],
         nulled_orphans: vec![],
         expected_rows: expected,
+        partition_rows: 10_000_000.0,
     }
 }
 
