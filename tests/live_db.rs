@@ -1063,7 +1063,6 @@ async fn user_tables(db: &Db) -> Vec<(String, i64)> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn rollback_restores_postgres_and_mariadb_targets() {
-    let bin = env!("CARGO_BIN_EXE_flightdeck");
     for server in [Server::Postgres, Server::MySql] {
         let tmp = TempDb::new(server, "rollback").await;
         let dir = sample_dir(800).await;
@@ -1083,12 +1082,11 @@ async fn rollback_restores_postgres_and_mariadb_targets() {
         .unwrap();
         let before = user_tables(&db).await;
         let state = dir.path().join("state");
-        let run = std::process::Command::new(bin)
-            .args(["run", "--headless", "--accept-above", "0.9"])
-            .arg(&path)
-            .env("XDG_STATE_HOME", &state)
-            .output()
-            .unwrap();
+        let run = flightdeck_on(
+            &path,
+            &state,
+            &["run", "--headless", "--accept-above", "0.9"],
+        );
         assert!(
             run.status.code() == Some(0),
             "{server:?}: {}",
@@ -1116,25 +1114,21 @@ async fn rollback_restores_postgres_and_mariadb_targets() {
             events("kind = 'recommendation_decision'").await > 0,
             "{server:?}"
         );
-        let report = std::process::Command::new(bin)
-            .arg("report")
-            .arg(&path)
-            .arg("--out")
-            .arg(dir.path().join("report.md"))
-            .env("XDG_STATE_HOME", &state)
-            .output()
-            .unwrap();
+        let report = flightdeck_on(
+            &path,
+            &state,
+            &[
+                "report",
+                "--out",
+                &dir.path().join("report.md").to_string_lossy(),
+            ],
+        );
         assert!(report.status.success(), "{server:?}: {report:?}");
         let md = std::fs::read_to_string(dir.path().join("report.md")).unwrap();
         assert!(md.contains("The run completed."), "{server:?}: {md}");
         // The run's changes to the mapped schema, read back from this server's
         // catalog: narrowed types are breaking (exit 1), with their DDL.
-        let diff = std::process::Command::new(bin)
-            .args(["diff", "--json"])
-            .arg(&path)
-            .env("XDG_STATE_HOME", &state)
-            .output()
-            .unwrap();
+        let diff = flightdeck_on(&path, &state, &["diff", "--json"]);
         assert_eq!(diff.status.code(), Some(1), "{server:?}: {diff:?}");
         let d: serde_json::Value = serde_json::from_slice(&diff.stdout).unwrap();
         assert!(d["breaking"].as_u64().unwrap() > 0, "{server:?}: {d}");
@@ -1154,12 +1148,7 @@ async fn rollback_restores_postgres_and_mariadb_targets() {
         toml.push_str(&format!("\n[environments.itself]\nurl = \"{}\"\n", tmp.url));
         std::fs::write(&path, toml).unwrap();
         let drift = || {
-            let out = std::process::Command::new(bin)
-                .args(["diff", "--json", "--env", "itself"])
-                .arg(&path)
-                .env("XDG_STATE_HOME", &state)
-                .output()
-                .unwrap();
+            let out = flightdeck_on(&path, &state, &["diff", "--json", "--env", "itself"]);
             let d: serde_json::Value =
                 serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {out:?}"));
             d["drift"][0]["differences"].clone()
@@ -1197,25 +1186,14 @@ async fn rollback_restores_postgres_and_mariadb_targets() {
             .await
             .unwrap();
         // The text log lists the batches without reading their inverses.
-        let log = std::process::Command::new(bin)
-            .arg("log")
-            .arg(&path)
-            .env("XDG_STATE_HOME", &state)
-            .output()
-            .unwrap();
+        let log = flightdeck_on(&path, &state, &["log"]);
         assert!(log.status.success(), "{server:?}: {log:?}");
         assert!(String::from_utf8_lossy(&log.stdout).contains("batch_committed"));
         assert!(
             md.contains("| foreign\\_key |"),
             "{server:?}: no quarantine groups"
         );
-        let rb = std::process::Command::new(bin)
-            .args(["rollback", "--yes"])
-            .arg(&path)
-            .env("XDG_STATE_HOME", &state)
-            .stdin(std::process::Stdio::null())
-            .output()
-            .unwrap();
+        let rb = flightdeck_on(&path, &state, &["rollback", "--yes"]);
         assert!(
             rb.status.success(),
             "{server:?}: {}",
@@ -1227,13 +1205,7 @@ async fn rollback_restores_postgres_and_mariadb_targets() {
             "{server:?}: the target is not back to its pre-run state"
         );
         // Twice is once.
-        let again = std::process::Command::new(bin)
-            .args(["rollback", "--yes"])
-            .arg(&path)
-            .env("XDG_STATE_HOME", &state)
-            .stdin(std::process::Stdio::null())
-            .output()
-            .unwrap();
+        let again = flightdeck_on(&path, &state, &["rollback", "--yes"]);
         assert!(
             again.status.success(),
             "{server:?}: {}",
@@ -1242,6 +1214,18 @@ async fn rollback_restores_postgres_and_mariadb_targets() {
         assert_eq!(user_tables(&db).await, before);
         db.close().await;
     }
+}
+
+/// Runs the flightdeck binary with `args`, then `project`, its state kept
+/// under `state` and no terminal to confirm on.
+fn flightdeck_on(project: &Path, state: &Path, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_flightdeck"))
+        .args(args)
+        .arg(project)
+        .env("XDG_STATE_HOME", state)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap()
 }
 
 /// Row count and an order-independent hash of each user table.
@@ -1314,12 +1298,7 @@ async fn kill_9_during_a_mariadb_to_postgres_run_then_resume_equals_an_uninterru
         }
         let _ = child.kill();
         child.wait().unwrap();
-        let resume = std::process::Command::new(bin)
-            .args(["run", "--headless", "--take-over"])
-            .arg(&path)
-            .env("XDG_STATE_HOME", &state)
-            .output()
-            .unwrap();
+        let resume = flightdeck_on(&path, &state, &["run", "--headless", "--take-over"]);
         assert!(
             resume.status.code() == Some(0),
             "trial {trial}: {}",
@@ -2417,7 +2396,15 @@ impl FailingWrites {
         let now = self.now.fetch_add(1, Ordering::SeqCst) + 1;
         self.most.fetch_max(now, Ordering::SeqCst);
         let done = if n == self.fail_call {
-            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+            // Fail only once the next write has started (or after 10 s, when
+            // the test's assertions then say it never did), however loaded
+            // the machine: a fixed pause was too short with both cores busy.
+            let started = std::time::Instant::now();
+            while self.calls.load(Ordering::SeqCst) <= n + 1
+                && started.elapsed() < std::time::Duration::from_secs(10)
+            {
+                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            }
             Err(db::DbError::Unsupported(format!(
                 "injected failure of write {n}"
             )))
@@ -2568,7 +2555,11 @@ async fn two_batches_in_flight(server: Server) {
         "the write after the failing one had started"
     );
     let committed = failing.committed.lock().unwrap().clone();
-    assert_eq!(committed, (0..fail_call).collect::<Vec<_>>());
+    assert_eq!(
+        committed,
+        (0..fail_call).collect::<Vec<_>>(),
+        "commit order, write {fail_call} failing"
+    );
 
     // What landed is exactly what the checkpoints say: no batch after the
     // failed one, none missing before it.
@@ -2773,7 +2764,6 @@ async fn a_table_is_partitioned_by_month_mid_load_and_rolled_back_on_postgres() 
 /// check passes, and rollback leaves the target empty again.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_run_partitions_a_growing_table_and_rolls_it_back_on_postgres() {
-    let bin = env!("CARGO_BIN_EXE_flightdeck");
     let tmp = TempDb::new(Server::Postgres, "partrun").await;
     let dir = sample_dir(3000).await;
     let path = project_with(dir.path(), "server.toml", "sqlite://legacy.db", &tmp.url);
@@ -2790,12 +2780,7 @@ async fn a_run_partitions_a_growing_table_and_rolls_it_back_on_postgres() {
     let db = tmp.connect().await;
     let before = user_tables(&db).await;
     let state = dir.path().join("state");
-    let run = std::process::Command::new(bin)
-        .args(["run", "--headless", "--accept-above", "0"])
-        .arg(&path)
-        .env("XDG_STATE_HOME", &state)
-        .output()
-        .unwrap();
+    let run = flightdeck_on(&path, &state, &["run", "--headless", "--accept-above", "0"]);
     assert_eq!(
         run.status.code(),
         Some(0),
@@ -2824,13 +2809,7 @@ async fn a_run_partitions_a_growing_table_and_rolls_it_back_on_postgres() {
         info.primary_key(),
         vec!["model_uuid".to_string(), "created_at".to_string()]
     );
-    let rb = std::process::Command::new(bin)
-        .args(["rollback", "--yes"])
-        .arg(&path)
-        .env("XDG_STATE_HOME", &state)
-        .stdin(std::process::Stdio::null())
-        .output()
-        .unwrap();
+    let rb = flightdeck_on(&path, &state, &["rollback", "--yes"]);
     assert!(
         rb.status.success(),
         "{}",
