@@ -2464,19 +2464,12 @@ impl db::Database for FailingWrites {
     }
     async fn write_batch_in_turn(
         &self,
-        table: &str,
-        columns: &[String],
-        rows: Vec<Vec<Value>>,
-        extra: Vec<Statement>,
+        batch: db::BatchWrite,
         turn: Option<db::Turn>,
     ) -> Result<(), db::DbError> {
         let n = self.calls.fetch_add(1, Ordering::SeqCst);
-        self.write(
-            n,
-            self.inner
-                .write_batch_in_turn(table, columns, rows, extra, turn),
-        )
-        .await
+        self.write(n, self.inner.write_batch_in_turn(batch, turn))
+            .await
     }
     async fn try_lock(&self, name: &str) -> Result<bool, db::DbError> {
         self.inner.try_lock(name).await

@@ -3,6 +3,7 @@
 
 mod locks;
 mod mysql;
+mod nodelay;
 mod pg_copy;
 mod postgres;
 mod sqlite;
@@ -103,6 +104,41 @@ impl Statement {
             sql: sql.into(),
             params,
         }
+    }
+}
+
+/// Rows bound for one table, written by the fastest path the database offers
+/// (PostgreSQL: COPY).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RowSet {
+    pub table: String,
+    pub columns: Vec<String>,
+    pub rows: Vec<Row>,
+}
+
+/// One batch's writes, committed in one transaction or not at all.
+#[derive(Debug, Clone, Default)]
+pub struct BatchWrite {
+    /// The batch's rows for its target table.
+    pub rows: RowSet,
+    /// Rows for the tool's own tables that go with the batch (its quarantined
+    /// rows), written the same way as `rows`.
+    pub side: Vec<RowSet>,
+    /// Its event, checkpoint and decisions, run after the batch before
+    /// committed (see [`Database::write_batch_in_turn`]).
+    pub extra: Vec<Statement>,
+}
+
+impl BatchWrite {
+    /// Every row of the batch as INSERT statements, then `extra`: the
+    /// transaction of a database without a faster path.
+    pub fn into_statements(self, d: &dyn Dialect) -> Vec<Statement> {
+        let mut out = Vec::new();
+        for set in std::iter::once(self.rows).chain(self.side) {
+            out.extend(d.insert_rows(&set.table, &set.columns, set.rows));
+        }
+        out.extend(self.extra);
+        out
     }
 }
 
@@ -442,9 +478,9 @@ pub trait Database: Send + Sync {
         self.transaction(statements).await
     }
 
-    /// Loads `rows` into `table` and runs `extra` (quarantine, event,
-    /// checkpoint) in the same transaction, by the fastest path the database
-    /// offers (PostgreSQL: COPY).
+    /// Loads `rows` into `table` and runs `extra` (event, checkpoint) in the
+    /// same transaction, by the fastest path the database offers
+    /// (PostgreSQL: COPY).
     async fn write_batch(
         &self,
         table: &str,
@@ -452,8 +488,16 @@ pub trait Database: Send + Sync {
         rows: Vec<Row>,
         extra: Vec<Statement>,
     ) -> Result<(), DbError> {
-        self.write_batch_in_turn(table, columns, rows, extra, None)
-            .await
+        let batch = BatchWrite {
+            rows: RowSet {
+                table: table.to_string(),
+                columns: columns.to_vec(),
+                rows,
+            },
+            side: Vec::new(),
+            extra,
+        };
+        self.write_batch_in_turn(batch, None).await
     }
 
     /// Batch transactions the loader may have open at once (see
@@ -471,16 +515,12 @@ pub trait Database: Send + Sync {
     /// with one writer wait for the turn first.
     async fn write_batch_in_turn(
         &self,
-        table: &str,
-        columns: &[String],
-        rows: Vec<Row>,
-        extra: Vec<Statement>,
+        batch: BatchWrite,
         turn: Option<Turn>,
     ) -> Result<(), DbError> {
         wait_turn(turn).await?;
-        let mut statements = self.dialect().insert_rows(table, columns, rows);
-        statements.extend(extra);
-        self.transaction(statements).await
+        self.transaction(batch.into_statements(self.dialect()))
+            .await
     }
 
     /// Takes the named lock, held on a dedicated connection until `unlock` or
@@ -573,5 +613,34 @@ mod tests {
         assert!(h.ends_with('…'));
         let exactly = "é".repeat(80);
         assert_eq!(head(&exactly), exactly);
+    }
+
+    #[test]
+    fn a_batch_without_a_fast_path_inserts_its_rows_then_its_side_rows_then_runs_extra() {
+        use super::{BatchWrite, RowSet, Statement, postgres::PostgresDialect};
+        use crate::value::Value;
+        let set = |table: &str, n: i64| RowSet {
+            table: table.into(),
+            columns: vec!["a".into()],
+            rows: (0..n).map(|i| vec![Value::Int(i)]).collect(),
+        };
+        let batch = BatchWrite {
+            rows: set("t", 2),
+            side: vec![set("q", 1), set("empty", 0)],
+            extra: vec![Statement::new("UPDATE c SET n = 1", vec![])],
+        };
+        let sql: Vec<String> = batch
+            .into_statements(&PostgresDialect)
+            .into_iter()
+            .map(|s| format!("{} {:?}", s.sql, s.params))
+            .collect();
+        assert_eq!(
+            sql,
+            [
+                r#"INSERT INTO "t" ("a") VALUES ($1), ($2) [Int(0), Int(1)]"#,
+                r#"INSERT INTO "q" ("a") VALUES ($1) [Int(0)]"#,
+                "UPDATE c SET n = 1 []",
+            ]
+        );
     }
 }

@@ -17,7 +17,7 @@ use sqlx::{
 
 use super::locks::{LockSession, SessionLocks};
 use super::postgres::{f32_to_f64, kind_of};
-use super::{Backend, Database, DbError, DbUrl, Dialect, Statement, Turn, head};
+use super::{Backend, BatchWrite, Database, DbError, DbUrl, Dialect, Statement, Turn, head};
 use crate::schema::{ColumnType, TableDef};
 use crate::value::{Row, Value};
 
@@ -288,6 +288,7 @@ impl MySqlDb {
             .max_connections(5)
             .after_connect(|conn, _meta| {
                 Box::pin(async move {
+                    super::nodelay::on_tcp_sockets();
                     conn.execute(SQL_MODE).await?;
                     Ok(())
                 })
@@ -640,26 +641,30 @@ impl Database for MySqlDb {
     /// then (after `turn`, when given) `extra` and the commit.
     async fn write_batch_in_turn(
         &self,
-        table: &str,
-        columns: &[String],
-        rows: Vec<Row>,
-        extra: Vec<Statement>,
+        batch: BatchWrite,
         turn: Option<Turn>,
     ) -> Result<(), DbError> {
         let d = MySqlDialect;
         let mut inserts = Vec::new();
-        let mut group = Vec::new();
-        let mut size = 0;
-        for row in rows {
-            let n = row_bytes(&row);
-            if !group.is_empty() && size + n > self.packet_budget {
-                inserts.extend(d.insert_rows(table, columns, std::mem::take(&mut group)));
-                size = 0;
+        let BatchWrite { rows, side, extra } = batch;
+        for set in std::iter::once(rows).chain(side) {
+            let mut group = Vec::new();
+            let mut size = 0;
+            for row in set.rows {
+                let n = row_bytes(&row);
+                if !group.is_empty() && size + n > self.packet_budget {
+                    inserts.extend(d.insert_rows(
+                        &set.table,
+                        &set.columns,
+                        std::mem::take(&mut group),
+                    ));
+                    size = 0;
+                }
+                size += n;
+                group.push(row);
             }
-            size += n;
-            group.push(row);
+            inserts.extend(d.insert_rows(&set.table, &set.columns, group));
         }
-        inserts.extend(d.insert_rows(table, columns, group));
         let mut tx = self.pool.begin().await.map_err(DbError::sql("BEGIN"))?;
         for st in &inserts {
             exec_on(&mut tx, st).await?;

@@ -10,7 +10,9 @@ use sqlx::sqlite::{
 use sqlx::{Acquire, Arguments, AssertSqlSafe, SqlitePool};
 
 use super::sqlite_raw::RawConn;
-use super::{Backend, Database, DbError, DbUrl, Dialect, Statement, Turn, head};
+use super::{
+    Backend, BatchWrite, Database, DbError, DbUrl, Dialect, RowSet, Statement, Turn, head,
+};
 use crate::schema::ColumnType;
 use crate::value::{Row, Value};
 
@@ -326,29 +328,32 @@ impl Database for SqliteDb {
     /// One writer: the batch before commits first, then this one starts.
     async fn write_batch_in_turn(
         &self,
-        table: &str,
-        columns: &[String],
-        rows: Vec<Row>,
-        extra: Vec<Statement>,
+        batch: BatchWrite,
         turn: Option<Turn>,
     ) -> Result<(), DbError> {
         super::wait_turn(turn).await?;
         let d = &SqliteDialect;
-        let insert = (!columns.is_empty()).then(|| {
-            format!(
-                "INSERT INTO {} ({}) VALUES ({})",
-                d.quote_ident(table),
-                columns
-                    .iter()
-                    .map(|c| d.quote_ident(c))
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                vec!["?"; columns.len()].join(", ")
-            )
-        });
+        let BatchWrite { rows, side, extra } = batch;
+        let sets: Vec<(String, RowSet)> = std::iter::once(rows)
+            .chain(side)
+            .filter(|set| !set.columns.is_empty())
+            .map(|set| {
+                let insert = format!(
+                    "INSERT INTO {} ({}) VALUES ({})",
+                    d.quote_ident(&set.table),
+                    set.columns
+                        .iter()
+                        .map(|c| d.quote_ident(c))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    vec!["?"; set.columns.len()].join(", ")
+                );
+                (insert, set)
+            })
+            .collect();
         self.with_raw(true, move |raw| {
-            if let Some(insert) = &insert {
-                raw.insert_each(insert, rows.iter().map(Vec::as_slice))
+            for (insert, set) in &sets {
+                raw.insert_each(insert, set.rows.iter().map(Vec::as_slice))
                     .map_err(|e| DbError::sql(head(insert))(e.into()))?;
             }
             for st in &extra {

@@ -6,7 +6,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::{EventRecord, kind};
-use crate::db::{Database, DbError, Dialect, Statement};
+use crate::db::{Database, DbError, Dialect, RowSet, Statement};
 use crate::schema::{ColumnDef, ColumnType, TableDef};
 use crate::value::Value;
 
@@ -741,17 +741,18 @@ pub struct QuarantinedRow {
     pub raw_row: serde_json::Value,
 }
 
-pub fn quarantine_statements(
-    d: &dyn Dialect,
+/// A batch's quarantined rows as rows of [`QUARANTINE`], written with the
+/// batch (see [`crate::db::BatchWrite`]).
+pub fn quarantine_rows(
     run_id: Uuid,
     source_table: &str,
     batch_no: i64,
     rows: &[QuarantinedRow],
-) -> Vec<Statement> {
+) -> Option<RowSet> {
     if rows.is_empty() {
-        return Vec::new();
+        return None;
     }
-    let cols: Vec<String> = [
+    let columns = [
         "run_id",
         "source_table",
         "batch_no",
@@ -766,11 +767,12 @@ pub fn quarantine_statements(
     .map(|s| s.to_string())
     .collect();
     let at = now_text();
-    let values = rows
+    let run_id = run_id.to_string();
+    let rows = rows
         .iter()
         .map(|r| {
             vec![
-                Value::Text(run_id.to_string()),
+                Value::Text(run_id.clone()),
                 Value::Text(source_table.into()),
                 Value::Int(batch_no),
                 Value::Text(r.source_key.clone()),
@@ -782,7 +784,11 @@ pub fn quarantine_statements(
             ]
         })
         .collect();
-    d.insert_rows(QUARANTINE, &cols, values)
+    Some(RowSet {
+        table: QUARANTINE.to_string(),
+        columns,
+        rows,
+    })
 }
 
 /// SQL literal for an inverse statement stored as text.

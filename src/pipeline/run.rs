@@ -17,7 +17,7 @@ use super::events::{
 };
 use super::parents::{KeyCollector, ParentKeys};
 use super::{RunSummary, TableSummary};
-use crate::db::{self, Db, DbError, Statement};
+use crate::db::{self, BatchWrite, Db, DbError, RowSet, Statement};
 use crate::eventlog::kind;
 use crate::eventlog::lock::{self, LockError};
 use crate::eventlog::store::{self, Checkpoint, NewEvent, QuarantinedRow, RunRecord};
@@ -943,10 +943,13 @@ async fn run_table(
                     .await?;
             }
             let after = st.inflight.back().map_or(&cp, |w| &w.next);
-            let (next, event, mut statements) =
-                batch_statements(ctx, table, after, &batch, key_idx);
-            statements.extend(evo.decision_statements(d));
-            let rows = std::mem::take(&mut batch.rows);
+            let (next, event, mut writes) = batch_write(ctx, table, after, &batch, key_idx);
+            writes.extra.extend(evo.decision_statements(d));
+            writes.rows = RowSet {
+                table: table.target_table().to_string(),
+                columns: target_cols.clone(),
+                rows: std::mem::take(&mut batch.rows),
+            };
             // The batch before, when still in flight, commits first.
             let turn = if st.inflight.is_empty() {
                 None
@@ -957,8 +960,6 @@ async fn run_table(
             st.last_commit = Some(commit_rx);
             let write = tokio::spawn({
                 let target = ctx.target.clone();
-                let name = table.target_table().to_string();
-                let cols = target_cols.clone();
                 async move {
                     let waited = Arc::new(std::sync::Mutex::new(Duration::ZERO));
                     let turn = turn.map(|rx| {
@@ -972,7 +973,7 @@ async fn run_table(
                         .boxed()
                     });
                     let done = target
-                        .write_batch_in_turn(&name, &cols, rows, statements, turn)
+                        .write_batch_in_turn(writes, turn)
                         .await;
                     let _ = committed.send(done.is_ok());
                     let waited = *waited.lock().unwrap();
@@ -1255,16 +1256,17 @@ async fn evolve_between_batches(
     Ok(applied)
 }
 
-/// A batch's transaction after its rows: quarantine, the `batch_committed`
-/// event with its inverse, and the checkpoint that follows `cp`. Returns
-/// that checkpoint and the event's summary too.
-fn batch_statements(
+/// A batch's transaction besides its rows: its quarantined rows, the
+/// `batch_committed` event with its inverse, and the checkpoint that follows
+/// `cp` (`rows` is left for the caller). Returns that checkpoint and the
+/// event's summary too.
+fn batch_write(
     ctx: &RunContext,
     table: &CompiledTable,
     cp: &Checkpoint,
     batch: &LoadBatch,
     key_idx: usize,
-) -> (Checkpoint, String, Vec<Statement>) {
+) -> (Checkpoint, String, BatchWrite) {
     let d = ctx.target.dialect();
     let batch_no = cp.batch_no + 1;
     let n_written = batch.rows.len() as u64;
@@ -1328,21 +1330,25 @@ fn batch_statements(
         }),
         inverse,
     };
-    let mut statements = store::quarantine_statements(
-        d,
+    let side = store::quarantine_rows(
         ctx.run_id,
         table.source_table(),
         batch_no,
         &batch.quarantined,
     );
-    statements.push(store::event_statement(d, &event));
-    statements.extend(store::checkpoint_statements(
+    let mut extra = vec![store::event_statement(d, &event)];
+    extra.extend(store::checkpoint_statements(
         d,
         ctx.run_id,
         table.source_table(),
         &next,
     ));
-    (next, event.summary, statements)
+    let write = BatchWrite {
+        rows: RowSet::default(),
+        side: side.into_iter().collect(),
+        extra,
+    };
+    (next, event.summary, write)
 }
 
 fn rate(rows: u64, since: Instant) -> f64 {
