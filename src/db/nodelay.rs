@@ -1,12 +1,14 @@
 //! TCP_NODELAY on the database connections.
 //!
 //! sqlx opens its TCP sockets with Nagle's algorithm on (libpq and the MySQL
-//! client library turn it off). A batch writes twice before it reads (the
-//! last piece of a COPY, then CopyDone), so the second write waited for the
-//! server's delayed ACK: up to 40 ms per batch on loopback. sqlx does not hand
-//! out its sockets, so after each connection is made this sets the option on
-//! every TCP socket the process has open, which only ever affects when small
-//! writes are sent.
+//! client library turn it off). A COPY writes twice before it reads (its last
+//! piece of data, then CopyDone), so the second write waits for the server's
+//! delayed ACK: with a batch's quarantined rows copied after its rows, the
+//! 1M-row MariaDB → PostgreSQL sample took 28.0–28.4 s with Nagle on and
+//! 22.0–24.4 s with it off (alternating runs). sqlx does not hand out its
+//! sockets, so after each connection is made this sets the option on every
+//! TCP socket the process has open, which only changes when small writes
+//! are sent.
 
 /// Sets TCP_NODELAY on every TCP socket of this process. Errors are ignored:
 /// a socket that closes meanwhile, or a descriptor that is not a socket, is
