@@ -2375,44 +2375,64 @@ async fn rollback_undoes_an_interrupted_change_the_catalog_shows_in_place() {
 }
 
 /// A target that records the loader's batch writes and fails one of them
-/// (after a pause, so the batch after it is already being copied).
+/// once the batch after it is being written too. Writes are known by the
+/// (source table, batch number) of the checkpoint they carry: the loader
+/// starts each batch's write on a task of its own, so the order in which the
+/// writes reach this wrapper is not the order of the batches.
 struct FailingWrites {
     inner: Db,
-    fail_call: usize,
-    calls: std::sync::atomic::AtomicUsize,
+    fail: (String, i64),
+    /// Batches whose write has started.
+    started: std::sync::Mutex<Vec<(String, i64)>>,
     now: std::sync::atomic::AtomicUsize,
     most: std::sync::atomic::AtomicUsize,
-    /// Call numbers, in the order their transactions committed.
-    committed: std::sync::Mutex<Vec<usize>>,
+    /// Batches in the order their transactions committed.
+    committed: std::sync::Mutex<Vec<(String, i64)>>,
+}
+
+/// The (source table, batch number) of the checkpoint a batch's write carries.
+fn batch_of(batch: &db::BatchWrite) -> (String, i64) {
+    batch
+        .extra
+        .iter()
+        .find(|st| st.sql.starts_with("INSERT INTO") && st.sql.contains("flightdeck_checkpoints"))
+        .and_then(|st| match (&st.params[1], &st.params[2]) {
+            (Value::Text(t), Value::Int(n)) => Some((t.clone(), *n)),
+            _ => None,
+        })
+        .expect("a batch's write carries its checkpoint")
 }
 
 impl FailingWrites {
-    /// Runs one write as call number `n`, counting the writes open together.
+    /// Runs the write of `batch`, counting the writes open together.
     async fn write(
         &self,
-        n: usize,
+        batch: (String, i64),
         write: impl std::future::Future<Output = Result<(), db::DbError>>,
     ) -> Result<(), db::DbError> {
+        self.started.lock().unwrap().push(batch.clone());
         let now = self.now.fetch_add(1, Ordering::SeqCst) + 1;
         self.most.fetch_max(now, Ordering::SeqCst);
-        let done = if n == self.fail_call {
-            // Fail only once the next write has started (or after 10 s, when
-            // the test's assertions then say it never did), however loaded
-            // the machine: a fixed pause was too short with both cores busy.
+        let done = if batch == self.fail {
+            // Fail only once the next batch's write has started (or after
+            // 10 s, when the test's assertions then say it never did),
+            // however loaded the machine.
+            let next = (batch.0.clone(), batch.1 + 1);
             let started = std::time::Instant::now();
-            while self.calls.load(Ordering::SeqCst) <= n + 1
+            while !self.started.lock().unwrap().contains(&next)
                 && started.elapsed() < std::time::Duration::from_secs(10)
             {
                 tokio::time::sleep(std::time::Duration::from_millis(5)).await;
             }
             Err(db::DbError::Unsupported(format!(
-                "injected failure of write {n}"
+                "injected failure of {} batch {}",
+                batch.0, batch.1
             )))
         } else {
             write.await
         };
         if done.is_ok() {
-            self.committed.lock().unwrap().push(n);
+            self.committed.lock().unwrap().push(batch);
         }
         self.now.fetch_sub(1, Ordering::SeqCst);
         done
@@ -2467,8 +2487,8 @@ impl db::Database for FailingWrites {
         batch: db::BatchWrite,
         turn: Option<db::Turn>,
     ) -> Result<(), db::DbError> {
-        let n = self.calls.fetch_add(1, Ordering::SeqCst);
-        self.write(n, self.inner.write_batch_in_turn(batch, turn))
+        let which = batch_of(&batch);
+        self.write(which, self.inner.write_batch_in_turn(batch, turn))
             .await
     }
     async fn try_lock(&self, name: &str) -> Result<bool, db::DbError> {
@@ -2518,11 +2538,11 @@ async fn two_batches_in_flight(server: Server) {
 
     let project = Arc::new(flightdeck::project::load(&path).unwrap());
     let mut prepared = pipeline::prepare(project, true).await.unwrap();
-    let fail_call = 6;
+    let fail = ("models".to_string(), 6);
     let failing = Arc::new(FailingWrites {
         inner: prepared.target.clone(),
-        fail_call,
-        calls: Default::default(),
+        fail: fail.clone(),
+        started: Default::default(),
         now: Default::default(),
         most: Default::default(),
         committed: Default::default(),
@@ -2539,20 +2559,25 @@ async fn two_batches_in_flight(server: Server) {
     }
     let error = error.expect("a Failed event");
     assert!(
-        error.contains(&format!("injected failure of write {fail_call}")),
+        error.contains(&format!("injected failure of {} batch {}", fail.0, fail.1)),
         "the first failure is the one reported: {error}"
     );
     assert_eq!(failing.most.load(Ordering::SeqCst), 2, "two writes overlap");
     assert!(
-        failing.calls.load(Ordering::SeqCst) > fail_call + 1,
+        failing
+            .started
+            .lock()
+            .unwrap()
+            .contains(&(fail.0.clone(), fail.1 + 1)),
         "the write after the failing one had started"
     );
+    // Batches commit in order: `datasets` (one batch of 100 rows), then
+    // `models` up to the failing batch, and nothing after it.
     let committed = failing.committed.lock().unwrap().clone();
-    assert_eq!(
-        committed,
-        (0..fail_call).collect::<Vec<_>>(),
-        "commit order, write {fail_call} failing"
-    );
+    let expected: Vec<(String, i64)> = std::iter::once(("datasets".to_string(), 1))
+        .chain((1..fail.1).map(|n| (fail.0.clone(), n)))
+        .collect();
+    assert_eq!(committed, expected, "commit order, {fail:?} failing");
 
     // What landed is exactly what the checkpoints say: no batch after the
     // failed one, none missing before it.

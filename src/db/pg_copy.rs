@@ -192,10 +192,11 @@ async fn copy_binary(
     for row in rows {
         binary_row(row, kinds, &mut buf);
         if buf.len() >= COPY_CHUNK {
-            copy.send(std::mem::take(&mut buf))
+            // sqlx copies the piece into its write buffer: `buf` is reused.
+            copy.send(buf.as_slice())
                 .await
                 .map_err(DbError::sql(head(sql)))?;
-            buf.reserve(COPY_CHUNK + 4096);
+            buf.clear();
         }
     }
     buf.extend_from_slice(&(-1i16).to_be_bytes());
@@ -293,10 +294,11 @@ async fn copy_text(conn: &mut PgConnection, sql: &str, rows: &[Row]) -> Result<(
         }
         buf.push(b'\n');
         if buf.len() >= COPY_CHUNK {
-            copy.send(std::mem::take(&mut buf))
+            // sqlx copies the piece into its write buffer: `buf` is reused.
+            copy.send(buf.as_slice())
                 .await
                 .map_err(DbError::sql(head(sql)))?;
-            buf.reserve(COPY_CHUNK + 4096);
+            buf.clear();
         }
     }
     if !buf.is_empty() {
