@@ -341,11 +341,7 @@ impl Database for SqliteDb {
                 let insert = format!(
                     "INSERT INTO {} ({}) VALUES ({})",
                     d.quote_ident(&set.table),
-                    set.columns
-                        .iter()
-                        .map(|c| d.quote_ident(c))
-                        .collect::<Vec<_>>()
-                        .join(", "),
+                    d.ident_list(&set.columns),
                     vec!["?"; set.columns.len()].join(", ")
                 );
                 (insert, set)
