@@ -241,3 +241,131 @@ fn a_completed_project_is_up_to_date_on_rerun() {
     };
     assert_eq!(counts(&again), counts(&first));
 }
+
+/// A run that finds the parent table already in the target looks up the
+/// references its own load did not write, and one that names a row that was
+/// there before the run resolves. In a parent table the run created, the
+/// same reference is an orphan (`on_orphan = "null"` for `models.dataset_id`).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reference_resolves_in_a_parent_table_that_held_rows_before_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = run_sample(dir.path(), 300);
+    assert_eq!(first["status"], "completed");
+    let source = common::open_sqlite(&dir.path().join("legacy.db")).await;
+    let target = common::open_sqlite(&dir.path().join("platform.db")).await;
+    // The dataset the most models name, and its key in the target.
+    let dataset = common::query(
+        &source,
+        "SELECT dataset_id FROM models WHERE dataset_id IN (SELECT dataset_id FROM datasets) \
+         GROUP BY dataset_id ORDER BY COUNT(*) DESC, dataset_id LIMIT 1",
+    )
+    .await[0][0]
+        .as_i64()
+        .unwrap();
+    let key = common::query(
+        &target,
+        &format!("SELECT data_source_uuid FROM data_sources WHERE original_source_id = {dataset}"),
+    )
+    .await[0][0]
+        .render();
+    // The models that reference it and landed (others go to quarantine for
+    // reasons of their own).
+    let models: Vec<i64> = common::query(
+        &target,
+        &format!("SELECT original_source_id FROM ml_models WHERE training_dataset_uuid = '{key}'"),
+    )
+    .await
+    .iter()
+    .map(|r| r[0].as_i64().unwrap())
+    .collect();
+    assert!(!models.is_empty());
+    // The source loses the dataset; the target keeps only its row.
+    source
+        .execute(
+            &format!("DELETE FROM datasets WHERE dataset_id = {dataset}"),
+            &[],
+        )
+        .await
+        .unwrap();
+    source.close().await;
+    let reset = |keep_parent: bool| {
+        let target = &target;
+        async move {
+            for t in common::query(
+                target,
+                "SELECT name FROM sqlite_master WHERE type = 'table'",
+            )
+            .await
+            {
+                let t = t[0].render();
+                let kept = t.starts_with("sqlite_") || (keep_parent && t == "data_sources");
+                if !kept {
+                    target
+                        .execute(&format!("DROP TABLE \"{t}\""), &[])
+                        .await
+                        .unwrap();
+                }
+            }
+            if keep_parent {
+                target
+                    .execute(
+                        &format!("DELETE FROM data_sources WHERE original_source_id <> {dataset}"),
+                        &[],
+                    )
+                    .await
+                    .unwrap();
+            }
+        }
+    };
+    let references = |models: Vec<i64>| {
+        let target = &target;
+        async move {
+            let ids: Vec<String> = models.iter().map(i64::to_string).collect();
+            common::query(
+                target,
+                &format!(
+                    "SELECT training_dataset_uuid FROM ml_models WHERE original_source_id IN ({}) \
+                     ORDER BY original_source_id",
+                    ids.join(", ")
+                ),
+            )
+            .await
+            .iter()
+            .map(|r| (!r[0].is_null()).then(|| r[0].render()))
+            .collect::<Vec<_>>()
+        }
+    };
+    let run = || {
+        // Exit 1: `data_sources` holds one row more than its source, and the
+        // count check says so.
+        let out = common::flightdeck(dir.path())
+            .args(["run", "--headless"])
+            .arg(dir.path().join("project.toml"))
+            .output()
+            .unwrap();
+        assert!(
+            matches!(out.status.code(), Some(0 | 1)),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let summary: Json = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(summary["status"], "completed");
+    };
+
+    reset(true).await;
+    run();
+    assert_eq!(
+        references(models.clone()).await,
+        vec![Some(key); models.len()],
+        "the dataset's row was in the target before the run"
+    );
+
+    reset(false).await;
+    run();
+    assert_eq!(
+        references(models.clone()).await,
+        vec![None; models.len()],
+        "no row of the dataset anywhere: orphans, set to NULL"
+    );
+    target.close().await;
+}

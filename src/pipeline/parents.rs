@@ -5,9 +5,11 @@
 //! its written rows are its source keys minus the keys this run quarantined.
 //! For integer keys that set is a bitmap of one bit per key in the key range
 //! (125 kB per million keys), which answers a child's foreign-key check
-//! without an index probe into the target; values the bitmap does not hold
+//! without an index probe into the target. Values the bitmap does not hold
 //! are still looked up in the target, so the check stays exact for rows
-//! that were in the target before the run.
+//! that were in the target before the run, unless the run created the parent
+//! table itself and wrote every one of its rows: then the bitmap holds the
+//! whole table and a value outside it is an orphan.
 
 use uuid::Uuid;
 
@@ -25,9 +27,18 @@ const PAGE: i64 = if cfg!(test) { 2 } else { 10_000 };
 pub struct ParentKeys {
     min: i64,
     bits: Vec<u64>,
+    /// The target table holds no other row: this run created it and wrote
+    /// every row it has.
+    whole: bool,
 }
 
 impl ParentKeys {
+    /// True when every row of the parent's target table is one of these
+    /// keys, so a key outside them need not be looked up.
+    pub fn whole_table(&self) -> bool {
+        self.whole
+    }
+
     pub fn contains(&self, key: i64) -> bool {
         let Some(i) = key.checked_sub(self.min).filter(|i| *i >= 0) else {
             return false;
@@ -75,6 +86,7 @@ impl ParentKeys {
         let mut keys = Self {
             min: *min,
             bits: vec![0; range as usize / 64 + 1],
+            whole: false,
         };
         let page = format!(
             "SELECT {qk} FROM {qt} WHERE {qk} >= {} ORDER BY {qk} LIMIT {PAGE}",
@@ -142,9 +154,20 @@ pub struct KeyCollector {
     /// A key that is not an integer, lies below the first, or spreads the
     /// range past `MAX_RANGE`: the children fall back to `ParentKeys::load`.
     unusable: bool,
+    /// The target table was created for these rows (see `ParentKeys::whole`).
+    whole: bool,
 }
 
 impl KeyCollector {
+    /// Collects the keys of a table this run has just created: the keys
+    /// it gathers will be every row the table holds.
+    pub fn of_new_table() -> Self {
+        Self {
+            whole: true,
+            ..Self::default()
+        }
+    }
+
     /// Records the source key of a row that was written.
     pub fn add(&mut self, key: &Value) {
         if self.unusable {
@@ -157,6 +180,7 @@ impl KeyCollector {
         let keys = self.keys.get_or_insert_with(|| ParentKeys {
             min: k,
             bits: Vec::new(),
+            whole: self.whole,
         });
         let Some(i) = k
             .checked_sub(keys.min)
@@ -204,6 +228,14 @@ mod tests {
             assert_eq!(c.finish(), None, "{bad:?}");
         }
         assert_eq!(KeyCollector::default().finish(), None);
+        // Only the keys of a table this run created hold the whole table.
+        for (mut c, whole) in [
+            (KeyCollector::default(), false),
+            (KeyCollector::of_new_table(), true),
+        ] {
+            c.add(&Value::Int(1));
+            assert_eq!(c.finish().map(|k| k.whole_table()), Some(whole));
+        }
     }
 
     #[test]
@@ -211,6 +243,7 @@ mod tests {
         let mut k = ParentKeys {
             min: -3,
             bits: vec![0; 3],
+            whole: false,
         };
         for x in [-3, 0, 63, 64, 130] {
             k.set(x, true);

@@ -607,10 +607,11 @@ struct TableOutcome {
 }
 
 /// Creates the target table (logged with its inverse) unless it exists.
-async fn ensure_target_table(ctx: &RunContext, table: &CompiledTable) -> Result<(), RunError> {
+/// Creates `table` in the target unless it exists; true when it did.
+async fn ensure_target_table(ctx: &RunContext, table: &CompiledTable) -> Result<bool, RunError> {
     let t = &ctx.target;
     if t.table_info(table.target_table()).await?.is_some() {
-        return Ok(());
+        return Ok(false);
     }
     let d = t.dialect();
     let mut def = table.target_def();
@@ -645,7 +646,7 @@ async fn ensure_target_table(ctx: &RunContext, table: &CompiledTable) -> Result<
         ),
     ])
     .await?;
-    Ok(())
+    Ok(true)
 }
 
 /// True when foreign key `fk` names `parent`'s key.
@@ -755,7 +756,7 @@ async fn run_table(
             cancelled: false,
         });
     }
-    ensure_target_table(ctx, table).await?;
+    let new_table = ensure_target_table(ctx, table).await?;
     let created = format!("{}{}", table.target_table(), crate::versions::CREATED);
     record_version(ctx, &created).await?;
     let mut parents = Vec::with_capacity(table.foreign_keys().len());
@@ -865,8 +866,13 @@ async fn run_table(
         last_commit: None,
         // A parent loaded from its first row in this process: its written
         // keys are gathered as its batches commit.
-        written_keys: (cp.read == 0 && all.iter().any(|t| references(t, table)))
-            .then(KeyCollector::default),
+        written_keys: (cp.read == 0 && all.iter().any(|t| references(t, table))).then(|| {
+            if new_table {
+                KeyCollector::of_new_table()
+            } else {
+                KeyCollector::default()
+            }
+        }),
     };
     let mut cancelled = false;
     // A batch is checked while the ones before it are still being written;
@@ -1722,7 +1728,14 @@ async fn fk_checks(
             .collect();
         let mut wanted: Vec<Value> = Vec::new();
         let mut seen = HashSet::new();
-        for (r, _) in batch.rows.iter().zip(&known).filter(|(_, k)| !**k) {
+        // A parent table this run created holds no row outside its bitmap.
+        let look_up = !parent.as_ref().is_some_and(ParentKeys::whole_table);
+        for (r, _) in batch
+            .rows
+            .iter()
+            .zip(&known)
+            .filter(|(_, k)| look_up && !**k)
+        {
             let v = &r[fk.column];
             if !v.is_null() && seen.insert(v.render()) {
                 wanted.push(v.clone());
