@@ -714,7 +714,9 @@ impl Progress {
                     self.bar.set_message(name.clone());
                 }
             }
-            RunEvent::Counted { table, source_rows } => {
+            RunEvent::Counted {
+                table, source_rows, ..
+            } => {
                 if let Some(t) = self.tables.borrow_mut().get_mut(*table) {
                     t.1 = Some(*source_rows);
                 }

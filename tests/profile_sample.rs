@@ -71,7 +71,12 @@ async fn sample_recommendations_hold_and_accepted_ones_are_applied_during_the_ru
     assert!(tables.iter().all(|t| t.source_rows.is_none()), "{tables:?}");
     let mut counted = vec![None; tables.len()];
     for (at, e) in events.iter().enumerate() {
-        if let RunEvent::Counted { table, source_rows } = e {
+        if let RunEvent::Counted {
+            table,
+            source_rows,
+            estimated: false,
+        } = e
+        {
             assert!(at > started, "Counted before Started");
             assert_eq!(counted[*table].replace(*source_rows), None, "counted twice");
         }

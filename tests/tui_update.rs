@@ -45,7 +45,11 @@ fn row_counts_arriving_after_the_plan_fill_in_totals_and_bars() {
     assert!(screen.contains("counting…"), "{screen}");
     for (table, p) in counted.iter().enumerate().skip(1) {
         let source_rows = p.source_rows.unwrap();
-        app.update(Msg::Run(RunEvent::Counted { table, source_rows }));
+        app.update(Msg::Run(RunEvent::Counted {
+            table,
+            source_rows,
+            estimated: false,
+        }));
     }
     // One table still uncounted: no total yet.
     assert_eq!(app.run.total_rows(), None);
@@ -53,11 +57,49 @@ fn row_counts_arriving_after_the_plan_fill_in_totals_and_bars() {
     app.update(Msg::Run(RunEvent::Counted {
         table: 0,
         source_rows: first,
+        estimated: false,
     }));
     assert_eq!(app.run.total_rows(), Some(242_400));
     assert_eq!(app.run.tables, counted);
     let screen = render(&app, 160, 48).backend().to_string();
     assert!(!screen.contains("counting…"), "{screen}");
+}
+
+#[test]
+fn an_estimated_size_is_marked_and_a_finished_table_is_whole() {
+    let mut app = app();
+    press(&mut app, Action::StartRun);
+    app.update(Msg::Run(started()));
+    // The catalog guessed 500 rows for a table that held 400.
+    app.update(Msg::Run(RunEvent::Counted {
+        table: 0,
+        source_rows: 500,
+        estimated: true,
+    }));
+    app.update(Msg::Run(RunEvent::TableStarted { table: 0 }));
+    app.update(Msg::Run(progress(0, 200, 0, 1_000.0)));
+    let line = |app: &flightdeck::tui::App| {
+        let screen = render(app, 160, 48).backend().to_string();
+        screen
+            .lines()
+            .find(|l| l.contains("datasets → data_sources"))
+            .unwrap_or_else(|| panic!("{screen}"))
+            .to_string()
+    };
+    let running = line(&app);
+    assert!(running.contains("200/≈500"), "{running}");
+    assert!(running.contains(" 40%"), "{running}");
+    app.update(Msg::Run(RunEvent::TableFinished {
+        table: 0,
+        progress: flightdeck::pipeline::TableProgress {
+            read: 400,
+            written: 400,
+            quarantined: 0,
+        },
+    }));
+    let done = line(&app);
+    assert!(done.contains("100%"), "{done}");
+    assert!(done.contains("400/≈500"), "{done}");
 }
 
 #[test]

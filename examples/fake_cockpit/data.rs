@@ -29,6 +29,7 @@ pub fn plans(scale: u64) -> Vec<TablePlan> {
             source: s.to_string(),
             target: t.to_string(),
             source_rows: Some(rows / scale.max(1)),
+            estimated: false,
             already_read: 0,
         })
         .collect()

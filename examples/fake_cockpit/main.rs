@@ -168,7 +168,13 @@ async fn fake_run(
         .await;
     for (table, plan) in plans.iter().enumerate() {
         let source_rows = plan.source_rows.unwrap_or(0);
-        let _ = tx.send(RunEvent::Counted { table, source_rows }).await;
+        let _ = tx
+            .send(RunEvent::Counted {
+                table,
+                source_rows,
+                estimated: false,
+            })
+            .await;
     }
     let mut totals = Vec::new();
     for (i, plan) in plans.iter().enumerate() {

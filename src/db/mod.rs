@@ -196,6 +196,13 @@ pub trait Dialect: Send + Sync {
     /// INDEX IF NOT EXISTS`, so the catalog is asked first everywhere).
     fn index_exists_sql(&self) -> &'static str;
 
+    /// SQL for the catalog's estimate of a table's rows (one bind: the table
+    /// name; one row, one integer column, no row when there is no such table),
+    /// or `None` when the database keeps no estimate.
+    fn estimated_rows_sql(&self) -> Option<&'static str> {
+        None
+    }
+
     /// Why this database cannot store `value` in any column (PostgreSQL text
     /// and NUL, MySQL and NaN), so the row goes to quarantine instead of failing
     /// its whole batch.
@@ -404,6 +411,22 @@ pub trait Database: Send + Sync {
             name: table.to_string(),
             columns,
         }))
+    }
+
+    /// The catalog's estimate of `table`'s row count; `None` where there is
+    /// none (a database without estimates, a table never analyzed, or an
+    /// estimate of zero, which is often only that).
+    async fn estimated_rows(&self, table: &str) -> Result<Option<u64>, DbError> {
+        let Some(sql) = self.dialect().estimated_rows_sql() else {
+            return Ok(None);
+        };
+        let rows = self.query(sql, &[Value::Text(table.to_string())]).await?;
+        Ok(rows
+            .first()
+            .and_then(|r| r.first())
+            .and_then(Value::as_i64)
+            .filter(|n| *n > 0)
+            .map(|n| n as u64))
     }
 
     /// The columns `table` is partitioned by (none: not partitioned).

@@ -176,6 +176,14 @@ impl Dialect for MySqlDialect {
         )
     }
 
+    /// InnoDB's sampled statistics (exact for MyISAM).
+    fn estimated_rows_sql(&self) -> Option<&'static str> {
+        Some(
+            "SELECT TABLE_ROWS FROM information_schema.TABLES \
+             WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?",
+        )
+    }
+
     fn index_exists_sql(&self) -> &'static str {
         "SELECT COUNT(*) FROM information_schema.STATISTICS \
          WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? AND INDEX_NAME = ?"

@@ -170,6 +170,16 @@ impl Dialect for PostgresDialect {
         )
     }
 
+    /// `reltuples` as the last VACUUM, ANALYZE or index build left it; -1
+    /// until one of them ran.
+    fn estimated_rows_sql(&self) -> Option<&'static str> {
+        Some(
+            "SELECT c.reltuples::bigint FROM pg_catalog.pg_class c \
+             JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+             WHERE n.nspname = current_schema() AND c.relname = $1",
+        )
+    }
+
     fn index_exists_sql(&self) -> &'static str {
         "SELECT COUNT(*) FROM pg_catalog.pg_indexes \
          WHERE schemaname = current_schema() AND tablename = $1 AND indexname = $2"

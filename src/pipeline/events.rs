@@ -15,6 +15,8 @@ pub struct TablePlan {
     /// Rows in the source table when the run started; `None` until counted
     /// (the count follows as `RunEvent::Counted`).
     pub source_rows: Option<u64>,
+    /// `source_rows` is the catalog's estimate, not a count.
+    pub estimated: bool,
     /// Rows already done by an earlier, interrupted run of the same project.
     pub already_read: u64,
 }
@@ -61,10 +63,13 @@ pub enum RunEvent {
     TableStarted {
         table: usize,
     },
-    /// The source row count of a table of the plan, counted in the background.
+    /// The source row count of a table of the plan, counted in the
+    /// background. A large table on a server gets the catalog's estimate
+    /// first (`estimated`); its count follows.
     Counted {
         table: usize,
         source_rows: u64,
+        estimated: bool,
     },
     /// One or more batches committed since the last report.
     Progress {

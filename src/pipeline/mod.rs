@@ -9,7 +9,7 @@ use serde::Serialize;
 pub use events::{
     Command, RunControl, RunEvent, RunHandle, RunState, SampleRow, TablePlan, TableProgress,
 };
-pub use run::{Prepared, RunError, RunOptions, prepare, raw_row, spawn};
+pub use run::{ESTIMATE_FROM_ROWS, Prepared, RunError, RunOptions, prepare, raw_row, spawn};
 
 /// Per table totals of a finished run, as printed by `run --headless`.
 #[derive(Debug, Clone, Serialize, PartialEq)]

@@ -154,12 +154,20 @@ async fn ensure_unique_key(
 /// The source row count of each table of the plan, as it becomes known.
 type Counted = watch::Receiver<Option<Result<u64, String>>>;
 
+/// Tables the source's catalog puts at this many rows or more load on the
+/// catalog's estimate until their count arrives.
+pub const ESTIMATE_FROM_ROWS: u64 = 100_000;
+
 /// Counts the rows of each source table in the background, in plan order,
-/// while the first tables load: the counts are full scans on most servers
-/// (1.8 s for the 1M-`models` sample's five tables on MariaDB) and only
-/// progress and recommendation confidence need them. Two run side by side
-/// where the source serves large reads in parallel. Each count is reported
-/// as `RunEvent::Counted` and published to its table's receiver.
+/// while the first tables load; only progress and recommendation confidence
+/// need them. A count is a full scan on most servers (1.8 s for the
+/// 1M-`models` sample's five tables on MariaDB), and the second table of the
+/// sample used to wait about a second for its own; a table the catalog
+/// estimates at `ESTIMATE_FROM_ROWS` rows or more gets the estimate first,
+/// so it starts at once, and the count replaces it when done (as gh-ost
+/// does with a concurrent row count). Two counts run side by side where the
+/// source serves large reads in parallel. Each figure is reported as
+/// `RunEvent::Counted` and published to its table's receiver.
 fn count_source_rows(
     source: Db,
     tables: &[Arc<CompiledTable>],
@@ -169,13 +177,13 @@ fn count_source_rows(
     let (senders, receivers): (Vec<_>, Vec<_>) =
         tables.iter().map(|_| watch::channel(None)).unzip();
     let d = source.dialect();
-    let jobs: Vec<(usize, String, watch::Sender<_>)> = tables
+    let jobs: Vec<(usize, String, String, watch::Sender<_>)> = tables
         .iter()
         .zip(senders)
         .enumerate()
         .map(|(i, (t, tx))| {
             let sql = format!("SELECT COUNT(*) FROM {}", d.quote_ident(t.source_table()));
-            (i, sql, tx)
+            (i, t.source_table().to_string(), sql, tx)
         })
         .collect();
     let scans = d.concurrent_scans().max(1);
@@ -184,20 +192,47 @@ fn count_source_rows(
         // Boxed before the stream (rust-lang/rust#102211, as in `validate`).
         let counts: Vec<futures::future::BoxFuture<'_, ()>> = jobs
             .into_iter()
-            .map(|(table, sql, tx)| {
+            .map(|(table, name, sql, tx)| {
                 async move {
+                    // A failed estimate is only a missed shortcut.
+                    let estimate = source
+                        .estimated_rows(&name)
+                        .await
+                        .ok()
+                        .flatten()
+                        .filter(|n| *n >= ESTIMATE_FROM_ROWS);
+                    if let Some(n) = estimate {
+                        reporter
+                            .send(RunEvent::Counted {
+                                table,
+                                source_rows: n,
+                                estimated: true,
+                            })
+                            .await;
+                        let _ = tx.send(Some(Ok(n)));
+                    }
                     let n = source
                         .query(&sql, &[])
                         .await
                         .map(|rows| rows.first().and_then(|r| r[0].as_i64()).unwrap_or(0) as u64)
                         .map_err(|e| e.to_string());
-                    if let Ok(rows) = &n {
-                        reporter
-                            .send(RunEvent::Counted {
-                                table,
-                                source_rows: *rows,
-                            })
-                            .await;
+                    match &n {
+                        Ok(rows) => {
+                            reporter
+                                .send(RunEvent::Counted {
+                                    table,
+                                    source_rows: *rows,
+                                    estimated: false,
+                                })
+                                .await;
+                        }
+                        // The table loads on its estimate; the error shows
+                        // again wherever the source is read next.
+                        Err(e) if estimate.is_some() => {
+                            tracing::warn!(table = %name, error = %e, "counting a source table failed");
+                            return;
+                        }
+                        Err(_) => {}
                     }
                     let _ = tx.send(Some(n));
                 }
@@ -212,7 +247,15 @@ fn count_source_rows(
     (receivers, AbortOnDrop(task))
 }
 
-/// Waits for the row count of a table (usually long known).
+/// The latest row count (or estimate) of a table, if there is one yet.
+fn latest_source_rows(ctx: &RunContext, index: usize) -> Option<u64> {
+    match &*ctx.source_rows[index].borrow() {
+        Some(Ok(n)) => Some(*n),
+        _ => None,
+    }
+}
+
+/// Waits for the row count of a table, or its estimate (usually long known).
 async fn source_rows_of(
     ctx: &RunContext,
     index: usize,
@@ -431,6 +474,7 @@ async fn execute_locked(
             source: t.source_table().into(),
             target: t.target_table().into(),
             source_rows: None,
+            estimated: false,
             already_read: checkpoints.get(t.source_table()).map_or(0, |c| c.read),
         })
         .collect();
@@ -812,7 +856,9 @@ async fn run_table(
         let growth = ctx.growth_columns.get(table.source_table());
         TableProfiler::new(table, &ctx.profiling, growth.map(String::as_str))
     });
-    let facts = TableFacts {
+    // Rows an earlier, interrupted run read: this run does not read them again.
+    let read_before = cp.read;
+    let mut facts = TableFacts {
         def: table.target_def(),
         foreign_keys: table
             .foreign_keys()
@@ -827,7 +873,7 @@ async fn run_table(
             .collect(),
         expected_rows: source_rows_of(ctx, index, table)
             .await?
-            .saturating_sub(cp.read),
+            .saturating_sub(read_before),
         partition_rows: ctx.partition_rows as f64,
     };
     let transform = tokio::task::spawn_blocking({
@@ -902,6 +948,10 @@ async fn run_table(
             fk_checks(ctx, table, &parents, &mut batch).await?;
             unstorable_checks(d, table, &mut batch);
             if let Some(p) = batch.profile.take() {
+                // An estimate gives way to the count when it arrives.
+                if let Some(n) = latest_source_rows(ctx, index) {
+                    facts.expected_rows = n.saturating_sub(read_before);
+                }
                 for e in evo.on_profile(p, &facts, ctx.target.as_ref()) {
                     reporter.send(e).await;
                 }
@@ -1038,6 +1088,8 @@ async fn run_table(
             None => None,
         };
         if let Some(p) = last_profile {
+            // Every row is read now, whatever the count or estimate said.
+            facts.expected_rows = 0;
             for e in evo.on_profile(p, &facts, ctx.target.as_ref()) {
                 reporter.send(e).await;
             }

@@ -161,9 +161,14 @@ impl RunModel {
                 }
             }
             RunEvent::TableStarted { table } => self.current_table = Some(table),
-            RunEvent::Counted { table, source_rows } => {
+            RunEvent::Counted {
+                table,
+                source_rows,
+                estimated,
+            } => {
                 if let Some(plan) = self.tables.get_mut(table) {
                     plan.source_rows = Some(source_rows);
+                    plan.estimated = estimated;
                 }
             }
             RunEvent::Progress {

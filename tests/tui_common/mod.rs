@@ -140,6 +140,7 @@ pub fn plans() -> Vec<TablePlan> {
         source: s.into(),
         target: t.into(),
         source_rows: Some(rows),
+        estimated: false,
         already_read: 0,
     };
     vec![

@@ -55,9 +55,10 @@ fn render_tables(frame: &mut Frame, area: Rect, app: &App) {
         }
     }
     for (i, (plan, progress)) in run.tables.iter().zip(&run.progress).enumerate() {
+        // A finished table is whole even where its size was an estimate.
         let ratio = match plan.source_rows {
-            Some(rows) if rows > 0 => progress.read as f64 / rows as f64,
             _ if run.finished.get(i).copied().unwrap_or(false) => 1.0,
+            Some(rows) if rows > 0 => progress.read as f64 / rows as f64,
             _ => 0.0,
         };
         let (state, style) = if run.finished.get(i).copied().unwrap_or(false) {
@@ -72,7 +73,11 @@ fn render_tables(frame: &mut Frame, area: Rect, app: &App) {
             &format!(
                 "{}/{}",
                 thousands(progress.read),
-                plan.source_rows.map_or("counting…".into(), thousands)
+                match plan.source_rows {
+                    None => "counting…".into(),
+                    Some(n) if plan.estimated => format!("≈{}", thousands(n)),
+                    Some(n) => thousands(n),
+                }
             ),
             counts_w,
         );
