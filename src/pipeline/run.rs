@@ -1331,21 +1331,12 @@ fn batch_write(
     let n_quarantined = batch.quarantined.len() as u64;
     let mut inverse = Vec::new();
     if !batch.rows.is_empty() {
-        let mut sql = format!(
-            "DELETE FROM {} WHERE {} IN (",
-            d.quote_ident(table.target_table()),
-            d.quote_ident(table.target_key()),
-        );
-        // A UUID key is 40 bytes as a literal with its separator.
-        sql.reserve(batch.rows.len() * 40 + 1);
-        for (i, r) in batch.rows.iter().enumerate() {
-            if i > 0 {
-                sql.push_str(", ");
-            }
-            store::push_literal(&mut sql, &r[key_idx]);
-        }
-        sql.push(')');
-        inverse.push(sql);
+        inverse.push(store::delete_by_keys(
+            d,
+            table.target_table(),
+            table.target_key(),
+            batch.rows.iter().map(|r| &r[key_idx]),
+        ));
     }
     if n_quarantined > 0 {
         inverse.push(format!(
