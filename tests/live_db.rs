@@ -2841,48 +2841,25 @@ async fn a_run_partitions_a_growing_table_and_rolls_it_back_on_postgres() {
 // Plan sizes: the catalog's estimate for large source tables, a count below.
 // ---------------------------------------------------------------------------
 
-const SIZES_PROJECT: &str = r#"
-[project]
-name = "plan sizes"
-
-[source]
-url = "@SOURCE@"
-
-[target]
-url = "@TARGET@"
-
-[[tables]]
-source = "big"
-target = "big_out"
-key = "id"
-target_key = "id"
-
-[[tables.fields]]
-source = "id"
-target = "id"
-type = "bigint"
-
-[[tables.fields]]
-source = "v"
-target = "v"
-type = "int"
-
-[[tables]]
-source = "small"
-target = "small_out"
-key = "id"
-target_key = "id"
-
-[[tables.fields]]
-source = "id"
-target = "id"
-type = "bigint"
-
-[[tables.fields]]
-source = "v"
-target = "v"
-type = "int"
-"#;
+/// Two tables of the same shape, `big` and `small`, copied as they are.
+fn sizes_project(source: &str, target: &str) -> String {
+    let mut text = format!(
+        "[project]\nname = \"plan sizes\"\n\n[source]\nurl = \"{source}\"\n\n\
+         [target]\nurl = \"{target}\"\n"
+    );
+    for t in ["big", "small"] {
+        text += &format!(
+            "\n[[tables]]\nsource = \"{t}\"\ntarget = \"{t}_out\"\nkey = \"id\"\n\
+             target_key = \"id\"\n"
+        );
+        for (c, ty) in [("id", "bigint"), ("v", "int")] {
+            text += &format!(
+                "\n[[tables.fields]]\nsource = \"{c}\"\ntarget = \"{c}\"\ntype = \"{ty}\"\n"
+            );
+        }
+    }
+    text
+}
 
 async fn plan_sizes_on(server: Server) {
     let big_rows = pipeline::ESTIMATE_FROM_ROWS * 3;
@@ -2941,13 +2918,7 @@ async fn plan_sizes_on(server: Server) {
     let dir = tempfile::tempdir().unwrap();
     let target = format!("sqlite://{}", dir.path().join("out.db").display());
     let path = dir.path().join("sizes.toml");
-    std::fs::write(
-        &path,
-        SIZES_PROJECT
-            .replace("@SOURCE@", &source.url)
-            .replace("@TARGET@", &target),
-    )
-    .unwrap();
+    std::fs::write(&path, sizes_project(&source.url, &target)).unwrap();
     let project = Arc::new(flightdeck::project::load(&path).unwrap_or_else(|e| panic!("{e}")));
     let prepared = pipeline::prepare(project, true)
         .await

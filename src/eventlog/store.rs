@@ -912,8 +912,8 @@ pub fn push_literal(out: &mut String, v: &Value) {
 mod tests {
     use super::*;
 
-    #[tokio::test]
-    async fn a_listing_leaves_long_inverses_unread_and_says_how_long() {
+    /// A SQLite target with flightdeck's tables, in a directory of its own.
+    async fn scratch_log() -> (tempfile::TempDir, crate::db::Db) {
         let dir = tempfile::tempdir().unwrap();
         let url = crate::db::DbUrl::parse(
             &format!("sqlite://{}", dir.path().join("t.db").display()),
@@ -922,6 +922,12 @@ mod tests {
         .unwrap();
         let db = crate::db::connect(&url, true).await.unwrap();
         ensure_schema(db.as_ref()).await.unwrap();
+        (dir, db)
+    }
+
+    #[tokio::test]
+    async fn a_listing_leaves_long_inverses_unread_and_says_how_long() {
+        let (_dir, db) = scratch_log().await;
         let d = db.dialect();
         let keys: Vec<String> = (0..400)
             .map(|i| format!("'{}'", Uuid::from_u128(i)))
@@ -985,14 +991,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_batch_of_uuid_keys_is_stored_packed_and_reads_back_as_its_delete() {
-        let dir = tempfile::tempdir().unwrap();
-        let url = crate::db::DbUrl::parse(
-            &format!("sqlite://{}", dir.path().join("t.db").display()),
-            std::path::Path::new("/"),
-        )
-        .unwrap();
-        let db = crate::db::connect(&url, true).await.unwrap();
-        ensure_schema(db.as_ref()).await.unwrap();
+        let (_dir, db) = scratch_log().await;
         let d = db.dialect();
         let uuids: Vec<Value> = (0..2000u128)
             .map(|i| Value::Uuid(Uuid::from_u128(i.wrapping_mul(0x9e37_79b9_7f4a_7c15_f39c))))
