@@ -191,6 +191,34 @@ fn top_k_finds_a_heavy_value_among_unique_ones_within_its_bounds() {
 }
 
 #[test]
+fn top_k_keeps_each_text_whole_when_counters_are_replaced() {
+    // Unique texts of changing lengths replace counters on every value; one
+    // text recurs.
+    let text = |i: usize| format!("{i}-{}", "x".repeat(i % 37));
+    let heavy = Value::Text("the recurring one".into());
+    let mut top = TopK::new(16);
+    let mut pushed = std::collections::HashSet::new();
+    for i in 0..5_000 {
+        let v = if i % 5 == 0 {
+            heavy.clone()
+        } else {
+            Value::Text(text(i))
+        };
+        top.push(value_hash(&v), &v);
+        pushed.insert(v.render());
+    }
+    assert!(top.evictions > 3_900, "{}", top.evictions);
+    let all = top.top(16);
+    assert_eq!(all[0].0, &heavy);
+    for (v, _, _) in &all {
+        assert!(pushed.contains(&v.render()), "{v:?} was never pushed");
+    }
+    // The last value pushed took a replaced counter; it reads back whole.
+    let last = Value::Text(text(4_999));
+    assert!(all.iter().any(|(v, _, _)| **v == last), "{all:?}");
+}
+
+#[test]
 fn welford_merged_with_chan_equals_one_pass() {
     let xs: Vec<f64> = (0..1000)
         .map(|i| ((i * 37) % 101) as f64 * 1.5 - 20.0)
