@@ -189,28 +189,30 @@ fn count_source_rows(
     let scans = d.concurrent_scans().max(1);
     let task = tokio::spawn(async move {
         let (source, reporter) = (&source, &reporter);
+        // Every estimate first (catalog reads), so no large table waits for
+        // the counts queued before its own.
+        let mut estimated = vec![false; jobs.len()];
+        for (table, name, _, tx) in &jobs {
+            // A failed estimate is only a missed shortcut.
+            let estimate = source.estimated_rows(name).await.ok().flatten();
+            if let Some(n) = estimate.filter(|n| *n >= ESTIMATE_FROM_ROWS) {
+                reporter
+                    .send(RunEvent::Counted {
+                        table: *table,
+                        source_rows: n,
+                        estimated: true,
+                    })
+                    .await;
+                let _ = tx.send(Some(Ok(n)));
+                estimated[*table] = true;
+            }
+        }
         // Boxed before the stream (rust-lang/rust#102211, as in `validate`).
         let counts: Vec<futures::future::BoxFuture<'_, ()>> = jobs
             .into_iter()
             .map(|(table, name, sql, tx)| {
+                let estimated = estimated[table];
                 async move {
-                    // A failed estimate is only a missed shortcut.
-                    let estimate = source
-                        .estimated_rows(&name)
-                        .await
-                        .ok()
-                        .flatten()
-                        .filter(|n| *n >= ESTIMATE_FROM_ROWS);
-                    if let Some(n) = estimate {
-                        reporter
-                            .send(RunEvent::Counted {
-                                table,
-                                source_rows: n,
-                                estimated: true,
-                            })
-                            .await;
-                        let _ = tx.send(Some(Ok(n)));
-                    }
                     let n = source
                         .query(&sql, &[])
                         .await
@@ -228,7 +230,7 @@ fn count_source_rows(
                         }
                         // The table loads on its estimate; the error shows
                         // again wherever the source is read next.
-                        Err(e) if estimate.is_some() => {
+                        Err(e) if estimated => {
                             tracing::warn!(table = %name, error = %e, "counting a source table failed");
                             return;
                         }
