@@ -826,16 +826,24 @@ where
         return packed;
     }
     let mut sql = head;
+    push_key_list(&mut sql, keys);
+    sql
+}
+
+/// Appends `k1, k2, …)` as literals: the end of a DELETE by key.
+fn push_key_list<K: std::borrow::Borrow<Value>>(
+    sql: &mut String,
+    keys: impl ExactSizeIterator<Item = K>,
+) {
     // A UUID key is 40 bytes as a literal with its separator.
     sql.reserve(keys.len() * 40 + 1);
     for (i, k) in keys.enumerate() {
         if i > 0 {
             sql.push_str(", ");
         }
-        push_literal(&mut sql, k);
+        push_literal(sql, k.borrow());
     }
     sql.push(')');
-    sql
 }
 
 /// The statement an inverse entry stands for: itself, or the DELETE a
@@ -857,17 +865,15 @@ fn unpack(entry: String) -> Result<String, String> {
             bytes.len()
         ));
     }
-    let mut sql = String::with_capacity(head.len() + bytes.len() / 16 * 40 + 1);
-    sql.push_str(head);
-    for (i, key) in bytes.chunks_exact(16).enumerate() {
-        if i > 0 {
-            sql.push_str(", ");
-        }
-        let mut raw = [0u8; 16];
-        raw.copy_from_slice(key);
-        push_literal(&mut sql, &Value::Uuid(Uuid::from_bytes(raw)));
-    }
-    sql.push(')');
+    let mut sql = head.to_string();
+    push_key_list(
+        &mut sql,
+        bytes.chunks_exact(16).map(|key| {
+            let mut raw = [0u8; 16];
+            raw.copy_from_slice(key);
+            Value::Uuid(Uuid::from_bytes(raw))
+        }),
+    );
     Ok(sql)
 }
 
