@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 
-use crate::pipeline::{self, RunEvent, RunOptions, RunState, RunSummary};
+use crate::pipeline::{self, RunOptions};
 use crate::project::{self, Project};
 
 /// Exit codes: 0 success, 1 validation failed, 2 bad usage or project file,
@@ -226,7 +226,7 @@ pub async fn dispatch(cli: Cli) -> i32 {
                     take_over,
                     accept_above,
                 };
-                run_headless(&project, options).await
+                crate::headless::run(&project, options).await
             } else {
                 let options = crate::cockpit::OpenOptions {
                     autostart: true,
@@ -266,7 +266,7 @@ pub async fn dispatch(cli: Cli) -> i32 {
     }
 }
 
-fn load(path: &Path) -> Result<Project, i32> {
+pub(crate) fn load(path: &Path) -> Result<Project, i32> {
     project::load(path).map_err(|e| {
         eprintln!("{e}");
         exit::USAGE
@@ -357,7 +357,7 @@ async fn demo(
             pace,
             ..Default::default()
         };
-        run_headless(&project_file, options).await
+        crate::headless::run(&project_file, options).await
     } else {
         let options = crate::cockpit::OpenOptions {
             read_only: false,
@@ -424,79 +424,6 @@ fn parse_confidence(s: &str) -> Result<f64, String> {
         Ok(c) if (0.0..=1.0).contains(&c) => Ok(c),
         _ => Err(format!("\"{s}\" is not a confidence between 0 and 1")),
     }
-}
-
-/// Runs the project to the end with progress on stderr and the JSON summary
-/// on stdout. SIGINT/SIGTERM/SIGHUP stop it at a batch boundary.
-pub async fn run_headless(path: &Path, options: RunOptions) -> i32 {
-    let project = match load(path) {
-        Ok(p) => Arc::new(p),
-        Err(code) => return code,
-    };
-    let prepared = match pipeline::prepare(project.clone(), true).await {
-        Ok(p) => p,
-        Err(e) => {
-            eprintln!("{e}");
-            return e.exit_code();
-        }
-    };
-    let checked = (
-        prepared.source.clone(),
-        prepared.target.clone(),
-        prepared.tables.clone(),
-    );
-    let mut handle = pipeline::spawn(prepared, options);
-    let progress = Progress::new();
-    let mut summary: Option<RunSummary> = None;
-    let mut failure: Option<String> = None;
-    let stop = stop_signal();
-    tokio::pin!(stop);
-    loop {
-        tokio::select! {
-            event = handle.events.recv() => {
-                let Some(event) = event else { break };
-                progress.on(&event);
-                match event {
-                    RunEvent::Finished(s) => summary = Some(s),
-                    RunEvent::Failed { error } => failure = Some(error),
-                    _ => {}
-                }
-            }
-            _ = &mut stop => {
-                eprintln!("stopping at the next batch boundary…");
-                handle.control.cancel();
-            }
-        }
-    }
-    progress.finish();
-    if let Some(s) = summary {
-        let mut json = serde_json::to_value(&s).unwrap_or_default();
-        let mut code = match s.status {
-            RunState::Completed => exit::OK,
-            _ => exit::RUNTIME,
-        };
-        if s.status == RunState::Completed {
-            let (source, target, tables) = checked;
-            let rows = s
-                .tables
-                .iter()
-                .map(|t| (t.target.clone(), t.written))
-                .collect();
-            let checks = post_checks(&project, &source, &target, &tables, &s.run_id, rows).await;
-            if crate::validate::any_failed(&checks) {
-                eprint!("{}", crate::validate::render_text(&checks));
-                code = exit::VALIDATION;
-            }
-            json["validation"] = serde_json::to_value(&checks).unwrap_or_default();
-        }
-        println!("{json}");
-        return code;
-    }
-    eprintln!(
-        "flightdeck: {}",
-        failure.unwrap_or_else(|| "the run ended without a summary".into())
-    );
-    exit::RUNTIME
 }
 
 /// Post-migration checks of a completed run, recorded in the event log.
@@ -667,72 +594,6 @@ pub async fn stop_signal() {
         _ = tokio::signal::ctrl_c() => {}
         _ = wait(SignalKind::terminate()) => {}
         _ = wait(SignalKind::hangup()) => {}
-    }
-}
-
-/// Headless progress on stderr; indicatif hides itself when stderr is not a
-/// terminal.
-struct Progress {
-    bar: indicatif::ProgressBar,
-    /// Source table and row count (once counted) of each table of the plan.
-    tables: std::cell::RefCell<Vec<(String, Option<u64>)>>,
-    current: std::cell::Cell<Option<usize>>,
-}
-
-impl Progress {
-    fn new() -> Self {
-        let bar =
-            indicatif::ProgressBar::with_draw_target(None, indicatif::ProgressDrawTarget::stderr());
-        bar.set_style(
-            indicatif::ProgressStyle::with_template("{spinner} {msg} [{bar:30}] {pos}/{len} rows")
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
-                .progress_chars("=> "),
-        );
-        Self {
-            bar,
-            tables: Default::default(),
-            current: Default::default(),
-        }
-    }
-
-    fn on(&self, e: &RunEvent) {
-        match e {
-            RunEvent::Started { tables, .. } => {
-                *self.tables.borrow_mut() = tables
-                    .iter()
-                    .map(|t| (t.source.clone(), t.source_rows))
-                    .collect();
-            }
-            RunEvent::TableStarted { table } => {
-                self.current.set(Some(*table));
-                if let Some((name, total)) = self.tables.borrow().get(*table) {
-                    match total {
-                        Some(n) => self.bar.set_length(*n),
-                        None => self.bar.unset_length(),
-                    }
-                    self.bar.set_position(0);
-                    self.bar.set_message(name.clone());
-                }
-            }
-            RunEvent::Counted {
-                table, source_rows, ..
-            } => {
-                if let Some(t) = self.tables.borrow_mut().get_mut(*table) {
-                    t.1 = Some(*source_rows);
-                }
-                if self.current.get() == Some(*table) {
-                    self.bar.set_length(*source_rows);
-                }
-            }
-            RunEvent::Progress { progress, .. } | RunEvent::TableFinished { progress, .. } => {
-                self.bar.set_position(progress.read);
-            }
-            _ => {}
-        }
-    }
-
-    fn finish(&self) {
-        self.bar.finish_and_clear();
     }
 }
 

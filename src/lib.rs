@@ -7,6 +7,7 @@ pub mod cockpit;
 pub mod db;
 pub mod eventlog;
 pub mod evolve;
+pub mod headless;
 pub mod logging;
 pub mod paths;
 pub mod pipeline;

@@ -225,6 +225,28 @@ fn a_completed_project_is_up_to_date_on_rerun() {
             .args(["run", "--headless"])
             .arg(dir.path().join("project.toml")),
     );
+    // People read stderr: a line per table, said to be done before, and
+    // the account of the run with its checks and what comes next.
+    let said = String::from_utf8_lossy(&again.stderr);
+    let short = &first["run_id"].as_str().unwrap()[..8];
+    assert!(
+        said.contains(&format!("resuming run {short}: 5 tables")),
+        "{said}"
+    );
+    assert!(
+        said.contains("  models → ml_models: 300 read,")
+            && said.contains("(by an earlier session)"),
+        "{said}"
+    );
+    assert!(
+        said.contains(&format!("run {short} completed after")),
+        "{said}"
+    );
+    assert!(
+        said.contains("post-run checks: ") && said.contains(" 0 failed"),
+        "{said}"
+    );
+    assert!(said.contains("flightdeck rollback "), "{said}");
     let again: Json = serde_json::from_slice(&again.stdout).unwrap();
     assert_eq!(again["status"], "completed");
     assert_eq!(again["run_id"], first["run_id"]);

@@ -288,6 +288,7 @@ fn summary(
                 written: t.written,
                 quarantined: t.quarantined,
                 rows_per_s: 0.0,
+                elapsed_s: 0.0,
             })
             .collect(),
         recommendations: Vec::new(),

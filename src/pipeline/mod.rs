@@ -19,7 +19,12 @@ pub struct TableSummary {
     pub read: u64,
     pub written: u64,
     pub quarantined: u64,
+    /// Rows read per second while this run loaded the table (0 for a table
+    /// an earlier run finished).
     pub rows_per_s: f64,
+    /// Seconds this run spent on the table, its key build included (0 for
+    /// one an earlier run finished).
+    pub elapsed_s: f64,
 }
 
 /// The JSON object `run --headless` prints on stdout.

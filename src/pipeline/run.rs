@@ -775,15 +775,17 @@ async fn run_table(
     commands: &mut watch::Receiver<Command>,
     reporter: &Reporter,
 ) -> Result<TableOutcome, RunError> {
+    let table_started = Instant::now();
     let mut evo_guard = ctx.evo.lock().await;
     let evo = &mut *evo_guard;
-    let summary = |cp: &Checkpoint, rate: f64| TableSummary {
+    let summary = |cp: &Checkpoint, rate: f64, elapsed: Duration| TableSummary {
         source: table.source_table().into(),
         target: table.target_table().into(),
         read: cp.read,
         written: cp.written,
         quarantined: cp.quarantined,
         rows_per_s: rate,
+        elapsed_s: elapsed.as_secs_f64(),
     };
     if cp.done {
         // A `rollback --to` may have undone the key built after the load.
@@ -798,7 +800,7 @@ async fn run_table(
             })
             .await;
         return Ok(TableOutcome {
-            summary: summary(&cp, 0.0),
+            summary: summary(&cp, 0.0, Duration::ZERO),
             cancelled: false,
         });
     }
@@ -1145,7 +1147,7 @@ async fn run_table(
             .await;
     }
     Ok(TableOutcome {
-        summary: summary(&cp, r),
+        summary: summary(&cp, r, table_started.elapsed()),
         cancelled,
     })
 }

@@ -67,7 +67,7 @@ pub struct CheckResult {
 }
 
 impl CheckResult {
-    fn new(name: impl Into<String>, phase: Phase, table: Option<&str>) -> Self {
+    pub(crate) fn new(name: impl Into<String>, phase: Phase, table: Option<&str>) -> Self {
         Self {
             name: name.into(),
             phase,

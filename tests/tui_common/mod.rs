@@ -236,6 +236,7 @@ pub fn summary(status: RunState) -> RunSummary {
                 written: p.source_rows.unwrap_or(0) - 5,
                 quarantined: 5,
                 rows_per_s: 9000.0,
+                elapsed_s: 10.0,
             })
             .collect(),
         recommendations: Vec::new(),
