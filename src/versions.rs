@@ -128,19 +128,10 @@ fn constraint_of(detail: &serde_json::Value) -> Option<String> {
 /// Table → the constraints of the changes applied to it and not undone,
 /// across every run, from the event log.
 async fn applied_constraints(db: &dyn Database) -> Result<BTreeMap<String, Vec<String>>, DbError> {
-    let events = store::read_events_of(db, &[kind::DDL_APPLIED, kind::ROLLBACK]).await?;
-    let undone: std::collections::HashSet<i64> = events
-        .iter()
-        .filter(|e| e.kind == kind::ROLLBACK)
-        .filter_map(|e| e.detail["undoes"].as_i64())
-        .collect();
     let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for e in &events {
-        if e.kind == kind::DDL_APPLIED
-            && !undone.contains(&e.id)
-            && let (Some(table), Some(c)) = (&e.table, constraint_of(&e.detail))
-        {
-            out.entry(table.clone()).or_default().push(c);
+    for e in crate::eventlog::applied_changes(db).await? {
+        if let (Some(table), Some(c)) = (e.table, constraint_of(&e.detail)) {
+            out.entry(table).or_default().push(c);
         }
     }
     Ok(out)

@@ -55,6 +55,32 @@ async fn headless_accept_above_reports_decisions_and_applies_them() {
     assert!(applied > 0, "nothing applied at 0.95");
     assert_eq!(applied, logged.len());
 
+    // A type an applied recommendation narrowed is not the mapping's, on
+    // purpose: the post-run type check counts it as narrowed and passes.
+    let narrowed = |table: &str| {
+        recs.iter()
+            .filter(|r| r["table"] == table && r["state"] == "applied")
+            .filter(|r| r["change"]["change"] == "narrow_type")
+            .count() as i64
+    };
+    let type_checks: Vec<&Json> = summary["validation"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["name"].as_str().unwrap().ends_with(": column types"))
+        .collect();
+    assert_eq!(type_checks.len(), 5);
+    assert!(narrowed("ml_models") > 0);
+    for c in type_checks {
+        assert_eq!(c["status"], "passed", "{c}");
+        assert_eq!(
+            c["counts"]["narrowed"],
+            narrowed(c["table"].as_str().unwrap()),
+            "{c}"
+        );
+        assert_eq!(c["counts"]["different_type"], 0, "{c}");
+    }
+
     // Every decision the threshold took is an event, once, with who took it.
     let decisions = common::query(
         &target,

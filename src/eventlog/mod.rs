@@ -1,7 +1,7 @@
 //! The append-only event log in the target (SPEC §7): every run, table, batch and
 //! DDL change with its inverse. Rollback reads it newest first.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -95,6 +95,45 @@ pub fn dangling_intents(events: &[EventRecord]) -> Vec<&EventRecord> {
         .collect()
 }
 
+/// The `ddl_applied` events of every run that no rollback step undid, oldest
+/// first: the schema changes that should be in the target now.
+pub async fn applied_changes(db: &dyn Database) -> Result<Vec<EventRecord>, DbError> {
+    let events = store::read_events_of(db, &[kind::DDL_APPLIED, kind::ROLLBACK]).await?;
+    let undone: HashSet<i64> = events
+        .iter()
+        .filter(|e| e.kind == kind::ROLLBACK)
+        .filter_map(|e| e.detail["undoes"].as_i64())
+        .collect();
+    Ok(events
+        .into_iter()
+        .filter(|e| e.kind == kind::DDL_APPLIED && !undone.contains(&e.id))
+        .collect())
+}
+
+/// Table → column → the type an applied, not undone, narrowing gave it
+/// (the latest, when a column was narrowed twice).
+pub fn narrowed_types(
+    applied: &[EventRecord],
+) -> HashMap<String, HashMap<String, crate::schema::ColumnType>> {
+    let mut out: HashMap<String, HashMap<String, crate::schema::ColumnType>> = HashMap::new();
+    for e in applied {
+        let change = &e.detail["change"];
+        if change["change"] != "narrow_type" {
+            continue;
+        }
+        if let (Some(table), Some(column), Some(Ok(to))) = (
+            &e.table,
+            e.detail["column"].as_str(),
+            change["to"].as_str().map(str::parse),
+        ) {
+            out.entry(table.clone())
+                .or_default()
+                .insert(column.to_string(), to);
+        }
+    }
+    out
+}
+
 /// Runs the catalog probe an online change carries: whether it is in place.
 pub async fn in_place(db: &dyn Database, probe: &str) -> Result<bool, DbError> {
     Ok(db
@@ -126,6 +165,35 @@ mod tests {
             inverse: vec![],
             inverse_elided: 0,
         }
+    }
+
+    #[test]
+    fn a_narrowing_gives_its_column_the_type_it_set_the_latest_one_winning() {
+        let on = |id, table: &str, column: &str, change: serde_json::Value| EventRecord {
+            table: Some(table.into()),
+            ..event(
+                id,
+                kind::DDL_APPLIED,
+                json!({ "column": column, "change": change }),
+            )
+        };
+        let narrow = |to: &str| json!({ "change": "narrow_type", "from": "bigint", "to": to });
+        let applied = [
+            on(1, "t", "a", narrow("int")),
+            on(2, "t", "a", narrow("smallint")),
+            on(3, "t", "b", json!({ "change": "not_null" })),
+            on(4, "u", "c", narrow("varchar(16)")),
+            on(5, "u", "d", narrow("no such type")),
+        ];
+        let types = narrowed_types(&applied);
+        use crate::schema::ColumnType;
+        assert_eq!(types["t"].len(), 1, "{types:?}");
+        assert_eq!(types["t"]["a"], ColumnType::SmallInt);
+        assert_eq!(types["u"].len(), 1, "{types:?}");
+        assert_eq!(
+            types["u"]["c"],
+            "varchar(16)".parse::<ColumnType>().unwrap()
+        );
     }
 
     #[test]

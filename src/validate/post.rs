@@ -15,7 +15,7 @@ use super::{CheckResult, CheckStatus, Phase, count_orphans, examples, run_bounde
 use crate::db::{Database, DbError};
 use crate::eventlog::store::QUARANTINE;
 use crate::project::Project;
-use crate::schema::TableInfo;
+use crate::schema::{ColumnType, TableInfo};
 use crate::transform::{CompiledTable, ForeignKeyCheck, OrphanPolicy};
 use crate::value::Value;
 
@@ -70,17 +70,27 @@ pub async fn run_post(
         .map(|t| target.table_info(t.target_table()))
         .collect();
     let infos: Vec<_> = stream::iter(reads).buffered(in_flight).collect().await;
+    // Types an accepted recommendation narrowed are not the mapping's, on purpose.
+    let mut narrowed = match crate::eventlog::applied_changes(target).await {
+        Ok(applied) => crate::eventlog::narrowed_types(&applied),
+        Err(e) => {
+            tracing::warn!(error = %e, "could not read the applied schema changes");
+            HashMap::new()
+        }
+    };
     let mut checks = Vec::new();
     let mut counts = Vec::new();
     for (table, info) in tables.iter().zip(infos) {
         let info = info.ok().flatten();
         let source_rows = Arc::new(SourceRows::default());
         counts.push((table, source_rows.clone()));
+        let narrowed = narrowed.remove(table.target_table()).unwrap_or_default();
         checks.extend(table_checks(
             source,
             target,
             table,
             info,
+            narrowed,
             options,
             source_rows,
         ));
@@ -123,6 +133,7 @@ fn table_checks<'a>(
     target: &'a dyn Database,
     table: &'a CompiledTable,
     info: Option<TableInfo>,
+    narrowed: HashMap<String, ColumnType>,
     options: &'a PostOptions,
     source_rows: Arc<SourceRows>,
 ) -> Vec<(u64, BoxFuture<'a, CheckResult>)> {
@@ -140,7 +151,10 @@ fn table_checks<'a>(
             reconcile(source, target, table, options, source_rows.clone()).boxed(),
         ),
         (0, key_uniqueness(target, table, enforced).boxed()),
-        (0, async move { types(target, table, &info) }.boxed()),
+        (
+            0,
+            async move { types(target, table, &info, &narrowed) }.boxed(),
+        ),
     ];
     let probes = options
         .table_rows
@@ -332,8 +346,14 @@ async fn key_uniqueness(db: &dyn Database, table: &CompiledTable, enforced: bool
     }
 }
 
-/// Every mapped column is there, with the type the mapping resolved.
-fn types(db: &dyn Database, table: &CompiledTable, info: &TableInfo) -> CheckResult {
+/// Every mapped column is there, with the type the mapping resolved or the
+/// one an applied recommendation narrowed it to (`narrowed`: column → type).
+fn types(
+    db: &dyn Database,
+    table: &CompiledTable,
+    info: &TableInfo,
+    narrowed: &HashMap<String, ColumnType>,
+) -> CheckResult {
     let mut c = new(format!("{}: column types", table.target_table()), table);
     let d = db.dialect();
     // Types come from the dialect's catalog introspection, not a query of ours.
@@ -341,32 +361,40 @@ fn types(db: &dyn Database, table: &CompiledTable, info: &TableInfo) -> CheckRes
         "-- catalog: columns of {}",
         d.quote_ident(table.target_table())
     ));
+    c.sql
+        .push("-- event log: narrowings applied and not undone".into());
     let mut missing = 0;
     let mut differ = 0;
+    let mut evolved = 0;
     for def in table.target_columns() {
-        match info.column(&def.name) {
-            None => {
-                missing += 1;
-                c.examples.push(format!("{}: missing", def.name));
-            }
-            Some(col) if d.parse_native_type(&col.native_type) != def.column_type => {
-                differ += 1;
-                c.examples.push(format!(
-                    "{}: {} where the mapping says {}",
-                    def.name, col.native_type, def.column_type
-                ));
-            }
-            Some(_) => {}
+        let Some(col) = info.column(&def.name) else {
+            missing += 1;
+            c.examples.push(format!("{}: missing", def.name));
+            continue;
+        };
+        let live = d.parse_native_type(&col.native_type);
+        if live == def.column_type {
+            continue;
         }
+        if narrowed.get(&def.name) == Some(&live) {
+            evolved += 1;
+            continue;
+        }
+        differ += 1;
+        c.examples.push(format!(
+            "{}: {} where the mapping says {}",
+            def.name, col.native_type, def.column_type
+        ));
     }
     c.examples.truncate(super::MAX_EXAMPLES);
     c.count("columns", table.target_columns().len() as i64)
         .count("missing", missing)
-        .count("different_type", differ);
+        .count("different_type", differ)
+        .count("narrowed", evolved);
     c.status = if missing > 0 {
         CheckStatus::Failed
     } else if differ > 0 {
-        // An accepted evolution (a narrower type) changes types on purpose.
+        // Changed by hand, or by a change flightdeck did not log.
         CheckStatus::Warning
     } else {
         CheckStatus::Passed
@@ -375,6 +403,10 @@ fn types(db: &dyn Database, table: &CompiledTable, info: &TableInfo) -> CheckRes
         "{} columns: {missing} missing, {differ} with another type",
         table.target_columns().len()
     );
+    if evolved > 0 {
+        c.message
+            .push_str(&format!(", {evolved} narrowed by applied recommendations"));
+    }
     c
 }
 
