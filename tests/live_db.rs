@@ -398,6 +398,30 @@ async fn passwords_never_show_in_connect_errors() {
     assert!(!err.to_string().contains("sup3rs3cret"), "{err}");
 }
 
+/// A database that does not exist is named by the server's own message, at
+/// once, without the driver's prefix or PostgreSQL's "at line N" (the line
+/// of the server's C source, which reads like a line of the project file).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_missing_database_is_named_by_the_servers_message() {
+    for (server, says) in [
+        (
+            Server::Postgres,
+            "database \"fd_no_such_db\" does not exist",
+        ),
+        (Server::MySql, "Unknown database 'fd_no_such_db'"),
+    ] {
+        let url = with_database(&base_url(server), "fd_no_such_db");
+        let u = DbUrl::parse(&url, Path::new("/")).unwrap();
+        let started = std::time::Instant::now();
+        let err = db::connect(&u, false).await.err().expect("must fail");
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
+        let text = err.to_string();
+        assert!(text.ends_with(says), "{text}");
+        assert!(!text.contains(" at line "), "{text}");
+        assert!(!text.contains("error returned from database"), "{text}");
+    }
+}
+
 // ---------------------------------------------------------------------------
 // The sample, across servers.
 // ---------------------------------------------------------------------------

@@ -54,6 +54,42 @@ fn check_runs_pre_checks_and_writes_nothing() {
     );
 }
 
+/// A server that refuses the connection is named at once, at the project
+/// file's url, with the reason: not after the pool's 30 s of retries as "pool
+/// timed out". Port 1 on the loopback refuses without any server running.
+#[test]
+fn a_refused_connection_is_reported_at_once_with_its_reason_and_place() {
+    let dir = tempfile::tempdir().unwrap();
+    common::sample(dir.path(), 50);
+    let project = dir.path().join("project.toml");
+    let toml = std::fs::read_to_string(&project).unwrap();
+    let line = toml
+        .lines()
+        .position(|l| l.contains("sqlite://platform.db"))
+        .unwrap()
+        + 1;
+    std::fs::write(
+        &project,
+        toml.replace("sqlite://platform.db", "postgres://fd@127.0.0.1:1/nowhere"),
+    )
+    .unwrap();
+    let started = std::time::Instant::now();
+    let out = cmd(dir.path(), &["run", "--headless"]);
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!(
+            "project.toml:{line}:7: target database: cannot open postgres://fd@127.0.0.1:1/nowhere: "
+        )),
+        "{err}"
+    );
+    assert!(err.contains("Connection refused"), "{err}");
+    assert!(err.contains("check [target] url"), "{err}");
+    assert!(!err.contains("pool timed out"), "{err}");
+    assert!(out.stdout.is_empty());
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn check_fails_on_duplicate_source_keys_and_reports_the_dirt() {
     let dir = tempfile::tempdir().unwrap();

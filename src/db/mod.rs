@@ -24,7 +24,7 @@ pub use url::{Backend, DbUrl};
 pub enum DbError {
     #[error("cannot open {url}: {reason}")]
     Connect { url: String, reason: String },
-    #[error("{context}: {source}")]
+    #[error("{context}: {}", describe(.source))]
     Sql {
         context: String,
         #[source]
@@ -601,6 +601,51 @@ fn head(sql: &str) -> String {
         }
     }
     one_line
+}
+
+/// A driver error as a person should read it: the server's own message
+/// (with PostgreSQL's hint), without the driver's "error returned from
+/// database" or the line of the server's C source that raised it, which
+/// reads like a line of the project file.
+pub fn describe(e: &sqlx::Error) -> String {
+    let sqlx::Error::Database(db) = e else {
+        return e.to_string();
+    };
+    let mut out = db.message().to_string();
+    if let Some(hint) = db
+        .try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
+        .and_then(|pg| pg.hint())
+    {
+        out.push_str("; hint: ");
+        out.push_str(hint);
+    }
+    out
+}
+
+/// How long opening the first connection may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Opens one connection and closes it, so that a refused connection, a
+/// wrong password or a missing database is reported as what it is, at once:
+/// a pool retries those until its acquire timeout (30 s) and then says only
+/// that it timed out. The error is the driver's, before redaction.
+async fn probe<C>(options: &C) -> Result<(), String>
+where
+    C: sqlx::ConnectOptions,
+    C::Connection: Sized,
+{
+    use sqlx::Connection as _;
+    match tokio::time::timeout(CONNECT_TIMEOUT, options.connect()).await {
+        Err(_) => Err(format!(
+            "no answer within {} s; check the host, the port and the firewall",
+            CONNECT_TIMEOUT.as_secs()
+        )),
+        Ok(Err(e)) => Err(describe(&e)),
+        Ok(Ok(conn)) => {
+            let _ = conn.close().await;
+            Ok(())
+        }
+    }
 }
 
 /// A driver message with the URL's password, should it appear, masked.

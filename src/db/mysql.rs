@@ -278,7 +278,7 @@ impl MySqlDb {
     pub async fn connect(url: &DbUrl) -> Result<Self, DbError> {
         let fail = |e: sqlx::Error| DbError::Connect {
             url: url.redacted(),
-            reason: super::redact_error(&e.to_string(), url),
+            reason: super::redact_error(&super::describe(&e), url),
         };
         // The driver knows only the mysql:// scheme; mariadb:// means the same.
         let raw = url.expose();
@@ -292,6 +292,12 @@ impl MySqlDb {
             .collation("utf8mb4_bin")
             .timezone(Some("+00:00".to_string()))
             .pipes_as_concat(false);
+        super::probe(&options)
+            .await
+            .map_err(|reason| DbError::Connect {
+                url: url.redacted(),
+                reason: super::redact_error(&reason, url),
+            })?;
         let pool = MySqlPoolOptions::new()
             .max_connections(5)
             .after_connect(|conn, _meta| {

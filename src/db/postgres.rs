@@ -240,8 +240,11 @@ impl PostgresDb {
             reason,
         };
         let options = PgConnectOptions::from_str(url.expose())
-            .map_err(|e| fail(super::redact_error(&e.to_string(), url)))?
+            .map_err(|e| fail(super::redact_error(&super::describe(&e), url)))?
             .application_name("flightdeck");
+        super::probe(&options)
+            .await
+            .map_err(|e| fail(super::redact_error(&e, url)))?;
         let pool = PgPoolOptions::new()
             .max_connections(5)
             .after_connect(|_conn, _meta| {
@@ -252,7 +255,7 @@ impl PostgresDb {
             })
             .connect_with(options.clone())
             .await
-            .map_err(|e| fail(super::redact_error(&e.to_string(), url)))?;
+            .map_err(|e| fail(super::redact_error(&super::describe(&e), url)))?;
         Ok(Self {
             options,
             locks: SessionLocks::default(),

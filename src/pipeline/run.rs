@@ -37,6 +37,10 @@ pub enum RunError {
     /// The run cannot go on as asked; the message says why and what to do.
     #[error("{0}")]
     Refused(String),
+    /// A database server did not let us in; the message names the project
+    /// file's url and the server's reason.
+    #[error("{0}")]
+    Unreachable(ProjectError),
 }
 
 impl From<CompileError> for RunError {
@@ -53,7 +57,7 @@ impl RunError {
     pub fn exit_code(&self) -> i32 {
         match self {
             RunError::Project(_) => 2,
-            RunError::Db(_) | RunError::Refused(_) => 3,
+            RunError::Db(_) | RunError::Refused(_) | RunError::Unreachable(_) => 3,
         }
     }
 }
@@ -78,20 +82,33 @@ pub struct Prepared {
     pub tables: Vec<Arc<CompiledTable>>,
 }
 
+/// A connection that failed, located at the project's `[side] url`: a
+/// project-file error for an embedded database (its path is wrong), a
+/// database failure for a server (it refused, or is not there).
+fn unreachable(project: &Project, side: &str, e: &DbError) -> RunError {
+    let (url, span) = match side {
+        "source" => (&project.source_url, project.file.source.url.span()),
+        _ => (&project.target_url, project.file.target.url.span()),
+    };
+    let located = project
+        .locator
+        .at(span, format!("{side} database: {e}"))
+        .with_hint(format!(
+            "check [{side}] url and that the database is reachable"
+        ));
+    if url.sqlite_path().is_some() {
+        RunError::Project(located)
+    } else {
+        RunError::Unreachable(located)
+    }
+}
+
 /// Connects and compiles; writes nothing (a SQLite target file is created
 /// only when `open_target` is true).
 pub async fn prepare(project: Arc<Project>, open_target: bool) -> Result<Prepared, RunError> {
-    let source = db::connect(&project.source_url, false).await.map_err(|e| {
-        RunError::Project(
-            project
-                .locator
-                .at(
-                    project.file.source.url.span(),
-                    format!("source database: {e}"),
-                )
-                .with_hint("check [source] url and that the database is reachable"),
-        )
-    })?;
+    let source = db::connect(&project.source_url, false)
+        .await
+        .map_err(|e| unreachable(&project, "source", &e))?;
     let tables: Vec<Arc<CompiledTable>> = project
         .compile(source.as_ref())
         .await?
@@ -105,7 +122,9 @@ pub async fn prepare(project: Arc<Project>, open_target: bool) -> Result<Prepare
         }
     }
     let target = if open_target {
-        db::connect(&project.target_url, true).await?
+        db::connect(&project.target_url, true)
+            .await
+            .map_err(|e| unreachable(&project, "target", &e))?
     } else {
         source.clone()
     };
