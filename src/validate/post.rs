@@ -269,15 +269,19 @@ async fn reconcile(
             .count("target", tgt)
             .count("quarantine", q);
         let diff = src - tgt - q;
+        let n = |v: i64| crate::recommend::thousands(v.unsigned_abs());
         c.judge(
             diff.abs(),
             CheckStatus::Failed,
             format!(
-                "{src} source rows, {tgt} in the target, {q} quarantined{}",
+                "{} source rows, {} in the target, {} quarantined{}",
+                n(src),
+                n(tgt),
+                n(q),
                 match diff {
                     0 => String::new(),
-                    d if d > 0 => format!(": {d} rows missing"),
-                    d => format!(": {} rows too many", -d),
+                    d if d > 0 => format!(": {} rows missing", n(d)),
+                    d => format!(": {} rows too many", n(-d)),
                 }
             ),
         );
