@@ -268,7 +268,7 @@ pub async fn dispatch(cli: Cli) -> i32 {
 
 pub(crate) fn load(path: &Path) -> Result<Project, i32> {
     project::load(path).map_err(|e| {
-        eprintln!("{e}");
+        crate::tell!("{e}");
         exit::USAGE
     })
 }
@@ -278,13 +278,13 @@ async fn sample(name: &str, into: &Path, rows: u64, seed: u64, force: bool) -> i
     match crate::sample::install(name, into, &opts).await {
         Ok(s) => {
             for (table, n) in &s.tables {
-                eprintln!("  {table:<16} {n:>10} rows");
+                crate::tell!("  {table:<16} {n:>10} rows");
             }
-            println!("{}", s.project_file.display());
+            crate::say!("{}", s.project_file.display());
             exit::OK
         }
         Err(e) => {
-            eprintln!("flightdeck sample: {e}");
+            crate::tell!("flightdeck sample: {e}");
             exit::USAGE
         }
     }
@@ -299,26 +299,28 @@ async fn sample_on_server(
 ) -> i32 {
     let parse = |u: &str| crate::db::DbUrl::parse(u, into);
     let Some(source) = source else {
-        eprintln!("flightdeck sample: ai-research-mysql needs --source-url mysql://USER@HOST/DB");
+        crate::tell!(
+            "flightdeck sample: ai-research-mysql needs --source-url mysql://USER@HOST/DB"
+        );
         return exit::USAGE;
     };
     let (source, target) = match (parse(&source), target.as_deref().map(parse).transpose()) {
         (Ok(s), Ok(t)) => (s, t),
         (Err(e), _) | (_, Err(e)) => {
-            eprintln!("flightdeck sample: {e}");
+            crate::tell!("flightdeck sample: {e}");
             return exit::USAGE;
         }
     };
     match crate::sample::install_on_server(into, opts, &source, target.as_ref()).await {
         Ok(s) => {
             for (table, n) in &s.tables {
-                eprintln!("  {table:<16} {n:>10} rows → {}", source.redacted());
+                crate::tell!("  {table:<16} {n:>10} rows → {}", source.redacted());
             }
-            println!("{}", s.project_file.display());
+            crate::say!("{}", s.project_file.display());
             exit::OK
         }
         Err(e) => {
-            eprintln!("flightdeck sample: {e}");
+            crate::tell!("flightdeck sample: {e}");
             exit::RUNTIME
         }
     }
@@ -335,12 +337,12 @@ async fn demo(
     let project_file = dir.join("project.toml");
     if fresh && dir.exists() {
         if let Err(e) = std::fs::remove_dir_all(&dir) {
-            eprintln!("flightdeck demo: cannot clear {}: {e}", dir.display());
+            crate::tell!("flightdeck demo: cannot clear {}: {e}", dir.display());
             return exit::RUNTIME;
         }
     }
     if !project_file.exists() {
-        eprintln!(
+        crate::tell!(
             "generating the ai-research sample ({rows} models) in {}",
             dir.display()
         );
@@ -351,7 +353,7 @@ async fn demo(
     }
     let code = if headless || !crate::cockpit::interactive() {
         if !headless {
-            eprintln!("no terminal for the cockpit: running headless");
+            crate::tell!("no terminal for the cockpit: running headless");
         }
         let options = RunOptions {
             pace,
@@ -371,7 +373,7 @@ async fn demo(
     if let Ok(project) = project::load(&project_file) {
         let out = dir.join("report.html");
         if let Ok(covers) = write_report(&project, &out, None, crate::report::Format::Html).await {
-            eprintln!("report for stakeholders: {} ({covers})", out.display());
+            crate::tell!("report for stakeholders: {} ({covers})", out.display());
         }
     }
     code
@@ -384,15 +386,15 @@ async fn check(path: &Path) -> i32 {
     };
     match pipeline::prepare(project.clone(), false).await {
         Ok(prepared) => {
-            println!(
+            crate::say!(
                 "{}: {} → {}",
                 project.name(),
                 project.source_url.redacted(),
                 project.target_url.redacted()
             );
-            println!("plan (foreign-key order):");
+            crate::say!("plan (foreign-key order):");
             for (i, t) in prepared.tables.iter().enumerate() {
-                println!(
+                crate::say!(
                     "  {}. {} → {} ({} columns)",
                     i + 1,
                     t.source_table(),
@@ -403,9 +405,9 @@ async fn check(path: &Path) -> i32 {
             let checks =
                 crate::validate::run_pre(&project, prepared.source.as_ref(), &prepared.tables)
                     .await;
-            println!("pre-migration checks on the source:");
-            print!("{}", crate::validate::render_text(&checks));
-            println!("nothing was written");
+            crate::say!("pre-migration checks on the source:");
+            crate::say_raw!("{}", crate::validate::render_text(&checks));
+            crate::say!("nothing was written");
             if crate::validate::any_failed(&checks) {
                 exit::VALIDATION
             } else {
@@ -413,7 +415,7 @@ async fn check(path: &Path) -> i32 {
             }
         }
         Err(e) => {
-            eprintln!("{e}");
+            crate::tell!("{e}");
             e.exit_code()
         }
     }
@@ -490,24 +492,24 @@ async fn rollback(
     if let Some(p) = project.target_url.sqlite_path()
         && !p.exists()
     {
-        println!("nothing to roll back: {} does not exist", p.display());
+        crate::say!("nothing to roll back: {} does not exist", p.display());
         return exit::OK;
     }
     let db = match crate::db::connect(&project.target_url, false).await {
         Ok(db) => db,
         Err(e) => {
-            eprintln!("{e}");
+            crate::tell!("{e}");
             return exit::RUNTIME;
         }
     };
     if let Err(e) = store::ensure_schema(db.as_ref()).await {
-        eprintln!("{e}");
+        crate::tell!("{e}");
         return exit::RUNTIME;
     }
     let held = match lock::acquire(db.as_ref(), "rollback", take_over).await {
         Ok(l) => l,
         Err(e) => {
-            eprintln!("flightdeck rollback: {e}");
+            crate::tell!("flightdeck rollback: {e}");
             return exit::RUNTIME;
         }
     };
@@ -515,7 +517,7 @@ async fn rollback(
         let plan = match rollback::plan(db.as_ref(), to).await {
             Ok(p) => p,
             Err(e) => {
-                eprintln!("flightdeck rollback: {e}");
+                crate::tell!("flightdeck rollback: {e}");
                 return match e {
                     rollback::RollbackError::NoSuchEvent(_) => exit::USAGE,
                     _ => exit::RUNTIME,
@@ -523,24 +525,24 @@ async fn rollback(
             }
         };
         for line in plan.describe() {
-            println!("{line}");
+            crate::say!("{line}");
         }
         if plan.is_empty() {
             return exit::OK;
         }
         if !yes {
             if !std::io::stdin().is_terminal() {
-                eprintln!(
+                crate::tell!(
                     "flightdeck rollback: no terminal to confirm on; pass --yes to roll back"
                 );
                 return exit::USAGE;
             }
-            eprint!("roll back? [y/N] ");
+            crate::tell_raw!("roll back? [y/N] ");
             let _ = std::io::stderr().flush();
             let mut answer = String::new();
             let _ = std::io::stdin().lock().read_line(&mut answer);
             if !matches!(answer.trim(), "y" | "Y" | "yes") {
-                println!("nothing was undone");
+                crate::say!("nothing was undone");
                 return exit::OK;
             }
         }
@@ -554,7 +556,7 @@ async fn rollback(
                     ..
                 } = p
                 {
-                    eprintln!("  [{done}/{total}] undid {summary}");
+                    crate::tell!("  [{done}/{total}] undid {summary}");
                 }
             }
         });
@@ -563,11 +565,11 @@ async fn rollback(
         let _ = printer.await;
         match result {
             Ok(n) => {
-                println!("rolled back: {n} steps undone");
+                crate::say!("rolled back: {n} steps undone");
                 exit::OK
             }
             Err(e) => {
-                eprintln!("flightdeck rollback: {e}");
+                crate::tell!("flightdeck rollback: {e}");
                 exit::RUNTIME
             }
         }
@@ -603,7 +605,7 @@ async fn open_event_log(project: &Project) -> Result<crate::db::Db, i32> {
     if let Some(p) = project.target_url.sqlite_path()
         && !p.exists()
     {
-        eprintln!(
+        crate::tell!(
             "no event log yet: {} does not exist (run the project first)",
             p.display()
         );
@@ -612,13 +614,13 @@ async fn open_event_log(project: &Project) -> Result<crate::db::Db, i32> {
     let db = crate::db::connect(&project.target_url, false)
         .await
         .map_err(|e| {
-            eprintln!("{e}");
+            crate::tell!("{e}");
             exit::RUNTIME
         })?;
     crate::eventlog::store::ensure_schema(db.as_ref())
         .await
         .map_err(|e| {
-            eprintln!("{e}");
+            crate::tell!("{e}");
             exit::RUNTIME
         })?;
     Ok(db)
@@ -632,7 +634,7 @@ async fn report(
     format: Option<crate::report::Format>,
 ) -> i32 {
     let Some(format) = format.or_else(|| crate::report::Format::from_path(out)) else {
-        eprintln!(
+        crate::tell!(
             "flightdeck report: cannot tell the format of {} from its extension: name it .html or .md, or pass --format html|markdown",
             out.display()
         );
@@ -641,7 +643,7 @@ async fn report(
     if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty())
         && !dir.is_dir()
     {
-        eprintln!(
+        crate::tell!(
             "flightdeck report: the folder {} does not exist: create it or write the report elsewhere",
             dir.display()
         );
@@ -653,7 +655,7 @@ async fn report(
     };
     match write_report(&project, out, run, format).await {
         Ok(status) => {
-            eprintln!("report written to {} ({status})", out.display());
+            crate::tell!("report written to {} ({status})", out.display());
             exit::OK
         }
         Err(code) => code,
@@ -673,11 +675,11 @@ async fn write_report(
     let report = crate::report::gather(project, db.as_ref(), run, today)
         .await
         .map_err(|e| {
-            eprintln!("flightdeck report: {e}");
+            crate::tell!("flightdeck report: {e}");
             exit::RUNTIME
         })?;
     crate::report::write(&report, out, format).map_err(|e| {
-        eprintln!("flightdeck report: cannot write {}: {e}", out.display());
+        crate::tell!("flightdeck report: cannot write {}: {e}", out.display());
         exit::RUNTIME
     })?;
     let id = report.run.run_id.to_string();
@@ -704,7 +706,7 @@ async fn diff(
         match project.environment_url(name) {
             Ok(url) => env_urls.push((name.clone(), url)),
             Err(e) => {
-                eprintln!("{e}");
+                crate::tell!("{e}");
                 return exit::USAGE;
             }
         }
@@ -716,12 +718,12 @@ async fn diff(
     let all = match versions::read_versions(db.as_ref()).await {
         Ok(v) => v,
         Err(e) => {
-            eprintln!("{e}");
+            crate::tell!("{e}");
             return exit::RUNTIME;
         }
     };
     let Some(latest) = all.last() else {
-        eprintln!(
+        crate::tell!(
             "no schema version recorded in {} yet: run the project first (`flightdeck run {}`)",
             project.target_url.redacted(),
             path.display()
@@ -731,7 +733,7 @@ async fn diff(
     if list {
         for v in &all {
             let run = v.run_id.to_string();
-            println!(
+            crate::say!(
                 "{:>4}  {}  {}  {:<3} tables  {}",
                 v.version,
                 v.at.get(..19).unwrap_or(&v.at),
@@ -747,7 +749,7 @@ async fn diff(
         match n {
         None => Ok(None),
         Some(n) => all.iter().find(|v| v.version == n).map(Some).ok_or_else(|| {
-            eprintln!(
+            crate::tell!(
                 "no schema version {n}: the versions are 1..{} (`flightdeck diff --list` shows them)",
                 latest.version
             );
@@ -777,7 +779,7 @@ async fn diff(
     let path_ddl = match versions::path(db.as_ref(), from_event, to_v.last_event, !mapped).await {
         Ok(p) => p,
         Err(e) => {
-            eprintln!("{e}");
+            crate::tell!("{e}");
             return exit::RUNTIME;
         }
     };
@@ -786,14 +788,14 @@ async fn diff(
         let live = match crate::db::connect(url, false).await {
             Ok(db) => db,
             Err(e) => {
-                eprintln!("environment {name} ({}): {e}", url.redacted());
+                crate::tell!("environment {name} ({}): {e}", url.redacted());
                 return exit::RUNTIME;
             }
         };
         match versions::drift(&latest.snapshot, live.as_ref()).await {
             Ok(found) => drift.push((name.clone(), url.redacted(), found)),
             Err(e) => {
-                eprintln!("environment {name} ({}): {e}", url.redacted());
+                crate::tell!("environment {name} ({}): {e}", url.redacted());
                 return exit::RUNTIME;
             }
         }
@@ -812,9 +814,9 @@ async fn diff(
                 "environment": n, "url": u, "differences": d,
             })).collect::<Vec<_>>(),
         });
-        println!("{out}");
+        crate::say!("{out}");
     } else {
-        println!(
+        crate::say!(
             "{from_label} → v{} ({}): {} changes: {} breaking, {} forward-compatible, {} backward-compatible",
             to_v.version,
             to_v.cause,
@@ -825,7 +827,7 @@ async fn diff(
         );
         let table_w = changes.iter().map(|c| c.table.len()).max().unwrap_or(0);
         for c in &changes {
-            println!(
+            crate::say!(
                 "  {:<19}  {:<table_w$}  {}",
                 c.compat.to_string(),
                 c.table,
@@ -833,29 +835,29 @@ async fn diff(
             );
         }
         if !path_ddl.forward.is_empty() {
-            println!("\nmigration path ({} statements):", path_ddl.forward.len());
+            crate::say!("\nmigration path ({} statements):", path_ddl.forward.len());
             for s in &path_ddl.forward {
-                println!("  {s};");
+                crate::say!("  {s};");
             }
-            println!("rollback (newest first):");
+            crate::say!("rollback (newest first):");
             for s in &path_ddl.rollback {
-                println!("  {s};");
+                crate::say!("  {s};");
             }
         }
         for (name, url, found) in &drift {
             if found.is_empty() {
-                println!(
+                crate::say!(
                     "\ndrift: environment {name} ({url}) matches v{}",
                     latest.version
                 );
             } else {
-                println!(
+                crate::say!(
                     "\ndrift: environment {name} ({url}) differs from v{} in {} places:",
                     latest.version,
                     found.len()
                 );
                 for d in found {
-                    println!("  {d}");
+                    crate::say!("  {d}");
                 }
             }
         }
@@ -886,10 +888,10 @@ async fn log(path: &Path, json: bool, limit: usize) -> i32 {
         Ok(events) => {
             for e in events {
                 if json {
-                    println!("{}", serde_json::to_string(&e).unwrap_or_default());
+                    crate::say!("{}", serde_json::to_string(&e).unwrap_or_default());
                 } else {
                     let run = e.run_id.to_string();
-                    println!(
+                    crate::say!(
                         "{:>6}  {}  {}  {:<24} {}",
                         e.id,
                         e.at.format("%Y-%m-%d %H:%M:%S"),
@@ -902,7 +904,7 @@ async fn log(path: &Path, json: bool, limit: usize) -> i32 {
             exit::OK
         }
         Err(e) => {
-            eprintln!("{e}");
+            crate::tell!("{e}");
             exit::RUNTIME
         }
     }

@@ -213,28 +213,28 @@ pub async fn open(path: &Path, options: OpenOptions) -> i32 {
     let project = match crate::project::load(path) {
         Ok(p) => Arc::new(p),
         Err(e) => {
-            eprintln!("{e}");
+            crate::tell!("{e}");
             return exit::USAGE;
         }
     };
     let theme = match Theme::load(options.theme.as_deref()) {
         Ok(t) => t,
         Err(e) => {
-            eprintln!("flightdeck: {e}");
+            crate::tell!("flightdeck: {e}");
             return exit::USAGE;
         }
     };
     let keymap = match Keymap::load() {
         Ok(k) => k,
         Err(e) => {
-            eprintln!("flightdeck: {e}");
+            crate::tell!("flightdeck: {e}");
             return exit::USAGE;
         }
     };
     let prepared = match pipeline::prepare(project.clone(), true).await {
         Ok(p) => p,
         Err(e) => {
-            eprintln!("{e}");
+            crate::tell!("{e}");
             return e.exit_code();
         }
     };
@@ -271,7 +271,7 @@ pub async fn open(path: &Path, options: OpenOptions) -> i32 {
             let _ = done.send(result);
         });
     if let Err(e) = spawned {
-        eprintln!("flightdeck: cannot start the cockpit: {e}");
+        crate::tell!("flightdeck: cannot start the cockpit: {e}");
         return exit::RUNTIME;
     }
     let result = ui
@@ -280,7 +280,7 @@ pub async fn open(path: &Path, options: OpenOptions) -> i32 {
     match result {
         Ok(exit) => {
             if let Some(s) = &exit.summary {
-                eprintln!(
+                crate::tell!(
                     "{}: {:?}, {} rows written, {} quarantined",
                     project.name(),
                     s.status,
@@ -294,7 +294,7 @@ pub async fn open(path: &Path, options: OpenOptions) -> i32 {
             }
         }
         Err(e) => {
-            eprintln!("flightdeck: {e}");
+            crate::tell!("flightdeck: {e}");
             exit::RUNTIME
         }
     }

@@ -30,7 +30,7 @@ pub async fn run(path: &Path, options: RunOptions) -> i32 {
     let prepared = match pipeline::prepare(project.clone(), true).await {
         Ok(p) => p,
         Err(e) => {
-            eprintln!("{e}");
+            crate::tell!("{e}");
             return e.exit_code();
         }
     };
@@ -64,7 +64,7 @@ pub async fn run(path: &Path, options: RunOptions) -> i32 {
     }
     progress.finish();
     let Some(s) = summary else {
-        eprintln!(
+        crate::tell!(
             "flightdeck: {}",
             failure.unwrap_or_else(|| "the run ended without a summary".into())
         );
@@ -90,8 +90,8 @@ pub async fn run(path: &Path, options: RunOptions) -> i32 {
         json["validation"] = serde_json::to_value(&results).unwrap_or_default();
         checks = Some(results);
     }
-    eprint!("{}", account(&s, checks.as_deref(), path));
-    println!("{json}");
+    crate::tell_raw!("{}", account(&s, checks.as_deref(), path));
+    crate::say!("{json}");
     code
 }
 
@@ -276,7 +276,7 @@ impl Progress {
         if self.terminal {
             self.bar.println(text);
         } else {
-            eprintln!("{text}");
+            crate::tell!("{text}");
         }
     }
 

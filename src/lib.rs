@@ -9,6 +9,7 @@ pub mod eventlog;
 pub mod evolve;
 pub mod headless;
 pub mod logging;
+pub mod output;
 pub mod paths;
 pub mod pipeline;
 pub mod profile;

@@ -583,3 +583,33 @@ async fn rollback_undoes_schema_changes_on_a_table_the_operator_created() {
         "schema or rows of the operator's table changed"
     );
 }
+
+/// `flightdeck rollback --yes | head -3`: the reader goes away while the
+/// plan and the progress are still being written. The rollback finishes,
+/// releases the target's lock and exits 0; it used to panic at the first
+/// write to the closed pipe, with the lock held and the target half undone.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rollback_whose_reader_goes_away_still_finishes_and_unlocks() {
+    let dir = tempfile::tempdir().unwrap();
+    common::sample(dir.path(), ROWS);
+    let before = state(dir.path()).await;
+    run_json(dir.path());
+    let mut child = common::flightdeck(dir.path())
+        .arg("rollback")
+        .arg(dir.path().join("project.toml"))
+        .arg("--yes")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Close both pipes before the child writes: every write fails.
+    drop(child.stdout.take());
+    drop(child.stderr.take());
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+    assert_eq!(state(dir.path()).await, before, "the rollback finished");
+    // No lock left behind: a second rollback runs, and finds nothing to do.
+    let again = rollback_ok(dir.path(), &["--yes"]);
+    assert!(again.contains("nothing to roll back"), "{again}");
+}
