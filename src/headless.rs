@@ -45,6 +45,8 @@ pub async fn run(path: &Path, options: RunOptions) -> i32 {
     let mut failure: Option<String> = None;
     let stop = crate::cli::stop_signal();
     tokio::pin!(stop);
+    // The signal future resolves once; polling it again would panic.
+    let mut stopping = false;
     loop {
         tokio::select! {
             event = handle.events.recv() => {
@@ -56,7 +58,8 @@ pub async fn run(path: &Path, options: RunOptions) -> i32 {
                     _ => {}
                 }
             }
-            _ = &mut stop => {
+            _ = &mut stop, if !stopping => {
+                stopping = true;
                 progress.line("stopping at the next batch boundary…");
                 handle.control.cancel();
             }

@@ -119,3 +119,66 @@ async fn kill_9_at_random_moments_then_resume_equals_an_uninterrupted_run() {
     }
     assert!(kills >= 8, "only {kills} kills landed inside a run");
 }
+
+/// SIGHUP (a dropped SSH link), SIGINT (Ctrl-C) and SIGTERM stop a headless
+/// run at a batch boundary: it says so, gives its account with the command
+/// that resumes, exits 3 and releases its lock; the rerun that command
+/// names completes with every post-run check passing. The second poll of
+/// the finished signal used to panic ("`async fn` resumed after completion").
+#[test]
+fn a_signal_stops_a_headless_run_cleanly_and_the_rerun_completes() {
+    use std::io::{BufRead, BufReader, Read};
+    for signal in ["HUP", "INT", "TERM"] {
+        let dir = tempfile::tempdir().unwrap();
+        common::sample(dir.path(), ROWS);
+        let mut child = common::flightdeck(dir.path())
+            .args(["run", "--headless", "--pace", "3000"])
+            .arg(dir.path().join("project.toml"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stderr = BufReader::new(child.stderr.take().unwrap());
+        let mut first = String::new();
+        // The first table's line: the run is past its start, mid-load.
+        while !first.contains(" → ") {
+            first.clear();
+            assert!(stderr.read_line(&mut first).unwrap() > 0, "no table line");
+        }
+        let kill = std::process::Command::new("kill")
+            .args([format!("-{signal}"), child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(kill.success());
+        let mut rest = String::new();
+        stderr.read_to_string(&mut rest).unwrap();
+        let status = child.wait().unwrap();
+        assert_eq!(status.code(), Some(3), "SIG{signal}: {rest}");
+        assert!(!rest.contains("panicked"), "SIG{signal}: {rest}");
+        assert!(
+            rest.contains("stopping at the next batch boundary"),
+            "{rest}"
+        );
+        assert!(rest.contains(" stopped after "), "SIG{signal}: {rest}");
+        assert!(rest.contains("resume where this run stopped"), "{rest}");
+        // No --take-over: the stopped run let go of the target.
+        run_to_end_without_take_over(dir.path());
+    }
+}
+
+fn run_to_end_without_take_over(dir: &Path) {
+    let out = common::run_ok(
+        common::flightdeck(dir)
+            .args(["run", "--headless"])
+            .arg(dir.join("project.toml")),
+    );
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(summary["status"], "completed");
+    let checks = summary["validation"].as_array().unwrap();
+    assert!(!checks.is_empty());
+    assert!(
+        checks.iter().all(|c| c["status"] == "passed"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
