@@ -52,14 +52,18 @@ fn run_json(dir: &Path) -> Json {
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
-fn rollback(dir: &Path, extra: &[&str]) -> Output {
-    common::flightdeck(dir)
-        .arg("rollback")
+/// `flightdeck rollback PROJECT EXTRA…` with no terminal on stdin.
+fn rollback_command(dir: &Path, extra: &[&str]) -> std::process::Command {
+    let mut cmd = common::flightdeck(dir);
+    cmd.arg("rollback")
         .arg(dir.join("project.toml"))
         .args(extra)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap()
+        .stdin(Stdio::null());
+    cmd
+}
+
+fn rollback(dir: &Path, extra: &[&str]) -> Output {
+    rollback_command(dir, extra).output().unwrap()
 }
 
 fn rollback_ok(dir: &Path, extra: &[&str]) -> String {
@@ -351,10 +355,7 @@ async fn a_rollback_killed_mid_way_finishes_on_rerun() {
     run_json(dir.path());
 
     // 11 steps at 4 per second: kill -9 lands inside the rollback.
-    let mut child = common::flightdeck(dir.path())
-        .arg("rollback")
-        .arg(dir.path().join("project.toml"))
-        .args(["--yes", "--pace", "4"])
+    let mut child = rollback_command(dir.path(), &["--yes", "--pace", "4"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -594,11 +595,7 @@ async fn a_rollback_whose_reader_goes_away_still_finishes_and_unlocks() {
     common::sample(dir.path(), ROWS);
     let before = state(dir.path()).await;
     run_json(dir.path());
-    let mut child = common::flightdeck(dir.path())
-        .arg("rollback")
-        .arg(dir.path().join("project.toml"))
-        .arg("--yes")
-        .stdin(Stdio::null())
+    let mut child = rollback_command(dir.path(), &["--yes"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
