@@ -22,7 +22,7 @@ fn busy_app() -> App {
     app.update(Msg::Run(RunEvent::Started {
         run_id: uuid::Uuid::nil(),
         tables: data::plans(1),
-        resumed: true,
+        resumed: Some("cancelled".into()),
     }));
     for i in 0..600u64 {
         let table = (i / 150) as usize;

@@ -561,7 +561,24 @@ async fn rollback(
             }
         });
         let lock_wait = std::time::Duration::from_millis(project.file.evolution.lock_budget_ms);
-        let result = rollback::execute(db.as_ref(), &plan, tx, pace, lock_wait).await;
+        // Ctrl-C, SIGTERM or a dropped SSH link: finish the step under way,
+        // log where the rollback stopped, release the lock.
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let execute = rollback::execute(db.as_ref(), &plan, tx, pace, lock_wait, stop_rx);
+        tokio::pin!(execute);
+        let signal = stop_signal();
+        tokio::pin!(signal);
+        let mut stopping = false;
+        let result = loop {
+            tokio::select! {
+                result = &mut execute => break result,
+                _ = &mut signal, if !stopping => {
+                    stopping = true;
+                    crate::tell!("stopping after the step under way…");
+                    stop_tx.send_replace(true);
+                }
+            }
+        };
         let _ = printer.await;
         match result {
             Ok(n) => {

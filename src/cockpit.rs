@@ -100,7 +100,11 @@ impl CockpitBackend for PipelineBackend {
         })
     }
 
-    fn start_rollback(&self, plan: RollbackPlan) -> mpsc::Receiver<RollbackUpdate> {
+    fn start_rollback(
+        &self,
+        plan: RollbackPlan,
+        stop: tokio::sync::watch::Receiver<bool>,
+    ) -> mpsc::Receiver<RollbackUpdate> {
         let target = self.prepared.target.clone();
         let lock_wait =
             std::time::Duration::from_millis(self.prepared.project.file.evolution.lock_budget_ms);
@@ -114,7 +118,7 @@ impl CockpitBackend for PipelineBackend {
                     return;
                 }
             };
-            let result = execute_confirmed(db, &plan, &tx, lock_wait).await;
+            let result = execute_confirmed(db, &plan, &tx, lock_wait, stop).await;
             if let Err(e) = held.release(db).await {
                 tracing::warn!(error = %e, "could not release the target lock");
             }
@@ -136,6 +140,7 @@ async fn execute_confirmed(
     plan: &RollbackPlan,
     tx: &mpsc::Sender<RollbackUpdate>,
     lock_wait: std::time::Duration,
+    stop: tokio::sync::watch::Receiver<bool>,
 ) -> Result<usize, String> {
     let fresh = rollback::plan(db, plan.to)
         .await
@@ -155,7 +160,7 @@ async fn execute_confirmed(
         }
     };
     let (result, ()) = tokio::join!(
-        rollback::execute(db, plan, progress, None, lock_wait),
+        rollback::execute(db, plan, progress, None, lock_wait, stop),
         forward
     );
     result.map_err(|e| e.to_string())
@@ -287,6 +292,10 @@ pub async fn open(path: &Path, options: OpenOptions) -> i32 {
                     s.tables.iter().map(|t| t.written).sum::<u64>(),
                     s.tables.iter().map(|t| t.quarantined).sum::<u64>()
                 );
+            }
+            if let Some(why) = &exit.rollback_unfinished {
+                crate::tell!("flightdeck: rollback not finished: {why}");
+                return exit::RUNTIME;
             }
             match exit.final_state {
                 RunState::Failed => exit::RUNTIME,

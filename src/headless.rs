@@ -321,14 +321,17 @@ impl Progress {
                 *self.tables.borrow_mut() = tables.clone();
                 let short = run_id.to_string()[..8].to_string();
                 let done: u64 = tables.iter().map(|t| t.already_read).sum();
-                vec![if *resumed {
-                    format!(
-                        "resuming run {short}: {} tables, {} rows read by earlier sessions",
-                        tables.len(),
-                        thousands(done)
-                    )
-                } else {
-                    format!("run {short} started: {} tables", tables.len())
+                let n = tables.len();
+                let done = thousands(done);
+                vec![match resumed.as_deref() {
+                    None => format!("run {short} started: {n} tables"),
+                    Some("completed") => format!(
+                        "run {short} completed before; reading the source rows added since: {n} tables, {done} rows read by earlier sessions"
+                    ),
+                    Some(status) => format!(
+                        "resuming run {short}, which {}: {n} tables, {done} rows read by earlier sessions",
+                        crate::pipeline::how_it_ended(status)
+                    ),
                 }]
             }
             RunEvent::TableStarted { table } => {
@@ -511,11 +514,24 @@ mod tests {
         let started = p.lines_for(&RunEvent::Started {
             run_id: uuid::Uuid::nil(),
             tables: vec![plan("a", Some(10), 10), plan("b", None, 0)],
-            resumed: true,
+            resumed: Some("cancelled".into()),
         });
         assert_eq!(
             started,
-            ["resuming run 00000000: 2 tables, 10 rows read by earlier sessions"]
+            [
+                "resuming run 00000000, which was stopped: 2 tables, 10 rows read by earlier sessions"
+            ]
+        );
+        let again = p.lines_for(&RunEvent::Started {
+            run_id: uuid::Uuid::nil(),
+            tables: vec![plan("a", Some(10), 10), plan("b", None, 0)],
+            resumed: Some("completed".into()),
+        });
+        assert_eq!(
+            again,
+            [
+                "run 00000000 completed before; reading the source rows added since: 2 tables, 10 rows read by earlier sessions"
+            ]
         );
         assert!(p.lines_for(&RunEvent::TableStarted { table: 1 }).is_empty());
         let progress = |read| RunEvent::Progress {

@@ -1502,11 +1502,16 @@ async fn insert_evo(db: &Db, row: Vec<Value>) -> Result<u64, db::DbError> {
 /// The lock budget of the tests that roll back.
 const LOCK_WAIT: std::time::Duration = std::time::Duration::from_millis(2_000);
 
+/// A rollback's stop request that never comes.
+fn never_stopped() -> tokio::sync::watch::Receiver<bool> {
+    tokio::sync::watch::channel(false).1
+}
+
 async fn roll_back_run(db: &Db) {
     let plan = rollback::plan(db.as_ref(), None).await.unwrap();
     assert!(!plan.is_empty());
     let (tx, _rx) = tokio::sync::mpsc::channel(1024);
-    rollback::execute(db.as_ref(), &plan, tx, None, LOCK_WAIT)
+    rollback::execute(db.as_ref(), &plan, tx, None, LOCK_WAIT, never_stopped())
         .await
         .unwrap_or_else(|e| panic!("rollback: {e}\n{:#?}", plan.steps));
     assert!(
@@ -2008,6 +2013,7 @@ async fn changes_give_up_waiting_for_a_lock_within_the_budget_on_postgres() {
         tx,
         None,
         Duration::from_millis(BUDGET_MS),
+        never_stopped(),
     )
     .await
     .unwrap_err();
@@ -2266,7 +2272,7 @@ async fn modify_column_keeps_default_comment_and_collation_on_mariadb() {
     let plan = rollback::plan(db.as_ref(), Some(narrowed)).await.unwrap();
     assert_eq!(plan.steps.len(), 2, "{:#?}", plan.steps);
     let (tx, _rx) = tokio::sync::mpsc::channel(1024);
-    rollback::execute(db.as_ref(), &plan, tx, None, LOCK_WAIT)
+    rollback::execute(db.as_ref(), &plan, tx, None, LOCK_WAIT, never_stopped())
         .await
         .unwrap();
     assert_eq!(

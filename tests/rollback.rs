@@ -610,3 +610,87 @@ async fn a_rollback_whose_reader_goes_away_still_finishes_and_unlocks() {
     let again = rollback_ok(dir.path(), &["--yes"]);
     assert!(again.contains("nothing to roll back"), "{again}");
 }
+
+/// Ctrl-C, SIGTERM or a dropped SSH link during a rollback: it stops after
+/// the step under way, logs where it stopped, releases the lock and exits 3;
+/// the next rollback, without `--take-over`, finishes it. It used to die
+/// between two steps with the lock row left behind.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_signal_stops_a_rollback_between_steps_and_the_next_one_finishes_it() {
+    for signal in ["INT", "TERM", "HUP"] {
+        let dir = tempfile::tempdir().unwrap();
+        common::sample(dir.path(), ROWS);
+        let before = state(dir.path()).await;
+        run_json(dir.path());
+        let undo_steps = || async {
+            let db = common::open_sqlite(&dir.path().join("platform.db")).await;
+            let n = common::query(
+                &db,
+                "SELECT COUNT(*) FROM flightdeck_events WHERE kind = 'rollback'",
+            )
+            .await[0][0]
+                .as_i64()
+                .unwrap();
+            db.close().await;
+            n
+        };
+
+        // 15 steps at 2 per second: the signal lands between two of them.
+        let child = rollback_command(dir.path(), &["--yes", "--pace", "2"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let started = Instant::now();
+        while undo_steps().await < 2 {
+            assert!(started.elapsed() < Duration::from_secs(60), "SIG{signal}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let sent = std::process::Command::new("kill")
+            .args([format!("-{signal}"), child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(3), "SIG{signal}: {err}");
+        assert!(!err.contains("panicked"), "SIG{signal}: {err}");
+        assert!(
+            err.contains("stopping after the step under way")
+                && err.contains("stopped on request after")
+                && err.contains("roll back again to finish"),
+            "SIG{signal}: {err}"
+        );
+        let undone_before = undo_steps().await;
+        assert!(undone_before < 10, "SIG{signal}: stopped before the end");
+        assert_ne!(state(dir.path()).await, before, "SIG{signal}: part-way");
+        let log = events(dir.path()).await;
+        let of_kind = |k: &str| log.iter().filter(|e| e.kind == k).collect::<Vec<_>>();
+        let (started, stopped) = (of_kind("rollback_started"), of_kind("rollback_stopped"));
+        assert_eq!((started.len(), stopped.len()), (1, 1), "SIG{signal}");
+        let steps = started[0].detail["steps"].as_i64().unwrap();
+        assert_eq!(stopped[0].detail["undone"].as_i64(), Some(undone_before));
+        assert_eq!(
+            stopped[0].detail["left"].as_i64().unwrap() + undone_before,
+            steps,
+            "SIG{signal}: {:?}",
+            stopped[0].detail
+        );
+
+        // The lock was released: no --take-over needed to finish.
+        let finished = rollback_ok(dir.path(), &["--yes"]);
+        assert!(finished.contains("rolled back"), "SIG{signal}: {finished}");
+        assert_eq!(state(dir.path()).await, before, "SIG{signal}");
+        assert_eq!(run_status(dir.path()).await, vec!["rolled_back"]);
+        let mut undone: Vec<i64> = events(dir.path())
+            .await
+            .iter()
+            .filter(|e| e.kind == "rollback")
+            .map(|e| e.detail["undoes"].as_i64().unwrap())
+            .collect();
+        let n = undone.len();
+        undone.sort();
+        undone.dedup();
+        assert_eq!(undone.len(), n, "SIG{signal}: an event was undone twice");
+    }
+}

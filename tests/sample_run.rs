@@ -216,8 +216,8 @@ async fn keys_are_identical_across_two_fresh_runs() {
     assert_eq!(ka, kb);
 }
 
-#[test]
-fn a_completed_project_is_up_to_date_on_rerun() {
+#[tokio::test(flavor = "multi_thread")]
+async fn a_completed_project_is_up_to_date_on_rerun() {
     let dir = tempfile::tempdir().unwrap();
     let first = run_sample(dir.path(), 300);
     let again = common::run_ok(
@@ -230,7 +230,9 @@ fn a_completed_project_is_up_to_date_on_rerun() {
     let said = String::from_utf8_lossy(&again.stderr);
     let short = &first["run_id"].as_str().unwrap()[..8];
     assert!(
-        said.contains(&format!("resuming run {short}: 5 tables")),
+        said.contains(&format!(
+            "run {short} completed before; reading the source rows added since: 5 tables"
+        )),
         "{said}"
     );
     assert!(
@@ -262,6 +264,21 @@ fn a_completed_project_is_up_to_date_on_rerun() {
             .collect()
     };
     assert_eq!(counts(&again), counts(&first));
+    // The event log says the run was picked up again, and from what state;
+    // the run stays completed.
+    let target = common::open_sqlite(&dir.path().join("platform.db")).await;
+    let logged = common::query(
+        &target,
+        "SELECT e.summary, r.status FROM flightdeck_events e JOIN flightdeck_runs r \
+         ON r.run_id = e.run_id WHERE e.kind = 'run_resumed'",
+    )
+    .await;
+    assert_eq!(logged.len(), 1, "{logged:?}");
+    assert!(
+        logged[0][0].render().contains("continued after completing"),
+        "{logged:?}"
+    );
+    assert_eq!(logged[0][1].render(), "completed");
 }
 
 /// A run that finds the parent table already in the target looks up the

@@ -37,7 +37,7 @@ fn row_counts_arriving_after_the_plan_fill_in_totals_and_bars() {
     app.update(Msg::Run(RunEvent::Started {
         run_id: uuid::Uuid::nil(),
         tables: uncounted,
-        resumed: false,
+        resumed: None,
     }));
     assert_eq!(app.run.total_rows(), None);
     assert_eq!(app.run.eta(), None);
@@ -242,12 +242,28 @@ fn resumed_run_says_so() {
     app.update(Msg::Run(RunEvent::Started {
         run_id: uuid::Uuid::nil(),
         tables,
-        resumed: true,
+        resumed: Some("cancelled".into()),
     }));
     assert_eq!(app.run.rows_read(), 6_400);
     assert_eq!(
         app.run.alerts[0].text,
-        "resumed from checkpoint: 6,400 rows already done"
+        "resumed from checkpoint (the run was stopped): 6,400 rows already done"
+    );
+}
+
+#[test]
+fn a_rerun_of_a_completed_run_says_it_reads_what_the_source_gained() {
+    let mut app = app();
+    let mut tables = plans();
+    tables[0].already_read = 400;
+    app.update(Msg::Run(RunEvent::Started {
+        run_id: uuid::Uuid::nil(),
+        tables,
+        resumed: Some("completed".into()),
+    }));
+    assert_eq!(
+        app.run.alerts[0].text,
+        "the run completed before: reading the source rows added since (400 rows already done)"
     );
 }
 
@@ -489,9 +505,13 @@ fn rollback_plans_confirms_runs_and_reloads_the_log() {
         press(&mut app, Action::Confirm),
         vec![Cmd::StartRollback(plan.clone())]
     );
-    // Under way: no second rollback, no run, no quitting.
+    // Under way: no second rollback, no run; quitting asks first, and
+    // "no" leaves it running.
     assert!(press(&mut app, Action::Quit).is_empty());
-    assert!(!app.should_quit);
+    assert_eq!(app.layers.last(), Some(&Layer::ConfirmQuit));
+    assert!(press(&mut app, Action::Back).is_empty());
+    assert_eq!(app.layers, vec![Layer::Rollback { scroll: 0 }]);
+    assert!(!app.should_quit && !app.stopping);
     assert!(!app.is_available(Action::StartRun));
 
     app.update(Msg::Rollback(RollbackUpdate::Progress(
@@ -540,6 +560,71 @@ fn rollback_plans_confirms_runs_and_reloads_the_log() {
     press(&mut app, Action::Back);
     assert!(app.layers.is_empty() && app.rollback.is_none());
     assert!(app.is_available(Action::StartRun));
+}
+
+/// A rollback under way, two of six steps undone.
+fn rolling_back() -> flightdeck::tui::App {
+    let mut app = completed_on_event_log();
+    press(&mut app, Action::Rollback);
+    let plan = rollback_plan(None);
+    app.update(Msg::RollbackPlanned(Ok(plan.clone())));
+    assert_eq!(
+        press(&mut app, Action::Confirm),
+        vec![Cmd::StartRollback(plan)]
+    );
+    app.update(Msg::Rollback(RollbackUpdate::Progress(
+        RollbackProgress::Step {
+            done: 2,
+            total: 6,
+            event_id: 6,
+            summary: "event 6 on ml_models".into(),
+        },
+    )));
+    assert!(app.rolling_back());
+    app
+}
+
+#[test]
+fn a_signal_during_a_rollback_stops_it_after_its_step_then_quits() {
+    let mut app = rolling_back();
+    assert_eq!(
+        app.update(Msg::Signal(flightdeck::tui::app::Signal::Hangup)),
+        vec![Cmd::StopRollback]
+    );
+    assert!(app.stopping && !app.should_quit, "waits for the step");
+    // A second signal asks nothing more.
+    assert!(
+        app.update(Msg::Signal(flightdeck::tui::app::Signal::Terminate))
+            .is_empty()
+    );
+    app.update(Msg::Rollback(RollbackUpdate::Failed(
+        "stopped on request after 3 of 6 steps".into(),
+    )));
+    assert!(app.should_quit);
+    assert!(matches!(app.rollback, Some(RollbackStage::Failed(_))));
+}
+
+#[test]
+fn quitting_during_a_rollback_asks_then_stops_it_after_its_step() {
+    let mut app = rolling_back();
+    // Any other key says how to stop it.
+    press(&mut app, Action::PauseResume);
+    let notice = app.notice.clone().unwrap_or_default();
+    assert!(
+        notice.contains("stops it after the step under way"),
+        "{notice}"
+    );
+    press(&mut app, Action::Quit);
+    assert_eq!(app.layers.last(), Some(&Layer::ConfirmQuit));
+    let screen = format!("{:?}", render(&app, 100, 30).backend().buffer());
+    assert!(screen.contains("A rollback is under way"), "{screen}");
+    assert_eq!(press(&mut app, Action::Confirm), vec![Cmd::StopRollback]);
+    assert!(app.stopping && !app.should_quit);
+    // A rollback that finished its last step meanwhile also lets it go.
+    app.update(Msg::Rollback(RollbackUpdate::Progress(
+        RollbackProgress::Finished { undone: 6 },
+    )));
+    assert!(app.should_quit);
 }
 
 #[test]

@@ -85,7 +85,11 @@ impl CockpitBackend for FakeBackend {
         })
     }
 
-    fn start_rollback(&self, plan: RollbackPlan) -> mpsc::Receiver<RollbackUpdate> {
+    fn start_rollback(
+        &self,
+        plan: RollbackPlan,
+        stop: watch::Receiver<bool>,
+    ) -> mpsc::Receiver<RollbackUpdate> {
         let (tx, rx) = mpsc::channel(16);
         let log = self.log.clone();
         tokio::spawn(async move {
@@ -97,6 +101,11 @@ impl CockpitBackend for FakeBackend {
                 }))
                 .await;
             for (i, step) in plan.steps.iter().enumerate() {
+                if *stop.borrow() {
+                    let why = format!("stopped on request after {i} of {total} steps");
+                    let _ = tx.send(RollbackUpdate::Failed(why)).await;
+                    return;
+                }
                 tokio::time::sleep(Duration::from_millis(40)).await;
                 if let Ok(mut log) = log.lock() {
                     log.retain(|e| e.id != step.event_id);
@@ -163,7 +172,7 @@ async fn fake_run(
         .send(RunEvent::Started {
             run_id: uuid::Uuid::nil(),
             tables: uncounted,
-            resumed: false,
+            resumed: None,
         })
         .await;
     for (table, plan) in plans.iter().enumerate() {

@@ -36,6 +36,8 @@ pub mod kind {
     pub const ROLLBACK: &str = "rollback";
     pub const ROLLBACK_STARTED: &str = "rollback_started";
     pub const ROLLBACK_FINISHED: &str = "rollback_finished";
+    /// A rollback stopped on request between two steps; the next resumes it.
+    pub const ROLLBACK_STOPPED: &str = "rollback_stopped";
 }
 
 /// One entry of the event log.

@@ -19,7 +19,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Duration;
 
 use serde_json::json;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use uuid::Uuid;
 
 use super::kind;
@@ -48,6 +48,14 @@ pub enum RollbackError {
         table: String,
         event: i64,
         waited_ms: u128,
+    },
+    #[error(
+        "stopped on request after {undone} of {total} steps; {left} steps are still to undo: roll back again to finish (each step undone so far is logged, and none is undone twice)"
+    )]
+    Stopped {
+        undone: usize,
+        total: usize,
+        left: usize,
     },
 }
 
@@ -186,6 +194,55 @@ impl RollbackPlan {
     }
 }
 
+/// Logs that the rollback `rollback_id` stopped on request before step
+/// `next` of the plan, having undone `undone` steps, and says so. A failure
+/// to log goes into the error itself: the rollback stopped either way.
+async fn stopped(
+    db: &dyn Database,
+    plan: &RollbackPlan,
+    rollback_id: Uuid,
+    undone: usize,
+    next: usize,
+) -> RollbackError {
+    let total = plan.steps.len();
+    let left = total - next;
+    let Some(first) = plan.runs.first() else {
+        return RollbackError::Stopped {
+            undone,
+            total,
+            left,
+        };
+    };
+    let logged = db
+        .transaction(vec![store::event_statement(
+            db.dialect(),
+            &NewEvent {
+                run_id: first.run_id,
+                kind: kind::ROLLBACK_STOPPED,
+                table: None,
+                summary: format!(
+                    "rollback stopped on request: {left} of {total} steps still to undo"
+                ),
+                detail: json!({
+                    "rollback_id": rollback_id.to_string(),
+                    "to": plan.to,
+                    "undone": undone,
+                    "left": left,
+                }),
+                inverse: vec![],
+            },
+        )])
+        .await;
+    match logged {
+        Ok(()) => RollbackError::Stopped {
+            undone,
+            total,
+            left,
+        },
+        Err(e) => RollbackError::Db(e),
+    }
+}
+
 /// Progress of [`execute`], for a bar or the cockpit.
 #[derive(Debug, Clone, PartialEq)]
 pub enum RollbackProgress {
@@ -221,7 +278,7 @@ fn undone_ids(events: &[EventRecord]) -> HashSet<i64> {
 fn is_rollback_kind(k: &str) -> bool {
     matches!(
         k,
-        kind::ROLLBACK | kind::ROLLBACK_STARTED | kind::ROLLBACK_FINISHED
+        kind::ROLLBACK | kind::ROLLBACK_STARTED | kind::ROLLBACK_FINISHED | kind::ROLLBACK_STOPPED
     )
 }
 
@@ -495,13 +552,16 @@ async fn event_exists(db: &dyn Database, id: i64) -> Result<bool, DbError> {
 /// rollback) are skipped, so a stale plan is safe. `pace` caps steps per
 /// second (demos, and tests that interrupt a rollback). A step that changes
 /// the schema waits at most `lock_wait` for each lock (`[evolution]
-/// lock_budget_ms`).
+/// lock_budget_ms`). Once `stop` turns true the rollback ends after the step
+/// it is on, logs where it stopped and returns [`RollbackError::Stopped`];
+/// the next rollback resumes from there.
 pub async fn execute(
     db: &dyn Database,
     plan: &RollbackPlan,
     progress: mpsc::Sender<RollbackProgress>,
     pace: Option<f64>,
     lock_wait: Duration,
+    mut stop: watch::Receiver<bool>,
 ) -> Result<usize, RollbackError> {
     let d = db.dialect();
     let rollback_id = Uuid::new_v4();
@@ -551,6 +611,9 @@ pub async fn execute(
     for (i, step) in plan.steps.iter().enumerate() {
         if already.contains(&step.event_id) {
             continue;
+        }
+        if *stop.borrow() {
+            return Err(stopped(db, plan, rollback_id, undone, i).await);
         }
         let gave_up = |e: DbError| {
             if e.is_lock_timeout() {
@@ -626,7 +689,12 @@ pub async fn execute(
         if let Some(pace) = pace.filter(|p| *p > 0.0) {
             let due = Duration::from_secs_f64(undone as f64 / pace);
             if let Some(wait) = due.checked_sub(started.elapsed()) {
-                tokio::time::sleep(wait).await;
+                // A stop request cuts the wait short; the loop sees it. A
+                // caller that can never stop (sender gone) just waits.
+                tokio::select! {
+                    _ = tokio::time::sleep(wait) => {}
+                    Ok(_) = stop.wait_for(|s| *s) => {}
+                }
             }
         }
     }

@@ -51,14 +51,27 @@ pub enum RunState {
     Failed,
 }
 
+/// How an earlier run ended, from its status, for "resuming run X, which …".
+pub fn how_it_ended(status: &str) -> String {
+    match status {
+        "running" => "did not finish (it failed, or its process died)".into(),
+        "cancelled" => "was stopped".into(),
+        crate::eventlog::rollback::PARTIALLY_ROLLED_BACK => "was rolled back to an event".into(),
+        "completed" => "completed".into(),
+        other => format!("ended as {other}"),
+    }
+}
+
 /// Messages from the pipeline. Progress is throttled to a few per second.
 #[derive(Debug, Clone, PartialEq)]
 pub enum RunEvent {
     Started {
         run_id: Uuid,
         tables: Vec<TablePlan>,
-        /// True when this run picks up an interrupted one.
-        resumed: bool,
+        /// The status of the earlier run this one picks up ("running" for
+        /// one that died, "cancelled", "failed", "completed" for a rerun
+        /// that reads what the source gained since); `None` for a new run.
+        resumed: Option<String>,
     },
     TableStarted {
         table: usize,

@@ -8,6 +8,7 @@ use serde::Serialize;
 
 pub use events::{
     Command, RunControl, RunEvent, RunHandle, RunState, SampleRow, TablePlan, TableProgress,
+    how_it_ended,
 };
 pub use run::{ESTIMATE_FROM_ROWS, Prepared, RunError, RunOptions, prepare, raw_row, spawn};
 

@@ -418,25 +418,25 @@ async fn execute_locked(
                     changes.join("; ")
                 )));
             }
+            let resumed = NewEvent {
+                run_id: r.run_id,
+                kind: kind::RUN_RESUMED,
+                table: None,
+                summary: if r.status == "completed" {
+                    "run continued after completing: reading the source rows added since".into()
+                } else {
+                    format!("run resumed after status {}", r.status)
+                },
+                detail: json!({"previous_status": r.status}),
+                inverse: vec![],
+            };
+            // A completed run stays completed while it catches up.
+            let mut statements = vec![store::event_statement(d, &resumed)];
             if r.status != "completed" {
-                target
-                    .transaction(vec![
-                        store::set_run_status(d, r.run_id, "running", false),
-                        store::event_statement(
-                            d,
-                            &NewEvent {
-                                run_id: r.run_id,
-                                kind: kind::RUN_RESUMED,
-                                table: None,
-                                summary: format!("run resumed after status {}", r.status),
-                                detail: json!({"previous_status": r.status}),
-                                inverse: vec![],
-                            },
-                        ),
-                    ])
-                    .await?;
+                statements.insert(0, store::set_run_status(d, r.run_id, "running", false));
             }
-            (r.run_id, true)
+            target.transaction(statements).await?;
+            (r.run_id, Some(r.status))
         }
         _ => {
             let run_id = Uuid::new_v4();
@@ -473,17 +473,17 @@ async fn execute_locked(
                     ),
                 ])
                 .await?;
-            (run_id, false)
+            (run_id, None)
         }
     };
-    tracing::info!(%run_id, resumed, "run started");
+    tracing::info!(%run_id, resumed = resumed.as_deref().unwrap_or("no"), "run started");
     let mut evo = LiveEvolution::new(
         project.file.evolution.clone(),
         run_id,
         decisions,
         options.accept_above,
     );
-    if resumed {
+    if resumed.is_some() {
         evo.engine.resume(target.as_ref()).await?;
     }
 

@@ -119,6 +119,7 @@ const LISTED: &[&str] = &[
     kind::DECISION,
     kind::VALIDATION,
     kind::ROLLBACK_STARTED,
+    kind::ROLLBACK_STOPPED,
     kind::ROLLBACK_FINISHED,
 ];
 
@@ -794,7 +795,9 @@ fn events_section(doc: &mut Doc, r: &Report) {
                         e.kind.clone(),
                         match e.kind.as_str() {
                             kind::RUN_FAILED | kind::DDL_FAILED => Tone::Bad,
-                            kind::RUN_CANCELLED | kind::ROLLBACK_STARTED => Tone::Warn,
+                            kind::RUN_CANCELLED
+                            | kind::ROLLBACK_STARTED
+                            | kind::ROLLBACK_STOPPED => Tone::Warn,
                             _ => Tone::Plain,
                         },
                     ),

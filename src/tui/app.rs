@@ -132,6 +132,8 @@ pub enum Cmd {
         to: Option<i64>,
     },
     StartRollback(RollbackPlan),
+    /// Stop the rollback under way after the step it is on.
+    StopRollback,
     /// The operator's answer to a recommendation, for `RunControl::decide`.
     Decide {
         id: String,
@@ -300,21 +302,32 @@ impl App {
             Msg::RollbackPlanned(result) => self.rollback_planned(result),
             Msg::Rollback(update) => {
                 self.dirty = true;
-                return self.on_rollback_update(update);
+                let cmds = self.on_rollback_update(update);
+                self.quit_if_stopped();
+                return cmds;
             }
             Msg::RollbackClosed => {
                 if self.rollback.as_ref().is_some_and(RollbackStage::is_busy) {
                     self.dirty = true;
-                    return self.rollback_failed(
+                    let cmds = self.rollback_failed(
                         "the rollback stopped without saying why; roll back again to resume it"
                             .into(),
                     );
+                    self.quit_if_stopped();
+                    return cmds;
                 }
             }
             Msg::Signal(_) | Msg::InputClosed => return self.stop_and_quit(),
         }
         self.dirty = true;
         Vec::new()
+    }
+
+    /// Leaving was asked for and the rollback it waited on has ended.
+    fn quit_if_stopped(&mut self) {
+        if self.stopping && !self.rolling_back() && !self.run.is_live() {
+            self.should_quit = true;
+        }
     }
 
     fn tick(&mut self, now: Instant) -> Vec<Cmd> {
@@ -380,8 +393,25 @@ impl App {
         cmds
     }
 
-    /// Cancel a live run at a batch boundary and leave once it reports back.
-    fn stop_and_quit(&mut self) -> Vec<Cmd> {
+    /// Whether a rollback is undoing steps now.
+    pub fn rolling_back(&self) -> bool {
+        self.rollback
+            .as_ref()
+            .is_some_and(RollbackStage::is_running)
+    }
+
+    /// Cancel a live run at a batch boundary, or stop a rollback after the
+    /// step under way, and leave once it reports back.
+    pub(super) fn stop_and_quit(&mut self) -> Vec<Cmd> {
+        if self.rolling_back() {
+            if self.stopping {
+                return Vec::new();
+            }
+            self.stopping = true;
+            self.stopping_since = self.now;
+            self.notice = Some("stopping the rollback after the step under way…".into());
+            return vec![Cmd::StopRollback];
+        }
         if self.run.is_live() {
             if self.stopping {
                 return Vec::new();
@@ -612,16 +642,8 @@ impl App {
         }
         self.notice = None;
         match action {
-            Action::Quit
-                if self
-                    .rollback
-                    .as_ref()
-                    .is_some_and(RollbackStage::is_running) =>
-            {
-                self.notice = Some("a rollback is under way: quit once it has finished".into());
-            }
             Action::Quit => {
-                if self.run.is_live() && !self.stopping {
+                if (self.run.is_live() || self.rolling_back()) && !self.stopping {
                     self.layers.push(Layer::ConfirmQuit);
                 } else {
                     return self.stop_and_quit();

@@ -81,8 +81,14 @@ pub trait CockpitBackend: Send + Sync + 'static {
     /// reads only.
     fn plan_rollback(&self, to: Option<i64>) -> BoxFuture<'static, Result<RollbackPlan, String>>;
     /// Runs a confirmed plan under the target lock; must return promptly. The
-    /// channel carries progress and ends after `Finished` or `Failed`.
-    fn start_rollback(&self, plan: RollbackPlan) -> mpsc::Receiver<RollbackUpdate>;
+    /// channel carries progress and ends after `Finished` or `Failed`. Once
+    /// `stop` turns true the rollback ends after the step it is on (`Failed`
+    /// says where), releasing the lock.
+    fn start_rollback(
+        &self,
+        plan: RollbackPlan,
+        stop: tokio::sync::watch::Receiver<bool>,
+    ) -> mpsc::Receiver<RollbackUpdate>;
 }
 
 /// What a rollback started from the cockpit reports.
@@ -99,4 +105,7 @@ pub enum RollbackUpdate {
 pub struct CockpitExit {
     pub final_state: RunState,
     pub summary: Option<RunSummary>,
+    /// Why the last rollback did not finish (stopped on the way out, or
+    /// failed): the target is part-way back and rolling back again finishes.
+    pub rollback_unfinished: Option<String>,
 }

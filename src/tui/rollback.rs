@@ -115,8 +115,14 @@ impl App {
                     self.notice = Some("rollback cancelled: nothing was undone".into());
                 }
             }
-            (RollbackStage::Running { .. }, Some(_)) => {
-                self.notice = Some("the rollback is under way; it ends on its own".into());
+            (RollbackStage::Running { .. }, Some(Action::Quit)) if !self.stopping => {
+                self.layers.push(Layer::ConfirmQuit);
+            }
+            (RollbackStage::Running { .. }, Some(_)) if !self.stopping => {
+                let quit = self.keymap.label(Action::Quit);
+                self.notice = Some(format!(
+                    "the rollback is under way; it ends on its own ({quit} stops it after the step under way)"
+                ));
             }
             (
                 RollbackStage::Planning { .. }

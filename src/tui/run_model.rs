@@ -150,14 +150,23 @@ impl RunModel {
                 self.started_at = now;
                 self.ended_at = None;
                 self.summary = None;
-                if resumed {
-                    self.alert(
+                match resumed.as_deref() {
+                    None => {}
+                    Some("completed") => self.alert(
                         AlertLevel::Info,
                         format!(
-                            "resumed from checkpoint: {} rows already done",
+                            "the run completed before: reading the source rows added since ({} rows already done)",
                             thousands(already)
                         ),
-                    );
+                    ),
+                    Some(status) => self.alert(
+                        AlertLevel::Info,
+                        format!(
+                            "resumed from checkpoint (the run {}): {} rows already done",
+                            crate::pipeline::how_it_ended(status),
+                            thousands(already)
+                        ),
+                    ),
                 }
             }
             RunEvent::TableStarted { table } => self.current_table = Some(table),

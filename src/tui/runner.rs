@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use crossterm::event::{Event, EventStream, KeyEventKind};
 use futures::StreamExt;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 
 use super::app::{App, Cmd, Msg, Signal};
@@ -47,12 +47,12 @@ pub async fn run(
     tasks.spawn(read_terminal(tx.clone()));
     tasks.spawn(tick(tx.clone()));
     tasks.spawn(forward_signals(tx.clone()));
-    let mut control: Option<RunControl> = None;
+    let mut steer = Steering::default();
     let mut terminal_lost = false;
 
     app.update(Msg::Tick(Instant::now()));
     let first = app.init();
-    execute(first, &backend, &tx, &mut control, &mut tasks);
+    execute(first, &backend, &tx, &mut steer, &mut tasks);
 
     loop {
         if app.take_dirty() && !terminal_lost {
@@ -66,12 +66,12 @@ pub async fn run(
             break;
         };
         let cmds = app.update(msg);
-        execute(cmds, &backend, &tx, &mut control, &mut tasks);
+        execute(cmds, &backend, &tx, &mut steer, &mut tasks);
         let mut drained = 0;
         while drained < MAX_DRAIN && !app.should_quit {
             let Ok(msg) = rx.try_recv() else { break };
             let cmds = app.update(msg);
-            execute(cmds, &backend, &tx, &mut control, &mut tasks);
+            execute(cmds, &backend, &tx, &mut steer, &mut tasks);
             drained += 1;
         }
     }
@@ -80,21 +80,34 @@ pub async fn run(
     Ok(CockpitExit {
         final_state: app.run.state.clone(),
         summary: app.run.summary.clone(),
+        rollback_unfinished: match &app.rollback {
+            Some(super::rollback::RollbackStage::Failed(why)) => Some(why.clone()),
+            _ => None,
+        },
     })
+}
+
+/// Handles on what runs in the background, for commands that steer it.
+#[derive(Default)]
+struct Steering {
+    /// The live (or last) run.
+    run: Option<RunControl>,
+    /// Turns true to stop the rollback under way after its current step.
+    rollback: Option<watch::Sender<bool>>,
 }
 
 fn execute(
     cmds: Vec<Cmd>,
     backend: &Arc<dyn CockpitBackend>,
     tx: &mpsc::Sender<Msg>,
-    control: &mut Option<RunControl>,
+    steering: &mut Steering,
     tasks: &mut JoinSet<()>,
 ) {
     for cmd in cmds {
         match cmd {
             Cmd::StartRun => {
                 let handle = backend.start_run();
-                *control = Some(handle.control);
+                steering.run = Some(handle.control);
                 let tx = tx.clone();
                 let mut events = handle.events;
                 tasks.spawn(async move {
@@ -107,7 +120,7 @@ fn execute(
                 });
             }
             Cmd::Pause | Cmd::Resume | Cmd::Cancel | Cmd::Decide { .. } => {
-                if let Some(control) = control.as_ref() {
+                if let Some(control) = steering.run.as_ref() {
                     steer(control, &cmd);
                 }
             }
@@ -135,7 +148,9 @@ fn execute(
             }
             Cmd::StartRollback(plan) => {
                 let tx = tx.clone();
-                let mut updates = backend.start_rollback(plan);
+                let (stop, stopped) = watch::channel(false);
+                steering.rollback = Some(stop);
+                let mut updates = backend.start_rollback(plan, stopped);
                 tasks.spawn(async move {
                     while let Some(update) = updates.recv().await {
                         if tx.send(Msg::Rollback(update)).await.is_err() {
@@ -144,6 +159,11 @@ fn execute(
                     }
                     let _ = tx.send(Msg::RollbackClosed).await;
                 });
+            }
+            Cmd::StopRollback => {
+                if let Some(stop) = steering.rollback.as_ref() {
+                    stop.send_replace(true);
+                }
             }
         }
     }

@@ -156,7 +156,7 @@ pub fn started() -> RunEvent {
     RunEvent::Started {
         run_id: uuid::Uuid::nil(),
         tables: plans(),
-        resumed: false,
+        resumed: None,
     }
 }
 

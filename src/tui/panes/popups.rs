@@ -85,18 +85,28 @@ fn confirm_quit(frame: &mut Frame, area: Rect, app: &App) {
     let rect = centered(area, 60, 8);
     let yes = app.keymap.label(crate::tui::Action::Confirm);
     let no = app.keymap.label(crate::tui::Action::Back);
-    let lines = vec![
-        Line::styled(" A run is live.", theme.warn()),
-        Line::styled(
+    let (what, question, keep) = if app.rolling_back() {
+        (
+            " A rollback is under way.",
+            " Stop it after the step under way and quit? Every step undone so far is logged; rolling back again finishes it.",
+            " keep rolling back",
+        )
+    } else {
+        (
+            " A run is live.",
             " Stop it at the next batch boundary and quit? Its checkpoint is kept, so reopening resumes.",
-            theme.text(),
-        ),
+            " keep running",
+        )
+    };
+    let lines = vec![
+        Line::styled(what, theme.warn()),
+        Line::styled(question, theme.text()),
         Line::raw(""),
         Line::from(vec![
             Span::styled(format!(" {yes}"), theme.key()),
             Span::styled(" stop and quit   ", theme.text()),
             Span::styled(no, theme.key()),
-            Span::styled(" keep running", theme.text()),
+            Span::styled(keep, theme.text()),
         ]),
     ];
     frame.render_widget(Clear, rect);
