@@ -320,7 +320,8 @@ pub fn recommend(p: &TableProfileSnapshot, facts: &TableFacts) -> Vec<Recommenda
             }
         }
 
-        if let Some(to) = narrower(c, def.column_type) {
+        let sequence = sequence_reach(c, p, remaining);
+        if let Some(to) = narrower(c, def.column_type, sequence.as_ref()) {
             let mut r = Recommendation::new(
                 RecommendationKind::NarrowType,
                 &p.table,
@@ -332,12 +333,23 @@ pub fn recommend(p: &TableProfileSnapshot, facts: &TableFacts) -> Vec<Recommenda
             );
             // Every value seen fits with headroom; the risk is a later value that does not.
             r.confidence = confidence::zero_violations(rows(c.count), remaining);
-            r.evidence = format!(
-                "all {} values fit {to} ({}), declared {}",
-                thousands(rows(non_null)),
-                fit_detail(c),
-                def.column_type
-            );
+            r.evidence = match &sequence {
+                Some(s) => format!(
+                    "a sequence (strictly increasing, {} apart on average): up to {} now, about {} after {} more rows ({}); fits {to}, declared {}",
+                    trim_float(s.step),
+                    c.max.as_deref().unwrap_or("?"),
+                    thousands(s.reach as u64),
+                    thousands(s.more_rows),
+                    s.basis,
+                    def.column_type
+                ),
+                None => format!(
+                    "all {} values fit {to} ({}), declared {}",
+                    thousands(rows(non_null)),
+                    fit_detail(c),
+                    def.column_type
+                ),
+            };
             r.benefit = format!("{to} documents and bounds what the column holds");
             r.cost = "rebuilds the table (copy, swap) under one lock".into();
             r.cost_rows = p.rows_seen;
@@ -425,12 +437,75 @@ pub fn recommend(p: &TableProfileSnapshot, facts: &TableFacts) -> Vec<Recommenda
     out
 }
 
-/// The type every value fits with headroom, when narrower than the declared one.
-fn narrower(c: &ColumnStats, declared: ColumnType) -> Option<ColumnType> {
+/// Where an integer sequence (an id, a counter: strictly increasing in key
+/// order) is headed: its values grow with the table, so a type that fits
+/// today's largest value is not enough.
+#[derive(Debug, Clone, PartialEq)]
+struct SequenceReach {
+    /// Average distance between consecutive values.
+    step: f64,
+    /// Rows it must still have room for.
+    more_rows: u64,
+    /// The value it reaches after them.
+    reach: f64,
+    /// Where `more_rows` comes from, in the evidence's words.
+    basis: String,
+}
+
+/// A table's ids must have room for the rest of the run and at least ten
+/// times the table, or the growth forecast's high band over a year if that
+/// is more.
+const SEQUENCE_GROWTH: f64 = 10.0;
+
+fn sequence_reach(
+    c: &ColumnStats,
+    p: &TableProfileSnapshot,
+    remaining: u64,
+) -> Option<SequenceReach> {
+    if c.monotonic != Monotonic::StrictlyIncreasing || c.nulls > 0 {
+        return None;
+    }
+    let (lo, hi) = (c.min_number?, c.max_number?);
+    let seen = (c.count as f64 / p.sample.max(1e-9)).max(2.0);
+    let step = ((hi - lo) / (seen - 1.0)).max(1.0);
+    let tenfold = seen * (SEQUENCE_GROWTH - 1.0);
+    let forecast = p.growth.as_ref().map(|g| (g.high - g.rows_now).max(0.0));
+    let (future, basis) = match forecast {
+        Some(f) if f > tenfold => (f, "the high band of a year's forecast growth"),
+        _ => (tenfold, "room for ten times the rows seen"),
+    };
+    let more_rows = (remaining as f64 + future) as u64;
+    let basis = if remaining > 0 {
+        format!("the rest of this run and {basis}")
+    } else {
+        basis.to_string()
+    };
+    Some(SequenceReach {
+        step,
+        more_rows,
+        reach: hi + step * more_rows as f64,
+        basis,
+    })
+}
+
+/// 1.0 → "1", 2.5 → "2.5".
+fn trim_float(x: f64) -> String {
+    let s = format!("{x:.1}");
+    s.strip_suffix(".0").map(str::to_string).unwrap_or(s)
+}
+
+/// The type every value fits with headroom, when narrower than the declared
+/// one; an integer sequence must also fit where it is headed.
+fn narrower(
+    c: &ColumnStats,
+    declared: ColumnType,
+    sequence: Option<&SequenceReach>,
+) -> Option<ColumnType> {
     use crate::profile::infer::{integer_type, varchar_size};
     match declared {
         ColumnType::BigInt | ColumnType::Int => {
             let (lo, hi) = (c.min_number?, c.max_number?);
+            let hi = sequence.map_or(hi, |s| s.reach.max(hi));
             let t: ColumnType = integer_type(lo as i64, hi as i64).parse().ok()?;
             (width(t) < width(declared)).then_some(t)
         }

@@ -128,6 +128,77 @@ fn recommends_what_holds_and_nothing_the_data_violates() {
     assert!(check.confidence > 0.98, "{}", check.confidence);
 }
 
+/// An id or counter grows with its table: it is narrowed only to a type with
+/// room for ten times the table (or the year's forecast, if larger), while a
+/// column whose values do not grow with the rows narrows to what they fit.
+#[test]
+fn a_sequence_is_narrowed_only_to_a_type_it_can_grow_into() {
+    let n = 10_000;
+    let seq = values(n, |i| Value::Int(i as i64 + 1));
+    let code = values(n, |i| Value::Int((i % 500) as i64));
+    let profile = |growth: Option<crate::profile::growth::GrowthForecast>| {
+        let mut p = snapshot(
+            vec![
+                (
+                    ColumnProfile::new("seq", Side::Target, ColumnType::BigInt, (None, None)),
+                    &seq,
+                ),
+                (
+                    ColumnProfile::new("code", Side::Target, ColumnType::BigInt, (None, None)),
+                    &code,
+                ),
+            ],
+            n as u64,
+        );
+        p.growth = growth;
+        recommend(
+            &p,
+            &facts(
+                &[("seq", ColumnType::BigInt), ("code", ColumnType::BigInt)],
+                n as u64,
+            ),
+        )
+    };
+    let narrowed = |recs: &[Recommendation], column: &str| {
+        recs.iter()
+            .find(|r| r.kind == RecommendationKind::NarrowType && r.column == column)
+            .map(|r| match &r.change {
+                Change::NarrowType { to, .. } => (to.clone(), r.evidence.clone()),
+                other => panic!("{other:?}"),
+            })
+    };
+    let recs = profile(None);
+    // 1..10,000 fits smallint with room to spare today, but not ten times over.
+    let (to, evidence) = narrowed(&recs, "seq").expect("seq narrows");
+    assert_eq!(to, "int", "{evidence}");
+    assert!(
+        evidence.contains("a sequence")
+            && evidence.contains("about 100,000 after 90,000 more rows"),
+        "{evidence}"
+    );
+    assert_eq!(
+        narrowed(&recs, "code").map(|(to, _)| to).as_deref(),
+        Some("smallint")
+    );
+
+    // A forecast of 2 billion rows within the year leaves it a bigint.
+    let growth = crate::profile::growth::GrowthForecast {
+        days_observed: 90,
+        rows_per_day: 5_000_000.0,
+        trend_per_day: 0.0,
+        rows_now: 10_000.0,
+        rows_in_12_months: 1_800_000_000.0,
+        low: 1_600_000_000.0,
+        high: 2_000_000_000.0,
+    };
+    let recs = profile(Some(growth));
+    assert_eq!(narrowed(&recs, "seq"), None);
+    assert_eq!(
+        narrowed(&recs, "code").map(|(to, _)| to).as_deref(),
+        Some("smallint")
+    );
+}
+
 #[test]
 fn confidence_rises_with_rows_held_and_remaining_rows_lower_it() {
     assert!(confidence::zero_violations(1_000, 9_000) < 0.2);
