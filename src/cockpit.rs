@@ -285,12 +285,13 @@ pub async fn open(path: &Path, options: OpenOptions) -> i32 {
     match result {
         Ok(exit) => {
             if let Some(s) = &exit.summary {
+                use crate::recommend::thousands;
                 crate::tell!(
-                    "{}: {:?}, {} rows written, {} quarantined",
+                    "{}: run {}, {} rows written, {} quarantined",
                     project.name(),
-                    s.status,
-                    s.tables.iter().map(|t| t.written).sum::<u64>(),
-                    s.tables.iter().map(|t| t.quarantined).sum::<u64>()
+                    s.status.word(),
+                    thousands(s.tables.iter().map(|t| t.written).sum::<u64>()),
+                    thousands(s.tables.iter().map(|t| t.quarantined).sum::<u64>())
                 );
             }
             if let Some(why) = &exit.rollback_unfinished {

@@ -51,6 +51,20 @@ pub enum RunState {
     Failed,
 }
 
+impl RunState {
+    /// The state in a person's words, as the cockpit's header shows it.
+    pub fn word(&self) -> &'static str {
+        match self {
+            RunState::Ready => "ready",
+            RunState::Running => "running",
+            RunState::Paused => "paused",
+            RunState::Completed => "completed",
+            RunState::Cancelled => "cancelled",
+            RunState::Failed => "failed",
+        }
+    }
+}
+
 /// How an earlier run ended, from its status, for "resuming run X, which …".
 pub fn how_it_ended(status: &str) -> String {
     match status {

@@ -611,8 +611,12 @@ async fn execute_locked(
                         table: None,
                         summary: format!(
                             "run completed: {} rows written, {} quarantined",
-                            summaries.iter().map(|s| s.written).sum::<u64>(),
-                            summaries.iter().map(|s| s.quarantined).sum::<u64>()
+                            crate::recommend::thousands(
+                                summaries.iter().map(|s| s.written).sum::<u64>()
+                            ),
+                            crate::recommend::thousands(
+                                summaries.iter().map(|s| s.quarantined).sum::<u64>()
+                            )
                         ),
                         detail: json!({
                             "tables": summaries,

@@ -48,7 +48,10 @@ async fn volume(db: &dyn Database, table: &CompiledTable) -> CheckResult {
                 c.status = CheckStatus::Warning;
                 c.message = "the table is empty: nothing to migrate".into();
             } else {
-                c.message = format!("{n} rows to migrate");
+                c.message = format!(
+                    "{} rows to migrate",
+                    crate::recommend::thousands(n.unsigned_abs())
+                );
             }
             c
         }

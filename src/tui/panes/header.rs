@@ -21,12 +21,10 @@ pub fn state_label(app: &App) -> (&'static str, Style) {
         RunState::Running if run.pause_requested => ("pausing…", theme.warn()),
         RunState::Paused if run.resume_requested => ("resuming…", theme.warn()),
         RunState::Ready if run.requested => ("starting…", theme.info()),
-        RunState::Ready => ("ready", theme.info()),
-        RunState::Running => ("running", theme.ok()),
-        RunState::Paused => ("paused", theme.warn()),
-        RunState::Completed => ("completed", theme.ok()),
-        RunState::Cancelled => ("cancelled", theme.warn()),
-        RunState::Failed => ("failed", theme.danger()),
+        RunState::Ready => (run.state.word(), theme.info()),
+        RunState::Running | RunState::Completed => (run.state.word(), theme.ok()),
+        RunState::Paused | RunState::Cancelled => (run.state.word(), theme.warn()),
+        RunState::Failed => (run.state.word(), theme.danger()),
     }
 }
 
