@@ -79,21 +79,38 @@ pub async fn run(path: &Path, options: RunOptions) -> i32 {
         _ => exit::RUNTIME,
     };
     let mut checks = None;
-    if s.status == RunState::Completed {
+    let mut interrupted = false;
+    if s.status == RunState::Completed && !stopping {
         let (source, target, tables) = checked;
         let rows = s
             .tables
             .iter()
             .map(|t| (t.target.clone(), t.written))
             .collect();
-        let results = post_checks(&project, &source, &target, &tables, &s.run_id, rows).await;
-        if crate::validate::any_failed(&results) {
-            code = exit::VALIDATION;
+        crate::tell!("running the post-run checks…");
+        let run = post_checks(&project, &source, &target, &tables, &s.run_id, rows);
+        // They only read: a stop request drops them where they are.
+        tokio::select! {
+            results = run => {
+                if crate::validate::any_failed(&results) {
+                    code = exit::VALIDATION;
+                }
+                json["validation"] = serde_json::to_value(&results).unwrap_or_default();
+                checks = Some(results);
+            }
+            _ = &mut stop => {
+                interrupted = true;
+                code = exit::RUNTIME;
+            }
         }
-        json["validation"] = serde_json::to_value(&results).unwrap_or_default();
-        checks = Some(results);
     }
     crate::tell_raw!("{}", account(&s, checks.as_deref(), path));
+    if interrupted {
+        crate::tell!(
+            "the post-run checks were stopped on request; the run itself completed. To check it, run it again (it reads only the source rows added since, then checks): flightdeck run {} --headless",
+            shell_word(&path.display().to_string())
+        );
+    }
     crate::say!("{json}");
     code
 }

@@ -182,3 +182,81 @@ fn run_to_end_without_take_over(dir: &Path) {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// Ctrl-C while the post-run checks run (they can take minutes on a large
+/// target) stops them at once: the run completed, the account says how to
+/// check it, the exit code is 3. The signal used to be swallowed until the
+/// checks finished.
+#[test]
+fn a_signal_during_the_post_run_checks_stops_them_at_once() {
+    use std::io::{BufRead, BufReader, Read};
+    let dir = tempfile::tempdir().unwrap();
+    common::sample(dir.path(), ROWS);
+    // A check that would run for minutes.
+    let project = dir.path().join("project.toml");
+    let mut toml = std::fs::read_to_string(&project).unwrap();
+    toml.push_str(
+        r#"
+[[validations]]
+name = "A check that takes its time"
+table = "ml_models"
+kind = "sql"
+sql = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 2000000000) SELECT x FROM c WHERE x < 0"
+"#,
+    );
+    std::fs::write(&project, toml).unwrap();
+    let mut child = common::flightdeck(dir.path())
+        .args(["run", "--headless"])
+        .arg(&project)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    while !line.contains("running the post-run checks") {
+        line.clear();
+        assert!(stderr.read_line(&mut line).unwrap() > 0, "no checks line");
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let signalled = Instant::now();
+    let kill = std::process::Command::new("kill")
+        .args(["-INT".to_string(), child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    // Read both pipes aside, so a full pipe cannot hold the child up; never
+    // wait for the check itself: a child still busy after 10 s fails.
+    let mut out = child.stdout.take().unwrap();
+    let stdout = std::thread::spawn(move || {
+        let mut s = String::new();
+        out.read_to_string(&mut s).unwrap();
+        s
+    });
+    let rest = std::thread::spawn(move || {
+        let mut s = String::new();
+        stderr.read_to_string(&mut s).unwrap();
+        s
+    });
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if signalled.elapsed() > Duration::from_secs(10) {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            panic!("still running 10 s after SIGINT: the signal was not heeded");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let (stdout, rest) = (stdout.join().unwrap(), rest.join().unwrap());
+    assert_eq!(status.code(), Some(3), "{rest}");
+    assert!(
+        rest.contains("post-run checks were stopped on request")
+            && rest.contains("the run itself completed"),
+        "{rest}"
+    );
+    let summary: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(summary["status"], "completed");
+    assert!(summary.get("validation").is_none(), "{summary}");
+}
