@@ -73,7 +73,8 @@ pub enum Cmd {
         rows: u64,
         #[arg(long, default_value_t = 42)]
         seed: u64,
-        /// Overwrite an existing project and legacy database in DIR.
+        /// Overwrite an existing project and legacy database in DIR
+        /// (ai-research-mysql: and replace the legacy tables in the server).
         #[arg(long)]
         force: bool,
         /// ai-research-mysql: the MariaDB/MySQL database the legacy tables are loaded into.

@@ -899,6 +899,48 @@ async fn ai_research_mysql_sample_loads_mariadb_and_runs_into_postgres() {
     tdb.close().await;
 }
 
+/// A legacy table already in the server stops the sample before anything is
+/// written (it used to create and fill the tables before the one it found),
+/// names the tables and the fix; `force` replaces them.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_mysql_sample_refuses_a_database_holding_its_tables_before_writing() {
+    let source = TempDb::new(Server::MySql, "sample_busy").await;
+    let sdb = source.connect().await;
+    sdb.execute("CREATE TABLE models (x INT)", &[])
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let parse = |u: &str| DbUrl::parse(u, Path::new("/")).unwrap();
+    let opts = |force| SampleOptions {
+        rows: 200,
+        seed: 7,
+        force,
+    };
+    let err = sample::install_on_server(dir.path(), &opts(false), &parse(&source.url), None)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("table models already in")
+            && err.contains("nothing was written")
+            && err.contains("--force"),
+        "{err}"
+    );
+    assert_eq!(
+        user_tables(&sdb).await,
+        vec![("models".to_string(), 0)],
+        "nothing but the table that was there"
+    );
+    // No project either: the retry needs no --force for it.
+    assert!(!dir.path().join("project.toml").exists());
+    let s = sample::install_on_server(dir.path(), &opts(true), &parse(&source.url), None)
+        .await
+        .unwrap();
+    assert_eq!(s.tables.iter().find(|t| t.0 == "models").unwrap().1, 200);
+    assert_eq!(count(&sdb, "models").await, 200);
+    sdb.close().await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn the_target_lock_is_a_session_lock_on_servers() {
     use flightdeck::eventlog::{lock, store};

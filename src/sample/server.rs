@@ -33,6 +33,28 @@ pub async fn copy_tables(
     tables: &[String],
     replace: bool,
 ) -> Result<Vec<(String, u64)>, DbError> {
+    // Refuse before writing anything: a half-loaded database is worse than none.
+    if !replace {
+        let mut present = Vec::new();
+        for table in tables {
+            if target.table_info(table).await?.is_some() {
+                present.push(table.as_str());
+            }
+        }
+        if !present.is_empty() {
+            return Err(DbError::Unsupported(format!(
+                "{} {} already in {}; nothing was written. Pass --force to replace {}, or point --source-url at an empty database",
+                if present.len() == 1 {
+                    "table"
+                } else {
+                    "tables"
+                },
+                present.join(", "),
+                target.display_url(),
+                if present.len() == 1 { "it" } else { "them" },
+            )));
+        }
+    }
     let mut out = Vec::new();
     for table in tables {
         let info = source
@@ -40,12 +62,6 @@ pub async fn copy_tables(
             .await?
             .ok_or_else(|| DbError::Unsupported(format!("no table {table} in the source")))?;
         if target.table_info(table).await?.is_some() {
-            if !replace {
-                return Err(DbError::Unsupported(format!(
-                    "table {table} already exists in {}",
-                    target.display_url()
-                )));
-            }
             target
                 .execute(&target.dialect().drop_table(table), &[])
                 .await?;
@@ -135,15 +151,6 @@ pub async fn install_on_server(
             text = text.replacen(var, u.expose(), 1);
         }
     }
-    for (file, body) in [
-        (super::PROJECT_FILE, text.as_str()),
-        ("owners.csv", super::OWNERS_CSV),
-        ("algorithms.toml", super::ALGORITHMS_TOML),
-    ] {
-        let path = into.join(file);
-        std::fs::write(&path, body).map_err(SampleError::io(&path))?;
-    }
-
     // Generated in SQLite first (same seed, same rows as ai-research), then copied.
     let scratch = tempfile_dir(into)?;
     let db_file = scratch.join(super::LEGACY_DB);
@@ -164,9 +171,20 @@ pub async fn install_on_server(
     }
     .await;
     let _ = std::fs::remove_dir_all(&scratch);
+    let tables = result?;
+    // Written once the legacy tables are in: a failed load leaves no project
+    // behind that a retry would have to --force over.
+    for (file, body) in [
+        (super::PROJECT_FILE, text.as_str()),
+        ("owners.csv", super::OWNERS_CSV),
+        ("algorithms.toml", super::ALGORITHMS_TOML),
+    ] {
+        let path = into.join(file);
+        std::fs::write(&path, body).map_err(SampleError::io(&path))?;
+    }
     Ok(super::SampleSummary {
         project_file,
-        tables: result?,
+        tables,
     })
 }
 
