@@ -163,14 +163,15 @@ pub fn account(s: &RunSummary, checks: Option<&[CheckResult]>, project: &Path) -
     let p = shell_word(&project.display().to_string());
     out.push_str("next:\n");
     match s.status {
+        // The cockpit takes decisions only while a run loads, so a
+        // completed run's pending recommendations are read in the report.
         RunState::Completed => {
-            if pending > 0 {
-                out.push_str(&format!(
-                    "  flightdeck open {p}                      review the recommendations\n"
-                ));
-            }
+            let with = match pending {
+                0 => String::new(),
+                n => format!(", with the {n} pending recommendations and their evidence"),
+            };
             out.push_str(&format!(
-                "  flightdeck report {p} --out report.html  a report for stakeholders\n"
+                "  flightdeck report {p} --out report.html  a report for stakeholders{with}\n"
             ));
         }
         _ => out.push_str(&format!(
@@ -490,6 +491,45 @@ mod tests {
         assert!(text.contains("flightdeck report '/tmp/my project/project.toml' --out"));
         assert!(text.contains("flightdeck rollback '/tmp/my project/project.toml'"));
         assert!(!text.contains("--headless"), "{text}");
+    }
+
+    #[test]
+    fn a_completed_runs_pending_recommendations_are_pointed_to_in_the_report() {
+        use crate::recommend::{Change, Recommendation, RecommendationKind, RecommendationState};
+        let mut s = summary(RunState::Completed);
+        let rec = |column: &str, state| Recommendation {
+            id: format!("not_null:ml_models.{column}"),
+            kind: RecommendationKind::NotNull,
+            table: "ml_models".into(),
+            column: column.into(),
+            change: Change::NotNull,
+            confidence: 0.99,
+            benefit: String::new(),
+            cost: String::new(),
+            cost_rows: 0,
+            evidence: "0 NULLs".into(),
+            forward: vec![],
+            inverse: vec![],
+            state,
+            decided_by: None,
+            note: None,
+        };
+        s.recommendations = vec![
+            rec("a", RecommendationState::Pending),
+            rec("b", RecommendationState::Applied),
+            rec("c", RecommendationState::Deferred),
+        ];
+        let text = account(&s, Some(&[]), Path::new("p.toml"));
+        assert!(
+            text.contains("recommendations: 1 applied, 2 waiting for a decision"),
+            "{text}"
+        );
+        // Decisions reach a live run only: `open` would show an empty queue.
+        assert!(!text.contains("flightdeck open"), "{text}");
+        assert!(
+            text.contains("flightdeck report p.toml --out report.html  a report for stakeholders, with the 2 pending recommendations and their evidence"),
+            "{text}"
+        );
     }
 
     #[test]
