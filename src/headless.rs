@@ -168,7 +168,7 @@ pub fn account(s: &RunSummary, checks: Option<&[CheckResult]>, project: &Path) -
         RunState::Completed => {
             let with = match pending {
                 0 => String::new(),
-                n => format!(", with the {n} pending recommendations and their evidence"),
+                n => format!(", with the {n} pending recommendations and their DDL"),
             };
             out.push_str(&format!(
                 "  flightdeck report {p} --out report.html  a report for stakeholders{with}\n"
@@ -527,7 +527,7 @@ mod tests {
         // Decisions reach a live run only: `open` would show an empty queue.
         assert!(!text.contains("flightdeck open"), "{text}");
         assert!(
-            text.contains("flightdeck report p.toml --out report.html  a report for stakeholders, with the 2 pending recommendations and their evidence"),
+            text.contains("flightdeck report p.toml --out report.html  a report for stakeholders, with the 2 pending recommendations and their DDL"),
             "{text}"
         );
     }

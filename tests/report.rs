@@ -196,6 +196,40 @@ async fn the_report_tells_what_the_run_did_in_html_and_markdown() {
         assert!(md.contains(h), "no section {h}");
     }
     assert!(md.contains("| ml\\_models |"), "table names escaped");
+    // The changes the run did not apply, as statements to take elsewhere:
+    // each one's forward DDL and its inverse, and none that was applied.
+    let recs = summary["recommendations"].as_array().unwrap();
+    let state = |r: &Json| r["state"].as_str().unwrap().to_string();
+    let open: Vec<&Json> = recs
+        .iter()
+        .filter(|r| ["pending", "deferred", "accepted"].contains(&state(r).as_str()))
+        .filter(|r| !r["forward"].as_array().unwrap().is_empty())
+        .collect();
+    assert!(!open.is_empty(), "the sample leaves some pending");
+    assert!(md.contains(&format!(
+        "### DDL of the changes not applied\n\n{} recommendations were not applied by the run.",
+        open.len()
+    )));
+    let ddl = &md[md.find("### DDL of the changes not applied").unwrap()..];
+    for r in &open {
+        let first = r["forward"][0].as_str().unwrap().trim_end_matches(';');
+        assert!(ddl.contains(first), "{first} missing");
+    }
+    assert_eq!(
+        ddl.matches("\n-- inverse: ").count(),
+        open.iter()
+            .map(|r| r["inverse"].as_array().unwrap().len())
+            .sum::<usize>()
+    );
+    for r in recs.iter().filter(|r| state(r) == "applied") {
+        let header = format!(
+            "-- {} {}.{} (",
+            r["kind"].as_str().unwrap(),
+            r["table"].as_str().unwrap(),
+            r["column"].as_str().unwrap()
+        );
+        assert!(!ddl.contains(&header), "applied {header} listed");
+    }
     assert!(md.contains("```text\n"), "the Gantt chart as text");
 
     // A run picked by the start of its id; an unknown one is refused.

@@ -597,6 +597,58 @@ fn checks_section(doc: &mut Doc, r: &Report) {
     }
 }
 
+/// The statements of every recommendation the run did not apply (pending,
+/// deferred, accepted too late), each with its inverse: what a reviewer, or
+/// a migration tool of the operator's own, can take from here.
+fn pending_ddl(doc: &mut Doc, recs: &[Json]) {
+    let open: Vec<&Json> = recs
+        .iter()
+        .filter(|x| {
+            matches!(
+                x["state"].as_str(),
+                Some("pending" | "deferred" | "accepted")
+            )
+        })
+        .filter(|x| x["forward"].as_array().is_some_and(|f| !f.is_empty()))
+        .collect();
+    if open.is_empty() {
+        return;
+    }
+    doc.push(Block::Heading(3, "DDL of the changes not applied".into()));
+    doc.push(Block::Para(format!(
+        "{} recommendations were not applied by the run. Each as flightdeck would apply it to this target, with its inverse:",
+        open.len()
+    )));
+    let statement = |s: &Json| {
+        let s = s.as_str().unwrap_or_default().trim();
+        if s.ends_with(';') {
+            s.to_string()
+        } else {
+            format!("{s};")
+        }
+    };
+    let mut text = String::new();
+    for x in open {
+        text.push_str(&format!(
+            "-- {} {}.{} ({}, confidence {:.2})\n",
+            x["kind"].as_str().unwrap_or_default(),
+            x["table"].as_str().unwrap_or_default(),
+            x["column"].as_str().unwrap_or_default(),
+            x["state"].as_str().unwrap_or_default(),
+            x["confidence"].as_f64().unwrap_or(0.0)
+        ));
+        for f in x["forward"].as_array().into_iter().flatten() {
+            text.push_str(&statement(f));
+            text.push('\n');
+        }
+        for i in x["inverse"].as_array().into_iter().flatten() {
+            text.push_str(&format!("-- inverse: {}\n", statement(i)));
+        }
+        text.push('\n');
+    }
+    doc.push(Block::Code(text.trim_end().to_string()));
+}
+
 fn recommendations_section(doc: &mut Doc, r: &Report) {
     doc.push(Block::Heading(2, "Schema evolution".into()));
     let s = |c: &Json, k: &str| c[k].as_str().unwrap_or_default().to_string();
@@ -634,6 +686,7 @@ fn recommendations_section(doc: &mut Doc, r: &Report) {
                     })
                     .collect(),
             });
+            pending_ddl(doc, recs);
         }
         Some(_) => doc.push(Block::Para("The live profile recommended no change.".into())),
         None => doc.push(Block::Para(
