@@ -393,8 +393,14 @@ async fn a_rollback_killed_mid_way_finishes_on_rerun() {
 
     rollback_ok(dir.path(), &["--yes", "--take-over"]);
     assert_eq!(state(dir.path()).await, before);
-    let log = events(dir.path()).await;
-    let mut undone: Vec<i64> = log
+    assert_each_event_undone_once(dir.path(), "").await;
+    assert_eq!(run_status(dir.path()).await, vec!["rolled_back"]);
+}
+
+/// No event was undone twice across every rollback of the log.
+async fn assert_each_event_undone_once(dir: &Path, context: &str) {
+    let mut undone: Vec<i64> = events(dir)
+        .await
         .iter()
         .filter(|e| e.kind == "rollback")
         .map(|e| e.detail["undoes"].as_i64().unwrap())
@@ -402,8 +408,7 @@ async fn a_rollback_killed_mid_way_finishes_on_rerun() {
     let n = undone.len();
     undone.sort();
     undone.dedup();
-    assert_eq!(undone.len(), n, "an event was undone twice");
-    assert_eq!(run_status(dir.path()).await, vec!["rolled_back"]);
+    assert_eq!(undone.len(), n, "{context}: an event was undone twice");
 }
 
 /// Every file under `dir`, recursively.
@@ -682,15 +687,6 @@ async fn a_signal_stops_a_rollback_between_steps_and_the_next_one_finishes_it() 
         assert!(finished.contains("rolled back"), "SIG{signal}: {finished}");
         assert_eq!(state(dir.path()).await, before, "SIG{signal}");
         assert_eq!(run_status(dir.path()).await, vec!["rolled_back"]);
-        let mut undone: Vec<i64> = events(dir.path())
-            .await
-            .iter()
-            .filter(|e| e.kind == "rollback")
-            .map(|e| e.detail["undoes"].as_i64().unwrap())
-            .collect();
-        let n = undone.len();
-        undone.sort();
-        undone.dedup();
-        assert_eq!(undone.len(), n, "SIG{signal}: an event was undone twice");
+        assert_each_event_undone_once(dir.path(), &format!("SIG{signal}")).await;
     }
 }

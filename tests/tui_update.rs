@@ -520,14 +520,7 @@ fn rollback_plans_confirms_runs_and_reloads_the_log() {
             steps: 6,
         },
     )));
-    app.update(Msg::Rollback(RollbackUpdate::Progress(
-        RollbackProgress::Step {
-            done: 2,
-            total: 6,
-            event_id: 6,
-            summary: "event 6 on ml_models".into(),
-        },
-    )));
+    app.update(second_of_six_steps());
     assert!(matches!(
         app.rollback,
         Some(RollbackStage::Running {
@@ -562,6 +555,16 @@ fn rollback_plans_confirms_runs_and_reloads_the_log() {
     assert!(app.is_available(Action::StartRun));
 }
 
+/// The report of a rollback's second step of six.
+fn second_of_six_steps() -> Msg {
+    Msg::Rollback(RollbackUpdate::Progress(RollbackProgress::Step {
+        done: 2,
+        total: 6,
+        event_id: 6,
+        summary: "event 6 on ml_models".into(),
+    }))
+}
+
 /// A rollback under way, two of six steps undone.
 fn rolling_back() -> flightdeck::tui::App {
     let mut app = completed_on_event_log();
@@ -572,14 +575,7 @@ fn rolling_back() -> flightdeck::tui::App {
         press(&mut app, Action::Confirm),
         vec![Cmd::StartRollback(plan)]
     );
-    app.update(Msg::Rollback(RollbackUpdate::Progress(
-        RollbackProgress::Step {
-            done: 2,
-            total: 6,
-            event_id: 6,
-            summary: "event 6 on ml_models".into(),
-        },
-    )));
+    app.update(second_of_six_steps());
     assert!(app.rolling_back());
     app
 }
