@@ -127,7 +127,7 @@ async fn kill_9_at_random_moments_then_resume_equals_an_uninterrupted_run() {
 /// the finished signal used to panic ("`async fn` resumed after completion").
 #[test]
 fn a_signal_stops_a_headless_run_cleanly_and_the_rerun_completes() {
-    use std::io::{BufRead, BufReader, Read};
+    use std::io::{BufReader, Read};
     for signal in ["HUP", "INT", "TERM"] {
         let dir = tempfile::tempdir().unwrap();
         common::sample(dir.path(), ROWS);
@@ -139,17 +139,9 @@ fn a_signal_stops_a_headless_run_cleanly_and_the_rerun_completes() {
             .spawn()
             .unwrap();
         let mut stderr = BufReader::new(child.stderr.take().unwrap());
-        let mut first = String::new();
         // The first table's line: the run is past its start, mid-load.
-        while !first.contains(" → ") {
-            first.clear();
-            assert!(stderr.read_line(&mut first).unwrap() > 0, "no table line");
-        }
-        let kill = std::process::Command::new("kill")
-            .args([format!("-{signal}"), child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(kill.success());
+        common::read_until_line(&mut stderr, " → ");
+        common::send_signal(child.id(), signal);
         let mut rest = String::new();
         stderr.read_to_string(&mut rest).unwrap();
         let status = child.wait().unwrap();
@@ -189,7 +181,7 @@ fn run_to_end_without_take_over(dir: &Path) {
 /// checks finished.
 #[test]
 fn a_signal_during_the_post_run_checks_stops_them_at_once() {
-    use std::io::{BufRead, BufReader, Read};
+    use std::io::{BufReader, Read};
     let dir = tempfile::tempdir().unwrap();
     common::sample(dir.path(), ROWS);
     // A check that would run for minutes.
@@ -213,18 +205,10 @@ sql = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 
         .spawn()
         .unwrap();
     let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    let mut line = String::new();
-    while !line.contains("running the post-run checks") {
-        line.clear();
-        assert!(stderr.read_line(&mut line).unwrap() > 0, "no checks line");
-    }
+    common::read_until_line(&mut stderr, "running the post-run checks");
     std::thread::sleep(Duration::from_millis(300));
     let signalled = Instant::now();
-    let kill = std::process::Command::new("kill")
-        .args(["-INT".to_string(), child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(kill.success());
+    common::send_signal(child.id(), "INT");
     // Read both pipes aside, so a full pipe cannot hold the child up; never
     // wait for the check itself: a child still busy after 10 s fails.
     let mut out = child.stdout.take().unwrap();

@@ -651,11 +651,7 @@ async fn a_signal_stops_a_rollback_between_steps_and_the_next_one_finishes_it() 
             assert!(started.elapsed() < Duration::from_secs(60), "SIG{signal}");
             std::thread::sleep(Duration::from_millis(20));
         }
-        let sent = std::process::Command::new("kill")
-            .args([format!("-{signal}"), child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(sent.success());
+        common::send_signal(child.id(), signal);
         let out = child.wait_with_output().unwrap();
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(3), "SIG{signal}: {err}");

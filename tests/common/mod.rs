@@ -108,3 +108,24 @@ pub async fn quarantine(db: &Db) -> Vec<(String, String, String, String)> {
     rows.sort();
     rows
 }
+
+/// Sends signal `name` ("INT", "TERM", "HUP") to the child `pid`.
+pub fn send_signal(pid: u32, name: &str) {
+    let sent = Command::new("kill")
+        .args([format!("-{name}"), pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success(), "kill -{name} {pid}");
+}
+
+/// Reads `stderr` line by line until one contains `needle`.
+pub fn read_until_line(stderr: &mut impl std::io::BufRead, needle: &str) {
+    let mut line = String::new();
+    while !line.contains(needle) {
+        line.clear();
+        assert!(
+            stderr.read_line(&mut line).unwrap() > 0,
+            "no line with {needle:?}"
+        );
+    }
+}
