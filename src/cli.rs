@@ -158,6 +158,32 @@ pub enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// The recommendations the latest completed run left, and decisions on
+    /// them: accepted changes are applied now, in the run's name, so its
+    /// rollback undoes them. Without a decision, lists the queue.
+    #[command(alias = "recs")]
+    Recommendations {
+        project: PathBuf,
+        /// Accept this recommendation (its id, as listed; repeatable).
+        #[arg(long, value_name = "ID")]
+        accept: Vec<String>,
+        /// Reject this recommendation (repeatable).
+        #[arg(long, value_name = "ID")]
+        reject: Vec<String>,
+        /// Defer this recommendation (repeatable).
+        #[arg(long, value_name = "ID")]
+        defer: Vec<String>,
+        /// Accept every pending recommendation whose confidence is at least C
+        /// (0..1); `[evolution]` still decides what may be applied.
+        #[arg(long, value_name = "C", value_parser = parse_confidence)]
+        accept_above: Option<f64>,
+        /// Take over the target's lock when the process holding it is gone.
+        #[arg(long)]
+        take_over: bool,
+        /// One JSON object on stdout.
+        #[arg(long)]
+        json: bool,
+    },
     /// Print the event log of the project's target, newest first.
     Log {
         project: PathBuf,
@@ -250,6 +276,25 @@ pub async fn dispatch(cli: Cli) -> i32 {
             json,
             limit,
         } => log(&project, json, limit).await,
+        Cmd::Recommendations {
+            project,
+            accept,
+            reject,
+            defer,
+            accept_above,
+            take_over,
+            json,
+        } => {
+            let request = crate::decisions::Request {
+                accept,
+                reject,
+                defer,
+                accept_above,
+                take_over,
+                json,
+            };
+            crate::decisions::run(&project, request).await
+        }
         Cmd::Report {
             project,
             out,
@@ -619,7 +664,7 @@ pub async fn stop_signal() {
 
 /// The project's target with its event log, for commands that only read
 /// it: an embedded target that does not exist yet is not created.
-async fn open_event_log(project: &Project) -> Result<crate::db::Db, i32> {
+pub(crate) async fn open_event_log(project: &Project) -> Result<crate::db::Db, i32> {
     if let Some(p) = project.target_url.sqlite_path()
         && !p.exists()
     {

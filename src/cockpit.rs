@@ -131,6 +131,32 @@ impl CockpitBackend for PipelineBackend {
         });
         rx
     }
+
+    fn decide_after_run(
+        &self,
+        id: String,
+        decision: crate::recommend::Decision,
+    ) -> BoxFuture<'static, Result<crate::evolve::after::Decided, String>> {
+        use crate::evolve::after;
+        let target = self.prepared.target.clone();
+        let project = self.prepared.project.clone();
+        self.on_main(async move {
+            let decisions = after::Decisions {
+                each: vec![(id, decision)],
+                accept_above: None,
+                by: "operator".into(),
+            };
+            after::decide(
+                target.as_ref(),
+                project.name(),
+                project.file.evolution.clone(),
+                &decisions,
+                false,
+            )
+            .await
+            .map_err(|e| e.to_string())
+        })
+    }
 }
 
 /// Runs `plan` if, under the lock, it is still what the event log says: the

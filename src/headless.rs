@@ -163,15 +163,14 @@ pub fn account(s: &RunSummary, checks: Option<&[CheckResult]>, project: &Path) -
     let p = shell_word(&project.display().to_string());
     out.push_str("next:\n");
     match s.status {
-        // The cockpit takes decisions only while a run loads, so a
-        // completed run's pending recommendations are read in the report.
         RunState::Completed => {
-            let with = match pending {
-                0 => String::new(),
-                n => format!(", with the {n} pending recommendations and their DDL"),
-            };
+            if pending > 0 {
+                out.push_str(&format!(
+                    "  flightdeck recommendations {p}           decide the {pending} pending recommendations\n"
+                ));
+            }
             out.push_str(&format!(
-                "  flightdeck report {p} --out report.html  a report for stakeholders{with}\n"
+                "  flightdeck report {p} --out report.html  a report for stakeholders\n"
             ));
         }
         _ => out.push_str(&format!(
@@ -494,7 +493,7 @@ mod tests {
     }
 
     #[test]
-    fn a_completed_runs_pending_recommendations_are_pointed_to_in_the_report() {
+    fn a_completed_runs_pending_recommendations_are_pointed_to_the_recommendations_command() {
         use crate::recommend::{Change, Recommendation, RecommendationKind, RecommendationState};
         let mut s = summary(RunState::Completed);
         let rec = |column: &str, state| Recommendation {
@@ -524,10 +523,14 @@ mod tests {
             text.contains("recommendations: 1 applied, 2 waiting for a decision"),
             "{text}"
         );
-        // Decisions reach a live run only: `open` would show an empty queue.
-        assert!(!text.contains("flightdeck open"), "{text}");
         assert!(
-            text.contains("flightdeck report p.toml --out report.html  a report for stakeholders, with the 2 pending recommendations and their DDL"),
+            text.contains(
+                "flightdeck recommendations p.toml           decide the 2 pending recommendations"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("flightdeck report p.toml --out report.html  a report for stakeholders"),
             "{text}"
         );
     }

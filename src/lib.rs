@@ -5,6 +5,7 @@
 pub mod cli;
 pub mod cockpit;
 pub mod db;
+pub mod decisions;
 pub mod eventlog;
 pub mod evolve;
 pub mod headless;

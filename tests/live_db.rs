@@ -1259,6 +1259,36 @@ async fn rollback_restores_postgres_and_mariadb_targets() {
             md.contains("| foreign\\_key |"),
             "{server:?}: no quarantine groups"
         );
+        // What the run left undecided is applied after it, online, in the
+        // run's name: the rollback below undoes it with the rest. The
+        // policy now lets the less certain ones through.
+        let toml = std::fs::read_to_string(&path).unwrap();
+        std::fs::write(
+            &path,
+            toml.replace("min_confidence = 0.9", "min_confidence = 0.5"),
+        )
+        .unwrap();
+        let applied_before = events("kind = 'ddl_applied'").await;
+        let after = flightdeck_on(&path, &state, &["recommendations", "--accept-above", "0.5"]);
+        let said = String::from_utf8_lossy(&after.stdout);
+        assert!(
+            matches!(after.status.code(), Some(0 | 1)),
+            "{server:?}: {said} {}",
+            String::from_utf8_lossy(&after.stderr)
+        );
+        assert!(
+            events("kind = 'ddl_applied'").await > applied_before,
+            "{server:?}: nothing applied after the run: {said}"
+        );
+        assert_eq!(
+            events("kind = 'ddl_intent'").await,
+            events(
+                "kind = 'ddl_failed' OR (kind = 'ddl_applied' AND detail LIKE '%\"online\":true%')"
+            )
+            .await,
+            "{server:?}"
+        );
+        assert_eq!(events("kind = 'recommendations_decided'").await, 1);
         let rb = flightdeck_on(&path, &state, &["rollback", "--yes"]);
         assert!(
             rb.status.success(),
@@ -1490,7 +1520,7 @@ fn accepted(recs: Vec<Recommendation>) -> RecommendationBook {
 fn accepted_on(table: &str, recs: Vec<Recommendation>) -> RecommendationBook {
     let ids: Vec<String> = recs.iter().map(|r| r.id.clone()).collect();
     let mut book = RecommendationBook::default();
-    book.update(table, recs);
+    book.update(table, recs, |_| true);
     for id in ids {
         assert!(book.decide(&id, Decision::Accept, "operator"));
     }
@@ -1959,7 +1989,7 @@ async fn changes_give_up_waiting_for_a_lock_within_the_budget_on_postgres() {
     free.id = format!("check:{OTHER}.status");
     let ids: Vec<String> = blocked.iter().map(|r| r.id.clone()).collect();
     let mut book = accepted(blocked.clone());
-    book.update(OTHER, vec![free.clone()]);
+    book.update(OTHER, vec![free.clone()], |_| true);
     assert!(book.decide(&free.id, Decision::Accept, "operator"));
 
     // A transaction holding SHARE on the table, as a long report or a

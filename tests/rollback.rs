@@ -77,14 +77,7 @@ fn rollback_ok(dir: &Path, extra: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-async fn events(dir: &Path) -> Vec<flightdeck::eventlog::EventRecord> {
-    let db = common::open_sqlite(&dir.join("platform.db")).await;
-    let e = flightdeck::eventlog::store::read_events(db.as_ref(), None, 1_000_000)
-        .await
-        .unwrap();
-    db.close().await;
-    e
-}
+use common::events;
 
 async fn run_status(dir: &Path) -> Vec<String> {
     let db = common::open_sqlite(&dir.join("platform.db")).await;

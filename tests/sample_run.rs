@@ -249,8 +249,8 @@ async fn a_completed_project_is_up_to_date_on_rerun() {
         "{said}"
     );
     assert!(said.contains("flightdeck rollback "), "{said}");
-    // The cockpit takes decisions only during a run: the pending ones of a
-    // completed run are pointed to in the report, not in `open`.
+    // A completed run's pending recommendations are decided with
+    // `flightdeck recommendations`, not by reopening the cockpit.
     assert!(!said.contains("flightdeck open"), "{said}");
     let again: Json = serde_json::from_slice(&again.stdout).unwrap();
     assert_eq!(again["status"], "completed");

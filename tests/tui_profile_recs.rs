@@ -5,7 +5,7 @@
 #[allow(dead_code)]
 mod tui_common;
 
-use flightdeck::pipeline::RunEvent;
+use flightdeck::pipeline::{RunEvent, RunState};
 use flightdeck::recommend::{Decision, RecommendationState as S};
 use flightdeck::tui::profile_view::ProfileFocus;
 use flightdeck::tui::{Action, App, Cmd, Layer, Msg, Theme, View};
@@ -187,6 +187,82 @@ fn decisions_need_a_live_run_and_the_recommendations_view() {
     assert!(!app.run.is_live());
     assert!(press(&mut app, Action::Accept).is_empty());
     assert!(app.notice.as_deref().unwrap().contains("no run is live"));
+}
+
+/// A run that completed in this cockpit, its queue on screen.
+fn completed_on_recommendations() -> App {
+    let mut app = live_on(Action::ViewRecommendations);
+    app.update(Msg::Run(RunEvent::Finished(summary(RunState::Completed))));
+    app.update(Msg::RunClosed);
+    assert!(!app.run.is_live());
+    app
+}
+
+#[test]
+fn after_the_run_a_decision_is_applied_at_once_and_the_queue_is_the_targets() {
+    let mut app = completed_on_recommendations();
+    let id = "not_null:ml_models.model_name".to_string();
+    assert!(app.is_available(Action::Accept));
+    assert_eq!(
+        press(&mut app, Action::Accept),
+        vec![Cmd::DecideAfterRun {
+            id: id.clone(),
+            decision: Decision::Accept
+        }]
+    );
+    assert_eq!(state_of(&app, &id), S::Accepted);
+    assert!(app.notice.as_deref().unwrap().contains("applying it"));
+    // One at a time: each takes the target lock.
+    press(&mut app, Action::Down);
+    assert!(press(&mut app, Action::Reject).is_empty());
+    assert!(
+        app.notice
+            .as_deref()
+            .unwrap()
+            .contains("still being applied"),
+        "{:?}",
+        app.notice
+    );
+    let mut queue = recommendations();
+    queue.iter_mut().find(|r| r.id == id).unwrap().state = S::Applied;
+    let decided = flightdeck::evolve::after::Decided {
+        run_id: uuid::Uuid::nil(),
+        recommendations: queue,
+        applied: vec!["applied not_null on ml_models.model_name: 0 NULLs".into()],
+        not_applied: vec![],
+        decided: 1,
+    };
+    app.update(Msg::DecidedAfterRun(Ok(decided)));
+    assert_eq!(state_of(&app, &id), S::Applied);
+    assert_eq!(
+        app.notice.as_deref(),
+        Some("applied not_null on ml_models.model_name: 0 NULLs")
+    );
+    // The next decision goes.
+    assert_eq!(
+        press(&mut app, Action::Reject),
+        vec![Cmd::DecideAfterRun {
+            id: "check:ml_models.lifecycle_status".into(),
+            decision: Decision::Reject
+        }]
+    );
+}
+
+#[test]
+fn a_decision_after_the_run_that_fails_leaves_the_queue_as_it_was() {
+    let mut app = completed_on_recommendations();
+    let id = "not_null:ml_models.model_name";
+    assert_eq!(state_of(&app, id), S::Pending);
+    press(&mut app, Action::Accept);
+    app.update(Msg::DecidedAfterRun(Err(
+        "the target is locked by flightdeck rollback".into(),
+    )));
+    assert_eq!(state_of(&app, id), S::Pending);
+    assert_eq!(
+        app.notice.as_deref(),
+        Some("decision not recorded: the target is locked by flightdeck rollback")
+    );
+    assert!(app.recs.after_run.is_none());
 }
 
 #[test]

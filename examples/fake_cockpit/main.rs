@@ -127,6 +127,14 @@ impl CockpitBackend for FakeBackend {
         });
         rx
     }
+
+    fn decide_after_run(
+        &self,
+        _id: String,
+        _decision: flightdeck::recommend::Decision,
+    ) -> BoxFuture<'static, Result<flightdeck::evolve::after::Decided, String>> {
+        Box::pin(async { Err("the fake pipeline keeps no queue after its run".to_string()) })
+    }
 }
 
 fn log_event(

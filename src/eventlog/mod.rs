@@ -28,6 +28,9 @@ pub mod kind {
     /// budget, interrupted). Its inverse, if any, removes what it left.
     pub const DDL_FAILED: &str = "ddl_failed";
     pub const DECISION: &str = "recommendation_decision";
+    /// Decisions on a completed run's recommendations, taken after it;
+    /// `detail.recommendations` is the queue afterwards.
+    pub const QUEUE_DECIDED: &str = "recommendations_decided";
     pub const VALIDATION: &str = "validation";
     /// A declared query timed after its table's load, before the changes
     /// built at the load's end (`query_time` validations).

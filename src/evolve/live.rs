@@ -10,7 +10,9 @@ use crate::eventlog::{kind, store};
 use crate::pipeline::RunEvent;
 use crate::profile::TableProfileSnapshot;
 use crate::project::model::EvolutionSection;
-use crate::recommend::{self, Decision, Recommendation, RecommendationBook, TableFacts};
+use crate::recommend::{
+    self, Decision, Recommendation, RecommendationBook, RecommendationState, TableFacts,
+};
 
 /// Recommendations, decisions and the engine of one run.
 pub struct LiveEvolution {
@@ -41,6 +43,26 @@ impl LiveEvolution {
         }
     }
 
+    /// Takes up the queue a completed attempt of this run recorded, so a
+    /// rerun offers again what it left undecided. A change recorded as
+    /// applied whose event a rollback has undone since is offered again.
+    pub fn carry(&mut self, recorded: Vec<Recommendation>) {
+        let mut book = RecommendationBook::recorded(recorded);
+        for r in book.all() {
+            if r.state == RecommendationState::Applied
+                && !r.inverse.is_empty()
+                && r.decided_by.as_deref() != Some("project")
+                && !self.engine.applied_before(&r.id)
+                && let Some(x) = book.get_mut(&r.id)
+            {
+                x.state = RecommendationState::Pending;
+                x.decided_by = None;
+                x.note = Some("its change was rolled back".into());
+            }
+        }
+        self.book = book;
+    }
+
     /// Recomputes a table's recommendations from its latest profile; returns the
     /// events to report (profile, alerts, the queue).
     pub fn on_profile(
@@ -52,7 +74,8 @@ impl LiveEvolution {
         let mut fresh = recommend::recommend(&p, facts);
         fill_ddl(&mut fresh, db.dialect(), &facts.def);
         let mut events = vec![RunEvent::Profiled(p.clone())];
-        for a in self.book.update(&p.table, fresh) {
+        let judged = |column: &str| recommend::judges(&p, column);
+        for a in self.book.update(&p.table, fresh, judged) {
             tracing::warn!(id = %a.id, "{}", a.message);
             events.push(RecommendationAlert(a));
         }
@@ -85,37 +108,12 @@ impl LiveEvolution {
     /// last call, to commit with the next write to the target (SPEC §7: the
     /// event log records every decision, with who took it).
     pub fn decision_statements(&mut self, d: &dyn Dialect) -> Vec<Statement> {
-        std::mem::take(&mut self.unlogged)
-            .into_iter()
-            .filter_map(|(id, decision, by)| {
-                let r = self.book.get(&id)?;
-                let event = store::NewEvent {
-                    run_id: self.run_id,
-                    kind: kind::DECISION,
-                    table: Some(&r.table),
-                    summary: format!(
-                        "{} {} on {}.{} (confidence {:.2}, by {by})",
-                        decision.past_tense(),
-                        r.kind.name(),
-                        r.table,
-                        r.column,
-                        r.confidence
-                    ),
-                    detail: serde_json::json!({
-                        "recommendation": id,
-                        "decision": decision.past_tense(),
-                        "by": by,
-                        "kind": r.kind.name(),
-                        "column": r.column,
-                        "confidence": r.confidence,
-                        "evidence": r.evidence,
-                        "forward": r.forward,
-                    }),
-                    inverse: vec![],
-                };
-                Some(store::event_statement(d, &event))
-            })
-            .collect()
+        decision_events(
+            d,
+            self.run_id,
+            &self.book,
+            std::mem::take(&mut self.unlogged),
+        )
     }
 
     /// Takes the operator's decisions sent since the last batch. Returns
@@ -162,3 +160,44 @@ impl LiveEvolution {
 }
 
 use RunEvent::RecommendationAlert;
+
+/// One `recommendation_decision` event per decision: recommendation id,
+/// decision, who took it.
+pub(super) fn decision_events(
+    d: &dyn Dialect,
+    run_id: Uuid,
+    book: &RecommendationBook,
+    decisions: Vec<(String, Decision, String)>,
+) -> Vec<Statement> {
+    decisions
+        .into_iter()
+        .filter_map(|(id, decision, by)| {
+            let r = book.get(&id)?;
+            let event = store::NewEvent {
+                run_id,
+                kind: kind::DECISION,
+                table: Some(&r.table),
+                summary: format!(
+                    "{} {} on {}.{} (confidence {:.2}, by {by})",
+                    decision.past_tense(),
+                    r.kind.name(),
+                    r.table,
+                    r.column,
+                    r.confidence
+                ),
+                detail: serde_json::json!({
+                    "recommendation": id,
+                    "decision": decision.past_tense(),
+                    "by": by,
+                    "kind": r.kind.name(),
+                    "column": r.column,
+                    "confidence": r.confidence,
+                    "evidence": r.evidence,
+                    "forward": r.forward,
+                }),
+                inverse: vec![],
+            };
+            Some(store::event_statement(d, &event))
+        })
+        .collect()
+}

@@ -15,6 +15,7 @@
 //! hold up every session that comes after it. A change that gives up ends as
 //! `ddl_failed`, with what it left removed, and the run goes on.
 
+pub mod after;
 mod live;
 mod mysql;
 mod postgres;
@@ -601,6 +602,12 @@ impl Evolver {
             }
         }
         Ok(())
+    }
+
+    /// Whether an earlier attempt of this run applied `id` and no rollback
+    /// undid it (known after [`Evolver::resume`]).
+    pub fn applied_before(&self, id: &str) -> bool {
+        self.earlier.contains_key(id)
     }
 
     /// Longest wait for a lock of any one statement.

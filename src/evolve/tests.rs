@@ -150,6 +150,7 @@ async fn changes_apply_block_bad_rows_and_undo_exactly() {
             ),
             rec(RecommendationKind::Unique, "name", Change::Unique),
         ],
+        |_| true,
     );
     for id in [
         "not_null:models.name",
@@ -247,6 +248,7 @@ async fn a_change_the_existing_rows_break_is_withdrawn_not_applied() {
                 values: vec!["Draft".into()],
             },
         )],
+        |_| true,
     );
     book.decide("check:models.status", Decision::Accept, "operator");
     let mut engine = Evolver::new(EvolutionSection::default(), Uuid::new_v4());
@@ -279,6 +281,7 @@ async fn policy_refuses_denied_kinds_and_low_confidence() {
             rec(RecommendationKind::NotNull, "name", Change::NotNull),
             low,
         ],
+        |_| true,
     );
     book.decide("not_null:models.name", Decision::Accept, "operator");
     book.decide("index:models.status", Decision::Accept, "operator");
@@ -315,6 +318,7 @@ fn accepted_not_null_on_name() -> RecommendationBook {
     book.update(
         "models",
         vec![rec(RecommendationKind::NotNull, "name", Change::NotNull)],
+        |_| true,
     );
     book.decide("not_null:models.name", Decision::Accept, "operator");
     book

@@ -485,7 +485,12 @@ async fn execute_locked(
     );
     if resumed.is_some() {
         evo.engine.resume(target.as_ref()).await?;
+        // A completed attempt's queue: what it left undecided is offered again.
+        if let Some(queue) = crate::evolve::after::recorded_queue(target.as_ref(), run_id).await? {
+            evo.carry(queue);
+        }
     }
+    let carried = evo.recommendations();
 
     let checkpoints = store::read_checkpoints(target.as_ref(), run_id).await?;
     let plans: Vec<TablePlan> = p
@@ -506,6 +511,9 @@ async fn execute_locked(
             resumed,
         })
         .await;
+    if !carried.is_empty() {
+        reporter.send(RunEvent::Recommendations(carried)).await;
+    }
     // After `Started`, so every `Counted` follows the plan it refers to.
     let (plans_rows, _counting) = count_source_rows(
         p.source.clone(),
@@ -597,6 +605,10 @@ async fn execute_locked(
     }
     let (decisions, recommendations) = {
         let mut evo = ctx.evo.lock().await;
+        // Decisions taken while the last table finished.
+        for e in evo.apply(target.as_ref(), None).await? {
+            reporter.send(e).await;
+        }
         (evo.decision_statements(d), evo.recommendations())
     };
     target

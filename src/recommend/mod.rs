@@ -23,13 +23,13 @@ pub(crate) mod tests_support {
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::profile::{ColumnStats, Monotonic, Side, TableProfileSnapshot};
 use crate::schema::{ColumnType, TableDef};
 pub use confidence::{rows_held, support};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RecommendationKind {
     NarrowType,
@@ -56,7 +56,7 @@ impl RecommendationKind {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RecommendationState {
     Pending,
@@ -67,8 +67,22 @@ pub enum RecommendationState {
     Withdrawn,
 }
 
+impl RecommendationState {
+    /// The state in the operator's words, as the queue and the log show it.
+    pub fn word(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Accepted => "accepted",
+            Self::Rejected => "rejected",
+            Self::Deferred => "deferred",
+            Self::Applied => "applied",
+            Self::Withdrawn => "withdrawn",
+        }
+    }
+}
+
 /// The schema change itself, independent of any dialect.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "change", rename_all = "snake_case")]
 pub enum Change {
     NarrowType {
@@ -122,7 +136,7 @@ pub fn accept_above_by(threshold: f64) -> String {
 }
 
 /// One proposed schema change, with its evidence and its DDL.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Recommendation {
     /// Stable across recomputations: `kind:table.column`.
     pub id: String,
@@ -227,6 +241,17 @@ const CHECK_MAX_VALUES: usize = 16;
 
 /// The recommendations a profile supports right now (state `Pending`, except
 /// changes the project already declares, which are `Applied`).
+/// Rows a column must have been seen in before the profile says anything of it.
+pub const MIN_EVIDENCE_ROWS: u64 = 100;
+
+/// Whether `p` has seen enough of target column `column` to propose, or
+/// contradict, a change to it.
+pub fn judges(p: &TableProfileSnapshot, column: &str) -> bool {
+    p.columns
+        .iter()
+        .any(|c| c.side == Side::Target && c.name == column && c.count >= MIN_EVIDENCE_ROWS)
+}
+
 pub fn recommend(p: &TableProfileSnapshot, facts: &TableFacts) -> Vec<Recommendation> {
     let mut out = Vec::new();
     let scale = 1.0 / p.sample.max(1e-9);
@@ -236,7 +261,7 @@ pub fn recommend(p: &TableProfileSnapshot, facts: &TableFacts) -> Vec<Recommenda
         let Some(def) = facts.def.columns.iter().find(|d| d.name == c.name) else {
             continue;
         };
-        if key.contains(&c.name) || c.count < 100 {
+        if key.contains(&c.name) || c.count < MIN_EVIDENCE_ROWS {
             continue;
         }
         let rows = |n: u64| (n as f64 * scale) as u64;
@@ -590,9 +615,24 @@ impl RecommendationBook {
         self.recs.get_mut(id)
     }
 
+    /// A book holding a queue as recorded (a completed run's last one).
+    pub fn recorded(recs: Vec<Recommendation>) -> Self {
+        Self {
+            recs: recs.into_iter().map(|r| (r.id.clone(), r)).collect(),
+        }
+    }
+
     /// Replaces `table`'s recommendations by `fresh`, keeping decisions.
     /// Returns alerts for accepted or applied ones the data now contradicts.
-    pub fn update(&mut self, table: &str, fresh: Vec<Recommendation>) -> Vec<Alert> {
+    /// Only the columns `judged` says the fresh profile has seen enough of
+    /// can withdraw or contradict what the book holds: a rerun's few new
+    /// rows say nothing of the rows before them.
+    pub fn update(
+        &mut self,
+        table: &str,
+        fresh: Vec<Recommendation>,
+        judged: impl Fn(&str) -> bool,
+    ) -> Vec<Alert> {
         use RecommendationState::*;
         let mut alerts = Vec::new();
         let mut seen = std::collections::HashSet::new();
@@ -631,7 +671,7 @@ impl RecommendationBook {
         for old in self
             .recs
             .values_mut()
-            .filter(|r| r.table == table && !seen.contains(&r.id))
+            .filter(|r| r.table == table && !seen.contains(&r.id) && judged(&r.column))
         {
             match old.state {
                 Pending | Deferred => {

@@ -213,10 +213,10 @@ fn contradicted_pending_is_withdrawn_and_violated_accepted_alerts() {
     let mut a = Recommendation::new(RecommendationKind::NotNull, "t", "a", Change::NotNull);
     a.confidence = 0.95;
     let b = Recommendation::new(RecommendationKind::NotNull, "t", "b", Change::NotNull);
-    assert!(book.update("t", vec![a.clone(), b]).is_empty());
+    assert!(book.update("t", vec![a.clone(), b], |_| true).is_empty());
     assert_eq!(book.accept_above(0.9), vec!["not_null:t.a".to_string()]);
     // Both columns now hold NULLs: neither recommendation is produced any more.
-    let alerts = book.update("t", vec![]);
+    let alerts = book.update("t", vec![], |_| true);
     assert_eq!(alerts.len(), 1);
     assert_eq!(alerts[0].id, "not_null:t.a");
     assert_eq!(
@@ -227,6 +227,24 @@ fn contradicted_pending_is_withdrawn_and_violated_accepted_alerts() {
         book.get("not_null:t.a").unwrap().state,
         RecommendationState::Accepted
     );
+}
+
+#[test]
+fn a_profile_too_small_to_judge_a_column_withdraws_nothing_of_it() {
+    let mut book = RecommendationBook::recorded(vec![
+        Recommendation::new(RecommendationKind::NotNull, "t", "a", Change::NotNull),
+        Recommendation::new(RecommendationKind::NotNull, "t", "b", Change::NotNull),
+    ]);
+    assert!(book.decide("not_null:t.b", Decision::Accept, "operator"));
+    // A rerun saw a few new rows: too few to say anything of either column.
+    assert!(book.update("t", vec![], |_| false).is_empty());
+    let state = |book: &RecommendationBook, id: &str| book.get(id).unwrap().state;
+    assert_eq!(state(&book, "not_null:t.a"), RecommendationState::Pending);
+    assert_eq!(state(&book, "not_null:t.b"), RecommendationState::Accepted);
+    // Enough rows of `a`, and it is no longer proposed: withdrawn.
+    assert!(book.update("t", vec![], |c| c == "a").is_empty());
+    assert_eq!(state(&book, "not_null:t.a"), RecommendationState::Withdrawn);
+    assert_eq!(state(&book, "not_null:t.b"), RecommendationState::Accepted);
 }
 
 #[test]

@@ -117,6 +117,7 @@ const LISTED: &[&str] = &[
     kind::DDL_APPLIED,
     kind::DDL_FAILED,
     kind::DECISION,
+    kind::QUEUE_DECIDED,
     kind::VALIDATION,
     kind::ROLLBACK_STARTED,
     kind::ROLLBACK_STOPPED,
@@ -194,7 +195,7 @@ pub async fn gather(
         .rev()
         .find(|e| e.kind == kind::VALIDATION)
         .and_then(|e| e.detail["checks"].as_array().cloned());
-    let recommendations = finished.and_then(|e| e.detail["recommendations"].as_array().cloned());
+    let recommendations = crate::evolve::after::latest_queue(&events).cloned();
     let versions = crate::versions::read_versions(db).await?;
     let schema_changes = match (
         crate::versions::as_mapped(&versions, chosen.run_id),

@@ -110,6 +110,9 @@ pub enum Msg {
     Rollback(RollbackUpdate),
     /// The rollback's channel closed.
     RollbackClosed,
+    /// A decision taken after the run completed, recorded and (if accepted)
+    /// applied; the queue afterwards.
+    DecidedAfterRun(Result<crate::evolve::after::Decided, String>),
     Signal(Signal),
     /// The terminal input ended (the pty went away).
     InputClosed,
@@ -136,6 +139,12 @@ pub enum Cmd {
     StopRollback,
     /// The operator's answer to a recommendation, for `RunControl::decide`.
     Decide {
+        id: String,
+        decision: Decision,
+    },
+    /// The same once the run has completed: recorded and applied at once,
+    /// under the target lock, in the run's name.
+    DecideAfterRun {
         id: String,
         decision: Decision,
     },
@@ -317,6 +326,7 @@ impl App {
                     return cmds;
                 }
             }
+            Msg::DecidedAfterRun(result) => return self.decided_after_run(result),
             Msg::Signal(_) | Msg::InputClosed => return self.stop_and_quit(),
         }
         self.dirty = true;
@@ -620,7 +630,7 @@ impl App {
             Action::FocusLeft | Action::FocusRight => self.view == View::Profile,
             Action::Accept | Action::Reject | Action::Defer => {
                 self.view == View::Recommendations
-                    && live
+                    && (live || self.decides_after_run())
                     && self.selected_recommendation().is_some_and(|r| {
                         !matches!(
                             r.state,

@@ -89,6 +89,13 @@ pub trait CockpitBackend: Send + Sync + 'static {
         plan: RollbackPlan,
         stop: tokio::sync::watch::Receiver<bool>,
     ) -> mpsc::Receiver<RollbackUpdate>;
+    /// Records a decision on the completed run's recommendation `id` and
+    /// applies it if accepted, under the target lock; the queue afterwards.
+    fn decide_after_run(
+        &self,
+        id: String,
+        decision: crate::recommend::Decision,
+    ) -> BoxFuture<'static, Result<crate::evolve::after::Decided, String>>;
 }
 
 /// What a rollback started from the cockpit reports.

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use super::app::{App, Cmd, Layer, View};
 use super::keymap::Action;
+use crate::pipeline::RunState;
 use crate::recommend::{Decision, Recommendation, RecommendationState};
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -14,6 +15,9 @@ pub struct RecsView {
     /// Decisions sent but not yet seen in a queue from the pipeline; they
     /// override the (older) state a queue already in flight carries.
     pub sent: HashMap<String, RecommendationState>,
+    /// A decision taken after the run, on its way to the target: the
+    /// recommendation and the state it had before.
+    pub after_run: Option<(String, RecommendationState)>,
 }
 
 /// The queue by score: confidence first, then the cheaper change (the benefit
@@ -27,17 +31,6 @@ pub fn queue(recs: &[Recommendation]) -> Vec<&Recommendation> {
             .then_with(|| a.id.cmp(&b.id))
     });
     v
-}
-
-pub fn state_label(state: RecommendationState) -> &'static str {
-    match state {
-        RecommendationState::Pending => "pending",
-        RecommendationState::Accepted => "accepted",
-        RecommendationState::Rejected => "rejected",
-        RecommendationState::Deferred => "deferred",
-        RecommendationState::Applied => "applied",
-        RecommendationState::Withdrawn => "withdrawn",
-    }
 }
 
 fn decided(decision: Decision) -> RecommendationState {
@@ -122,7 +115,12 @@ impl App {
                 Some("already applied: undo it with a rollback from the Event log")
             }
             RecommendationState::Withdrawn => Some("withdrawn: later data contradicts it"),
-            _ if !self.run.is_live() => Some("no run is live: decisions reach a running load"),
+            _ if self.recs.after_run.is_some() => {
+                Some("the decision before this one is still being applied")
+            }
+            _ if !self.run.is_live() && !self.decides_after_run() => {
+                Some("no run is live: decisions reach a running load or a completed run")
+            }
             _ => None,
         };
         if let Some(why) = refusal {
@@ -134,9 +132,67 @@ impl App {
             r.state = new_state;
             r.decided_by = Some("operator".into());
         }
+        if !self.run.is_live() {
+            self.recs.after_run = Some((id.clone(), state));
+            self.notice = Some(match decision {
+                Decision::Accept => format!("accepted {id}: applying it to the target…"),
+                _ => format!("{} {id}: recording it…", new_state.word()),
+            });
+            return vec![Cmd::DecideAfterRun { id, decision }];
+        }
         self.recs.sent.insert(id.clone(), new_state);
-        self.notice = Some(format!("{} {id}", state_label(new_state)));
+        self.notice = Some(format!("{} {id}", new_state.word()));
         vec![Cmd::Decide { id, decision }]
+    }
+
+    /// Whether decisions go to the completed run (recorded and applied at
+    /// once) rather than to a live one.
+    pub fn decides_after_run(&self) -> bool {
+        !self.run.is_live()
+            && self.run.state == RunState::Completed
+            && self.last_run_id.is_some()
+            && !self.rolling_back()
+    }
+
+    /// The completed run's queue after a decision: what was applied, or why not.
+    pub(super) fn decided_after_run(
+        &mut self,
+        result: Result<crate::evolve::after::Decided, String>,
+    ) -> Vec<Cmd> {
+        self.dirty = true;
+        let Some((id, before)) = self.recs.after_run.take() else {
+            return Vec::new();
+        };
+        match result {
+            Ok(d) => {
+                self.run.recommendations = d.recommendations;
+                let now = self.run.recommendations.iter().find(|r| r.id == id);
+                self.notice = Some(if let Some(applied) = d.applied.first() {
+                    applied.clone()
+                } else if let Some(why) = d.not_applied.first() {
+                    format!("accepted, not applied: {why}")
+                } else {
+                    match now {
+                        Some(r) if r.state == RecommendationState::Withdrawn => {
+                            format!("{id}: {}", r.note.as_deref().unwrap_or("withdrawn"))
+                        }
+                        Some(r) => format!("{} {id}", r.state.word()),
+                        None => format!("{id} is no longer in the queue"),
+                    }
+                });
+                self.events.stale = true;
+                if self.view == View::EventLog && self.events.begin_reload(self.now) {
+                    return vec![Cmd::LoadEvents];
+                }
+            }
+            Err(e) => {
+                if let Some(r) = self.run.recommendations.iter_mut().find(|r| r.id == id) {
+                    r.state = before;
+                }
+                self.notice = Some(format!("decision not recorded: {e}"));
+            }
+        }
+        Vec::new()
     }
 
     /// Enter on the queue: evidence, benefit, cost and both DDLs in a popup.

@@ -160,6 +160,13 @@ fn execute(
                     let _ = tx.send(Msg::RollbackClosed).await;
                 });
             }
+            Cmd::DecideAfterRun { id, decision } => {
+                let tx = tx.clone();
+                let decided = backend.decide_after_run(id, decision);
+                tasks.spawn(async move {
+                    let _ = tx.send(Msg::DecidedAfterRun(decided.await)).await;
+                });
+            }
             Cmd::StopRollback => {
                 if let Some(stop) = steering.rollback.as_ref() {
                     stop.send_replace(true);

@@ -129,3 +129,13 @@ pub fn read_until_line(stderr: &mut impl std::io::BufRead, needle: &str) {
         );
     }
 }
+
+/// Every event in the log of the sample target `dir/platform.db`, newest first.
+pub async fn events(dir: &Path) -> Vec<flightdeck::eventlog::EventRecord> {
+    let db = open_sqlite(&dir.join("platform.db")).await;
+    let e = flightdeck::eventlog::store::read_events(db.as_ref(), None, 1_000_000)
+        .await
+        .unwrap();
+    db.close().await;
+    e
+}

@@ -10,7 +10,7 @@ use ratatui::widgets::Paragraph;
 use super::{fit, pane};
 use crate::recommend::{Recommendation, RecommendationState};
 use crate::tui::app::App;
-use crate::tui::recs_view::{queue, state_label};
+use crate::tui::recs_view::queue;
 use crate::tui::run_model::thousands;
 use crate::tui::theme::Theme;
 
@@ -38,7 +38,7 @@ fn counts(recs: &[Recommendation]) -> String {
         .iter()
         .map(|s| (s, recs.iter().filter(|r| r.state == *s).count()))
         .filter(|(_, n)| *n > 0)
-        .map(|(s, n)| format!("{n} {}", state_label(*s)))
+        .map(|(s, n)| format!("{n} {}", s.word()))
         .collect();
     format!(" {} by score: {}", recs.len(), parts.join(" · "))
 }
@@ -78,7 +78,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     for (i, r) in queue.iter().enumerate().skip(offset).take(rows) {
         let mut spans = vec![
             Span::styled(
-                format!(" {:<9}", state_label(r.state)),
+                format!(" {:<9}", r.state.word()),
                 state_style(theme, r.state),
             ),
             Span::styled(format!(" {:<11}", r.kind.name()), theme.text()),
@@ -108,10 +108,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
 /// What the detail popup shows about one recommendation.
 pub fn detail_lines(theme: &Theme, r: &Recommendation) -> Vec<Line<'static>> {
     let mut state = vec![
-        Span::styled(
-            format!(" {} ", state_label(r.state)),
-            state_style(theme, r.state),
-        ),
+        Span::styled(format!(" {} ", r.state.word()), state_style(theme, r.state)),
         Span::styled(
             format!(
                 "{} on {}.{} · confidence {:.2}",
