@@ -237,6 +237,7 @@ pub async fn dispatch(cli: Cli) -> i32 {
                 theme,
                 autostart: false,
                 pace,
+                take_over: false,
             };
             crate::cockpit::open(&project, options).await
         }
@@ -258,6 +259,7 @@ pub async fn dispatch(cli: Cli) -> i32 {
                 let options = crate::cockpit::OpenOptions {
                     autostart: true,
                     pace,
+                    take_over,
                     ..Default::default()
                 };
                 crate::cockpit::open(&project, options).await
@@ -412,11 +414,15 @@ async fn demo(
             theme,
             autostart: true,
             pace,
+            take_over: false,
         };
         crate::cockpit::open(&project_file, options).await
     };
-    // The stakeholders' copy: the report of the run just shown.
-    if let Ok(project) = project::load(&project_file) {
+    // The stakeholders' copy: the report of the run just shown (not after
+    // a failure or leaving at once, when the run may still be writing).
+    if code != exit::RUNTIME
+        && let Ok(project) = project::load(&project_file)
+    {
         let out = dir.join("report.html");
         if let Ok(covers) = write_report(&project, &out, None, crate::report::Format::Html).await {
             crate::tell!("report for stakeholders: {} ({covers})", out.display());
@@ -614,14 +620,20 @@ async fn rollback(
         tokio::pin!(execute);
         let signal = stop_signal();
         tokio::pin!(signal);
+        let mut again = second_request();
         let mut stopping = false;
         let result = loop {
             tokio::select! {
                 result = &mut execute => break result,
                 _ = &mut signal, if !stopping => {
                     stopping = true;
-                    crate::tell!("stopping after the step under way…");
+                    crate::tell!("stopping after the step under way… (Ctrl-C again: stop now)");
                     stop_tx.send_replace(true);
+                    again = Box::pin(stop_signal());
+                }
+                _ = &mut again => {
+                    let resume = format!("flightdeck rollback {}", crate::headless::shell_word(&path.display().to_string()));
+                    return leave_now(db.as_ref(), "the step under way was not committed", &resume).await;
                 }
             }
         };
@@ -644,6 +656,12 @@ async fn rollback(
     code
 }
 
+/// What waits for a second stop request: nothing until the first came
+/// (a listener made earlier would see the first one too).
+pub fn second_request() -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
+    Box::pin(std::future::pending())
+}
+
 /// Resolves on the first SIGINT, SIGTERM or SIGHUP.
 pub async fn stop_signal() {
     use tokio::signal::unix::{SignalKind, signal};
@@ -660,6 +678,24 @@ pub async fn stop_signal() {
         _ = wait(SignalKind::terminate()) => {}
         _ = wait(SignalKind::hangup()) => {}
     }
+}
+
+/// A second stop request: leave at once, without waiting for the batch or
+/// rollback step under way (`what`), which the database rolls back. The
+/// target's lock row goes with us when the database lets us delete it in a
+/// moment; otherwise the command to go on (`resume`) needs `--take-over`.
+pub async fn leave_now(target: &dyn crate::db::Database, what: &str, resume: &str) -> i32 {
+    let released =
+        crate::eventlog::lock::release_own(target, std::time::Duration::from_secs(2)).await;
+    crate::tell!("flightdeck: stopped at once on a second request: {what}");
+    if released {
+        crate::tell!("to go on from the last commit: {resume}");
+    } else {
+        crate::tell!(
+            "to go on from the last commit: {resume} --take-over (the target's lock could not be released)"
+        );
+    }
+    exit::RUNTIME
 }
 
 /// The project's target with its event log, for commands that only read

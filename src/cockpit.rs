@@ -24,6 +24,8 @@ pub struct OpenOptions {
     pub theme: Option<String>,
     pub autostart: bool,
     pub pace: Option<f64>,
+    /// Take over the target's lock when the process holding it is gone.
+    pub take_over: bool,
 }
 
 /// Runs the real pipeline for the cockpit. Each start spawns a run over the
@@ -280,11 +282,13 @@ pub async fn open(path: &Path, options: OpenOptions) -> i32 {
         keymap,
         autostart: options.autostart,
     };
+    let target = prepared.target.clone();
     let backend = Arc::new(PipelineBackend {
         rt: tokio::runtime::Handle::current(),
         prepared,
         options: RunOptions {
             pace: options.pace,
+            take_over: options.take_over,
             ..Default::default()
         },
     });
@@ -319,6 +323,14 @@ pub async fn open(path: &Path, options: OpenOptions) -> i32 {
                     thousands(s.tables.iter().map(|t| t.written).sum::<u64>()),
                     thousands(s.tables.iter().map(|t| t.quarantined).sum::<u64>())
                 );
+            }
+            if let Some(what) = &exit.left_early {
+                let p = crate::headless::shell_word(&path.display().to_string());
+                let resume = match exit.rollback_unfinished {
+                    Some(_) => format!("flightdeck rollback {p}"),
+                    None => format!("flightdeck run {p}"),
+                };
+                return crate::cli::leave_now(target.as_ref(), what, &resume).await;
             }
             if let Some(why) = &exit.rollback_unfinished {
                 crate::tell!("flightdeck: rollback not finished: {why}");

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use crate::cli::{exit, load};
 use crate::evolve::after::{self, AfterRunError, Decided, Decisions};
-use crate::recommend::{Decision, Recommendation, RecommendationState, thousands};
+use crate::recommend::{Decision, Recommendation, RecommendationState, counted, thousands};
 
 /// What the command was asked to do.
 #[derive(Debug, Clone, Default)]
@@ -180,10 +180,10 @@ fn print_decided(d: &Decided, json: bool) -> i32 {
     }
     let run = d.run_id.to_string();
     crate::say!(
-        "run {}: {} decisions recorded, {} changes applied",
+        "run {}: {} recorded, {} applied",
         &run[..8],
-        thousands(d.decided as u64),
-        thousands(d.applied.len() as u64)
+        counted(d.decided as u64, "decision"),
+        counted(d.applied.len() as u64, "change")
     );
     for a in &d.applied {
         crate::say!("  {a}");

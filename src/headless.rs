@@ -47,6 +47,7 @@ pub async fn run(path: &Path, options: RunOptions) -> i32 {
     tokio::pin!(stop);
     // The signal future resolves once; polling it again would panic.
     let mut stopping = false;
+    let mut again = crate::cli::second_request();
     loop {
         tokio::select! {
             event = handle.events.recv() => {
@@ -60,8 +61,14 @@ pub async fn run(path: &Path, options: RunOptions) -> i32 {
             }
             _ = &mut stop, if !stopping => {
                 stopping = true;
-                progress.line("stopping at the next batch boundary…");
+                progress.line("stopping at the next batch boundary… (Ctrl-C again: stop now)");
                 handle.control.cancel();
+                again = Box::pin(crate::cli::stop_signal());
+            }
+            _ = &mut again => {
+                progress.finish();
+                let resume = format!("flightdeck run {} --headless", shell_word(&path.display().to_string()));
+                return crate::cli::leave_now(checked.1.as_ref(), "the batch under way was not committed", &resume).await;
             }
         }
     }
@@ -244,7 +251,7 @@ fn tables_table(s: &RunSummary) -> String {
 }
 
 /// `path` as one shell word, quoted only when it has to be.
-fn shell_word(path: &str) -> String {
+pub fn shell_word(path: &str) -> String {
     let plain = !path.is_empty()
         && path
             .chars()

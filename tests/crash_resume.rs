@@ -158,6 +158,38 @@ fn a_signal_stops_a_headless_run_cleanly_and_the_rerun_completes() {
     }
 }
 
+/// `--pace` waits between batches; a stop does not wait for the pause to
+/// end (at 40 rows/s a batch of 1,000 rows is a 25 s pause).
+#[test]
+fn a_paced_run_stops_without_finishing_its_pause() {
+    let dir = tempfile::tempdir().unwrap();
+    common::sample(dir.path(), ROWS);
+    let mut child = common::flightdeck(dir.path())
+        .args(["run", "--headless", "--pace", "40"])
+        .arg(dir.path().join("project.toml"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Past the start and into the first pause.
+    std::thread::sleep(Duration::from_secs(2));
+    let signalled = Instant::now();
+    common::send_signal(child.id(), "INT");
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if signalled.elapsed() > Duration::from_secs(8) {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            panic!("still pausing 8 s after SIGINT");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(status.code(), Some(3));
+    run_to_end_without_take_over(dir.path());
+}
+
 fn run_to_end_without_take_over(dir: &Path) {
     let out = common::run_ok(
         common::flightdeck(dir)
@@ -243,4 +275,90 @@ sql = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 
     let summary: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(summary["status"], "completed");
     assert!(summary.get("validation").is_none(), "{summary}");
+}
+
+/// Ctrl-C stops a run at the next batch boundary; a second Ctrl-C leaves at
+/// once, when the boundary is slow to come (here: another connection holds
+/// the target's write lock). The batch under way is not committed, and the
+/// run resumes from the last checkpoint. The lock row could not be deleted
+/// either (the database was held), so the command to go on says
+/// `--take-over`, and the next run without it is refused.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_second_ctrl_c_leaves_at_once_and_the_run_resumes() {
+    use sqlx::Connection;
+    use std::io::{BufReader, Read};
+    let dir = tempfile::tempdir().unwrap();
+    common::sample(dir.path(), ROWS);
+    let project = dir.path().join("project.toml");
+    let mut child = common::flightdeck(dir.path())
+        .args(["run", "--headless", "--pace", "1500"])
+        .arg(&project)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    // The first table is in: the run is writing.
+    common::read_until_line(&mut stderr, "data_sources");
+    let url = format!("sqlite://{}", dir.path().join("platform.db").display());
+    let mut holder = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    sqlx::query("BEGIN IMMEDIATE")
+        .execute(&mut holder)
+        .await
+        .unwrap();
+    common::send_signal(child.id(), "INT");
+    common::read_until_line(&mut stderr, "stopping at the next batch boundary");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "stopped while the target was held"
+    );
+    let again = Instant::now();
+    common::send_signal(child.id(), "INT");
+    let rest = std::thread::spawn(move || {
+        let mut s = String::new();
+        stderr.read_to_string(&mut s).unwrap();
+        s
+    });
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if again.elapsed() > Duration::from_secs(6) {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            panic!("still running 6 s after the second SIGINT");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let said = rest.join().unwrap();
+    assert_eq!(status.code(), Some(3), "{said}");
+    assert!(
+        said.contains("stopped at once on a second request: the batch under way was not committed"),
+        "{said}"
+    );
+    assert!(
+        said.contains("--headless --take-over (the target's lock could not be released)"),
+        "{said}"
+    );
+    sqlx::query("ROLLBACK").execute(&mut holder).await.unwrap();
+    holder.close().await.unwrap();
+
+    let refused = common::flightdeck(dir.path())
+        .args(["run", "--headless"])
+        .arg(&project)
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("--take-over"));
+    let resumed = common::run_ok(
+        common::flightdeck(dir.path())
+            .args(["run", "--headless", "--take-over"])
+            .arg(&project),
+    );
+    // Exit 0: the post-run checks passed, count reconciliation among them.
+    let summary: serde_json::Value = serde_json::from_slice(&resumed.stdout).unwrap();
+    assert_eq!(summary["status"], "completed");
+    let said = String::from_utf8_lossy(&resumed.stderr);
+    assert!(said.contains("resuming run"), "{said}");
 }

@@ -153,3 +153,35 @@ async fn a_live_holder_is_never_taken_over() {
     assert_eq!(rb.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&rb.stderr).contains("flightdeck rollback by alice"));
 }
+
+/// A process leaving at once (a second Ctrl-C) deletes its own lock row and
+/// no one else's.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_process_releases_its_own_lock_row_only() {
+    use flightdeck::eventlog::lock;
+    use std::time::Duration;
+    let dir = tempfile::tempdir().unwrap();
+    let url = flightdeck::db::DbUrl::parse(
+        &format!("sqlite://{}", dir.path().join("platform.db").display()),
+        Path::new("/"),
+    )
+    .unwrap();
+    let db = flightdeck::db::connect(&url, true).await.unwrap();
+    flightdeck::eventlog::store::ensure_schema(db.as_ref())
+        .await
+        .unwrap();
+    let _held = lock::acquire(db.as_ref(), "run", false).await.unwrap();
+    assert!(lock::current(db.as_ref()).await.unwrap().is_some());
+    assert!(lock::release_own(db.as_ref(), Duration::from_secs(2)).await);
+    assert!(lock::current(db.as_ref()).await.unwrap().is_none());
+    db.close().await;
+
+    // Someone else's row stays.
+    let other = tempfile::tempdir().unwrap();
+    plant_lock(other.path(), "flightdeck run by bob", "elsewhere", 4242).await;
+    let db = common::open_sqlite(&other.path().join("platform.db")).await;
+    assert!(!lock::release_own(db.as_ref(), Duration::from_secs(2)).await);
+    let holder = lock::current(db.as_ref()).await.unwrap().unwrap();
+    assert_eq!(holder.host, "elsewhere");
+    db.close().await;
+}

@@ -191,10 +191,43 @@ fn hangup_cancels_a_live_run_and_quits_when_the_channel_closes() {
     press(&mut app, Action::StartRun);
     app.update(Msg::Run(started()));
     assert_eq!(app.update(Msg::Signal(Signal::Hangup)), vec![Cmd::Cancel]);
-    // A second signal does not cancel twice.
-    assert!(app.update(Msg::Signal(Signal::Terminate)).is_empty());
+    assert!(!app.should_quit, "waits for the batch boundary");
     app.update(Msg::RunClosed);
     assert!(app.should_quit);
+    assert_eq!(app.left_early, None);
+}
+
+#[test]
+fn a_second_stop_request_leaves_at_once_saying_what_was_not_committed() {
+    let mut app = app();
+    press(&mut app, Action::StartRun);
+    app.update(Msg::Run(started()));
+    assert_eq!(
+        app.update(Msg::Signal(Signal::Interrupt)),
+        vec![Cmd::Cancel]
+    );
+    assert!(
+        app.notice
+            .as_deref()
+            .unwrap()
+            .contains("q again: leave now")
+    );
+    // Not a second cancel: leaving.
+    assert!(app.update(Msg::Signal(Signal::Interrupt)).is_empty());
+    assert!(app.should_quit);
+    assert_eq!(
+        app.left_early.as_deref(),
+        Some("the batch under way was not committed")
+    );
+    // `q` while stopping does the same.
+    let mut quitting = tui_common::app();
+    press(&mut quitting, Action::StartRun);
+    quitting.update(Msg::Run(started()));
+    press(&mut quitting, Action::Quit);
+    assert_eq!(press(&mut quitting, Action::Confirm), vec![Cmd::Cancel]);
+    assert!(!quitting.should_quit);
+    assert!(press(&mut quitting, Action::Quit).is_empty());
+    assert!(quitting.should_quit && quitting.left_early.is_some());
 }
 
 #[test]
@@ -214,6 +247,10 @@ fn a_pipeline_that_never_answers_is_left_after_the_grace_period() {
     assert!(!app.should_quit);
     app.update(at(16));
     assert!(app.should_quit);
+    assert_eq!(
+        app.left_early.as_deref(),
+        Some("the batch under way was not committed")
+    );
 }
 
 #[test]
@@ -588,16 +625,24 @@ fn a_signal_during_a_rollback_stops_it_after_its_step_then_quits() {
         vec![Cmd::StopRollback]
     );
     assert!(app.stopping && !app.should_quit, "waits for the step");
-    // A second signal asks nothing more.
-    assert!(
-        app.update(Msg::Signal(flightdeck::tui::app::Signal::Terminate))
-            .is_empty()
-    );
     app.update(Msg::Rollback(RollbackUpdate::Failed(
         "stopped on request after 3 of 6 steps".into(),
     )));
     assert!(app.should_quit);
+    assert_eq!(app.left_early, None);
     assert!(matches!(app.rollback, Some(RollbackStage::Failed(_))));
+    // A second signal before the step ends: leave at once.
+    let mut app = rolling_back();
+    app.update(Msg::Signal(flightdeck::tui::app::Signal::Hangup));
+    assert!(
+        app.update(Msg::Signal(flightdeck::tui::app::Signal::Terminate))
+            .is_empty()
+    );
+    assert!(app.should_quit);
+    assert_eq!(
+        app.left_early.as_deref(),
+        Some("the rollback step under way was not committed")
+    );
 }
 
 #[test]

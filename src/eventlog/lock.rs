@@ -154,6 +154,34 @@ fn insert_holder(db: &dyn Database, h: &LockHolder) -> Statement {
     )
 }
 
+/// Deletes this process's own lock row, for leaving at once (a second
+/// Ctrl-C) while the work that took the lock is still under way: the next
+/// run then needs no `--take-over`. Waits at most `within` (a writer of the
+/// run may hold the database). True when a row was deleted.
+pub async fn release_own(db: &dyn Database, within: std::time::Duration) -> bool {
+    let d = db.dialect();
+    let q = |c: &str| d.quote_ident(c);
+    let sql = format!(
+        "DELETE FROM {} WHERE {} = {} AND {} = {} AND {} = {}",
+        q(LOCKS),
+        q("name"),
+        d.placeholder(1),
+        q("host"),
+        d.placeholder(2),
+        q("pid"),
+        d.placeholder(3),
+    );
+    let params = [
+        Value::Text(TARGET.into()),
+        Value::Text(store::hostname()),
+        Value::Int(std::process::id() as i64),
+    ];
+    matches!(
+        tokio::time::timeout(within, db.execute(&sql, &params)).await,
+        Ok(Ok(n)) if n > 0
+    )
+}
+
 /// The current holder, if any.
 pub async fn current(db: &dyn Database) -> Result<Option<LockHolder>, DbError> {
     let d = db.dialect();

@@ -13,7 +13,7 @@ use crate::eventlog::store::{self, NewEvent};
 use crate::eventlog::{EventRecord, kind};
 use crate::project::model::EvolutionSection;
 use crate::recommend::{
-    self, Decision, Recommendation, RecommendationBook, RecommendationState, thousands,
+    self, Decision, Recommendation, RecommendationBook, RecommendationState, counted, thousands,
 };
 
 /// The latest recorded queue among `events` (the run's `run_finished` or a
@@ -195,9 +195,9 @@ async fn decide_locked(
             kind: kind::QUEUE_DECIDED,
             table: None,
             summary: format!(
-                "{} decisions after the run: {} changes applied, {} pending",
-                thousands(logged.len() as u64),
-                thousands(applied.len() as u64),
+                "{} after the run: {} applied, {} pending",
+                counted(logged.len() as u64, "decision"),
+                counted(applied.len() as u64, "change"),
                 thousands(
                     recommendations
                         .iter()

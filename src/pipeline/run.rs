@@ -958,6 +958,7 @@ async fn run_table(
                 KeyCollector::default()
             }
         }),
+        commands: commands.clone(),
     };
     let mut cancelled = false;
     // A batch is checked while the ones before it are still being written;
@@ -1232,6 +1233,8 @@ struct LoadState {
     last_commit: Option<oneshot::Receiver<bool>>,
     /// The source keys of committed rows, for a table others reference.
     written_keys: Option<KeyCollector>,
+    /// The operator's commands, so a `--pace` wait ends on a cancel.
+    commands: watch::Receiver<Command>,
 }
 
 impl LoadState {
@@ -1281,7 +1284,17 @@ impl LoadState {
         if let Some(pace) = ctx.pace.filter(|p| *p > 0.0) {
             let due = Duration::from_secs_f64(self.rows_this_run as f64 / pace);
             if let Some(wait) = due.checked_sub(self.started.elapsed()) {
-                tokio::time::sleep(wait).await;
+                // A stop is obeyed at the next batch boundary, not after the pause.
+                let commands = &mut self.commands;
+                let cancelled = async move {
+                    if commands.wait_for(|c| *c == Command::Cancel).await.is_err() {
+                        std::future::pending::<()>().await;
+                    }
+                };
+                tokio::select! {
+                    _ = tokio::time::sleep(wait) => {}
+                    _ = cancelled => {}
+                }
             }
         }
         if self.last_report.elapsed() >= Duration::from_millis(200) {

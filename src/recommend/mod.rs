@@ -583,6 +583,14 @@ pub fn thousands(n: u64) -> String {
     out
 }
 
+/// "1 change", "2,000 changes": a count with its noun, singular for one.
+pub fn counted(n: u64, noun: &str) -> String {
+    match n {
+        1 => format!("1 {noun}"),
+        _ => format!("{} {noun}s", thousands(n)),
+    }
+}
+
 /// Every recommendation of the run, by id, with its decision history applied.
 #[derive(Debug, Clone, Default)]
 pub struct RecommendationBook {

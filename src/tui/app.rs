@@ -219,6 +219,9 @@ pub struct App {
     /// Quit was confirmed (or a signal came) and we wait for the run to stop.
     pub stopping_since: Option<Instant>,
     pub stopping: bool,
+    /// Left before the run or rollback stopped (a second stop request, or
+    /// the grace ran out): what was under way and is not committed.
+    pub left_early: Option<String>,
     pub should_quit: bool,
     pub dirty: bool,
     last_drawn_second: Option<u64>,
@@ -252,6 +255,7 @@ impl App {
             notice: None,
             stopping_since: None,
             stopping: false,
+            left_early: None,
             should_quit: false,
             dirty: true,
             last_drawn_second: None,
@@ -345,8 +349,9 @@ impl App {
         let mut cmds = Vec::new();
         if let Some(since) = self.stopping_since
             && now.saturating_duration_since(since) >= STOP_GRACE
+            && !self.should_quit
         {
-            self.should_quit = true;
+            self.leave_now();
         }
         if self.stopping && self.stopping_since.is_none() {
             self.stopping_since = Some(now);
@@ -410,25 +415,40 @@ impl App {
             .is_some_and(RollbackStage::is_running)
     }
 
+    /// Leaves without waiting for the run or rollback to stop: the database
+    /// rolls back what was under way, and the next run or rollback goes on
+    /// from the last commit.
+    fn leave_now(&mut self) {
+        self.should_quit = true;
+        self.left_early = if self.rolling_back() {
+            Some("the rollback step under way was not committed".into())
+        } else if self.run.is_live() {
+            Some("the batch under way was not committed".into())
+        } else {
+            None
+        };
+    }
+
     /// Cancel a live run at a batch boundary, or stop a rollback after the
-    /// step under way, and leave once it reports back.
+    /// step under way, and leave once it reports back. Asked again while
+    /// stopping, leave at once.
     pub(super) fn stop_and_quit(&mut self) -> Vec<Cmd> {
+        if self.stopping {
+            self.leave_now();
+            return Vec::new();
+        }
         if self.rolling_back() {
-            if self.stopping {
-                return Vec::new();
-            }
             self.stopping = true;
             self.stopping_since = self.now;
-            self.notice = Some("stopping the rollback after the step under way…".into());
+            self.notice =
+                Some("stopping the rollback after the step under way… (q again: leave now)".into());
             return vec![Cmd::StopRollback];
         }
         if self.run.is_live() {
-            if self.stopping {
-                return Vec::new();
-            }
             self.stopping = true;
             self.stopping_since = self.now;
-            self.notice = Some("stopping the run at the next batch boundary…".into());
+            self.notice =
+                Some("stopping the run at the next batch boundary… (q again: leave now)".into());
             vec![Cmd::Cancel]
         } else {
             self.should_quit = true;

@@ -115,4 +115,6 @@ pub struct CockpitExit {
     /// Why the last rollback did not finish (stopped on the way out, or
     /// failed): the target is part-way back and rolling back again finishes.
     pub rollback_unfinished: Option<String>,
+    /// Left before the run or rollback stopped: what was not committed.
+    pub left_early: Option<String>,
 }

@@ -80,6 +80,7 @@ pub async fn run(
     Ok(CockpitExit {
         final_state: app.run.state.clone(),
         summary: app.run.summary.clone(),
+        left_early: app.left_early.clone(),
         rollback_unfinished: match &app.rollback {
             Some(super::rollback::RollbackStage::Failed(why)) => Some(why.clone()),
             _ => None,
