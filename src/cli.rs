@@ -36,7 +36,9 @@ pub enum Cmd {
         /// Legacy `models` rows to generate the first time.
         #[arg(long, default_value_t = 5000)]
         rows: u64,
-        /// Slow the run down to at most this many rows per second.
+        /// Slow the run down to at most this many rows per second. In the
+        /// cockpit the demo goes at 1000 rows/s unless told otherwise, so an
+        /// audience sees the profile and the queue grow; 0: full speed.
         #[arg(long)]
         pace: Option<f64>,
         /// Print progress and a JSON summary instead of opening the cockpit.
@@ -374,6 +376,10 @@ async fn sample_on_server(
     }
 }
 
+/// Rows per second of the demo in the cockpit: the 5,000-model sample
+/// (22,750 rows) takes about 25 s, long enough to watch and decide.
+const DEMO_PACE: f64 = 1000.0;
+
 async fn demo(
     rows: u64,
     pace: Option<f64>,
@@ -413,7 +419,7 @@ async fn demo(
             read_only: false,
             theme,
             autostart: true,
-            pace,
+            pace: pace.or(Some(DEMO_PACE)),
             take_over: false,
         };
         crate::cockpit::open(&project_file, options).await

@@ -281,6 +281,7 @@ pub async fn open(path: &Path, options: OpenOptions) -> i32 {
         theme,
         keymap,
         autostart: options.autostart,
+        pace: options.pace,
     };
     let target = prepared.target.clone();
     let backend = Arc::new(PipelineBackend {

@@ -233,6 +233,8 @@ fn demo_run_then_rollback_from_the_event_log_restores_the_target() {
     let home = tempfile::tempdir().unwrap();
     let mut s = Session::start(home.path(), &["demo", "--rows", "300"], false);
     let long = Duration::from_secs(120);
+    // The demo goes at the audience's pace unless told otherwise.
+    s.wait_for("rows/s (paced to 1,000)", long);
     s.wait_for("COMPLETED", long);
     let target = demo_target(home.path());
     assert!(target.exists(), "no demo target at {}", target.display());

@@ -349,3 +349,20 @@ fn profile_and_recommendations_survive_tiny_sizes_and_monochrome() {
     let screen = render(&empty, 80, 24).backend().to_string();
     assert!(screen.contains("none yet"), "{screen}");
 }
+
+/// A paced run's rate is the pace, not the machine's: the header says so.
+#[test]
+fn a_paced_run_says_its_rate_is_the_pace() {
+    let mut app = busy_app(Theme::default());
+    let header = |app: &App| {
+        let screen = render(app, 120, 30).backend().to_string();
+        screen.lines().nth(1).unwrap_or_default().to_string()
+    };
+    assert!(!header(&app).contains("paced"), "{}", header(&app));
+    app.pace = Some(1000.0);
+    let line = header(&app);
+    assert!(
+        line.contains(" rows/s (paced to 1,000)  elapsed "),
+        "{line}"
+    );
+}

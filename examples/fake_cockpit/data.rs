@@ -68,5 +68,6 @@ pub fn input(theme: Theme, keymap: Keymap, autostart: bool) -> CockpitInput {
         theme,
         keymap,
         autostart,
+        pace: None,
     }
 }

@@ -196,6 +196,8 @@ pub struct App {
     pub theme: Theme,
     pub keymap: Keymap,
     pub autostart: bool,
+    /// `--pace`: the rate shown is the pace, not the machine's.
+    pub pace: Option<f64>,
 
     pub view: View,
     pub layers: Vec<Layer>,
@@ -239,6 +241,7 @@ impl App {
             theme: input.theme,
             keymap: input.keymap,
             autostart: input.autostart,
+            pace: input.pace.filter(|p| *p > 0.0),
             view: View::Overview,
             layers: Vec::new(),
             run: RunModel::default(),

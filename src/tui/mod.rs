@@ -62,6 +62,8 @@ pub struct CockpitInput {
     pub keymap: Keymap,
     /// Start the run as soon as the cockpit is up (the demo).
     pub autostart: bool,
+    /// Rows per second the run is slowed to (`--pace`), said beside its rate.
+    pub pace: Option<f64>,
 }
 
 /// What the cockpit needs from the outside world.

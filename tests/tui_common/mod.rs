@@ -93,6 +93,7 @@ pub fn input_with(theme: Theme, read_only: bool) -> CockpitInput {
         theme,
         keymap: Keymap::default(),
         autostart: false,
+        pace: None,
     }
 }
 

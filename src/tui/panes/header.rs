@@ -52,6 +52,14 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
             format!("  {} rows/s", thousands(run.rows_per_s.round() as u64)),
             theme.text(),
         ),
+    ];
+    if let Some(pace) = app.pace.filter(|_| run.is_live()) {
+        status.push(Span::styled(
+            format!(" (paced to {})", thousands(pace.round() as u64)),
+            theme.muted(),
+        ));
+    }
+    status.extend([
         Span::styled("  elapsed ", theme.muted()),
         Span::styled(
             run.elapsed(app.now).map_or("--:--".into(), clock),
@@ -59,7 +67,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
         ),
         Span::styled("  ETA ", theme.muted()),
         Span::styled(run.eta().map_or("--:--".into(), clock), theme.text()),
-    ];
+    ]);
     if let Some(total) = run.total_rows().filter(|t| *t > 0) {
         let pct = run.rows_read() as f64 * 100.0 / total as f64;
         status.push(Span::styled(
