@@ -93,7 +93,7 @@ fn render_fields(frame: &mut Frame, area: Rect, app: &App) {
 
 fn render_sample(frame: &mut Frame, area: Rect, app: &App) {
     let theme = &app.theme;
-    let block = pane(theme, "Latest row from the stream: before → after", false);
+    let block = pane(theme, "A row of the latest batch: before → after", false);
     let inner = block.inner(area);
     frame.render_widget(block, area);
     let sample = app
