@@ -134,6 +134,27 @@ impl CockpitBackend for PipelineBackend {
         rx
     }
 
+    fn load_queue(
+        &self,
+    ) -> BoxFuture<'static, Result<crate::evolve::after::CompletedQueue, String>> {
+        let target = self.prepared.target.clone();
+        let project = self.prepared.project.clone();
+        self.on_main(async move {
+            let db = target.as_ref();
+            store::ensure_schema(db).await.map_err(|e| e.to_string())?;
+            match store::latest_run(db, project.name()).await {
+                Ok(Some(run)) if run.status == "completed" => {
+                    crate::evolve::after::recorded_queue(db, run.run_id)
+                        .await
+                        .map(|q| q.map(|q| (run.run_id, q)))
+                        .map_err(|e| e.to_string())
+                }
+                Ok(_) => Ok(None),
+                Err(e) => Err(e.to_string()),
+            }
+        })
+    }
+
     fn decide_after_run(
         &self,
         id: String,

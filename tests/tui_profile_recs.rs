@@ -249,6 +249,50 @@ fn after_the_run_a_decision_is_applied_at_once_and_the_queue_is_the_targets() {
 }
 
 #[test]
+fn opened_on_a_completed_run_the_cockpit_shows_its_queue_and_decides_on_it() {
+    let mut app = app();
+    assert_eq!(
+        app.init(),
+        vec![
+            Cmd::RunChecks {
+                phase: flightdeck::validate::Phase::Pre,
+                run: None
+            },
+            Cmd::LoadQueue
+        ]
+    );
+    let run = uuid::Uuid::from_u128(7);
+    app.update(Msg::QueueLoaded(Ok(Some((run, recommendations())))));
+    assert_eq!(app.run.recommendations.len(), recommendations().len());
+    press(&mut app, Action::ViewRecommendations);
+    assert!(app.is_available(Action::Accept));
+    assert_eq!(
+        press(&mut app, Action::Accept),
+        vec![Cmd::DecideAfterRun {
+            id: "not_null:ml_models.model_name".into(),
+            decision: Decision::Accept
+        }]
+    );
+    // Starting a run (the rows added since) hands decisions to it.
+    let mut app = tui_common::app();
+    app.update(Msg::QueueLoaded(Ok(Some((run, recommendations())))));
+    press(&mut app, Action::StartRun);
+    app.update(Msg::Run(started()));
+    assert!(app.recs.completed_run.is_none());
+    press(&mut app, Action::ViewRecommendations);
+    app.update(Msg::Run(RunEvent::Recommendations(recommendations())));
+    assert!(matches!(
+        press(&mut app, Action::Accept).as_slice(),
+        [Cmd::Decide { .. }]
+    ));
+    // No completed run: nothing to show, nothing to decide.
+    let mut app = tui_common::app();
+    app.update(Msg::QueueLoaded(Ok(None)));
+    assert!(app.run.recommendations.is_empty());
+    assert!(!app.decides_after_run());
+}
+
+#[test]
 fn a_decision_after_the_run_that_fails_leaves_the_queue_as_it_was() {
     let mut app = completed_on_recommendations();
     let id = "not_null:ml_models.model_name";

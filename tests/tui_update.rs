@@ -114,9 +114,13 @@ fn autostart_starts_unless_read_only() {
         flightdeck::tui::App::new(input).init(),
         vec![pre.clone(), Cmd::StartRun]
     );
+    // Read-only does not start it: the last completed run's queue is read.
     let mut input = input_with(flightdeck::tui::Theme::default(), true);
     input.autostart = true;
-    assert_eq!(flightdeck::tui::App::new(input).init(), vec![pre]);
+    assert_eq!(
+        flightdeck::tui::App::new(input).init(),
+        vec![pre, Cmd::LoadQueue]
+    );
 }
 
 #[test]
@@ -418,7 +422,7 @@ fn opening_the_cockpit_runs_the_pre_checks_once() {
         phase: Phase::Pre,
         run: None,
     };
-    assert_eq!(app.init(), vec![pre.clone()]);
+    assert_eq!(app.init(), vec![pre.clone(), Cmd::LoadQueue]);
     assert!(app.checks.pre.running);
     press(&mut app, Action::ViewValidation);
     // Already running: the key does not start a second round.

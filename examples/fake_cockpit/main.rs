@@ -128,6 +128,12 @@ impl CockpitBackend for FakeBackend {
         rx
     }
 
+    fn load_queue(
+        &self,
+    ) -> BoxFuture<'static, Result<flightdeck::evolve::after::CompletedQueue, String>> {
+        Box::pin(async { Ok(None) })
+    }
+
     fn decide_after_run(
         &self,
         _id: String,

@@ -45,6 +45,9 @@ pub async fn recorded_queue(
     ))
 }
 
+/// A completed run and its recorded queue; `None` when there is none.
+pub type CompletedQueue = Option<(Uuid, Vec<Recommendation>)>;
+
 /// What the operator decides about a completed run's queue.
 #[derive(Debug, Clone, Default)]
 pub struct Decisions {

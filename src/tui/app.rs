@@ -110,6 +110,9 @@ pub enum Msg {
     Rollback(RollbackUpdate),
     /// The rollback's channel closed.
     RollbackClosed,
+    /// The latest completed run's queue, read when the cockpit opens without
+    /// starting a run; `None` when the target holds no completed run.
+    QueueLoaded(Result<crate::evolve::after::CompletedQueue, String>),
     /// A decision taken after the run completed, recorded and (if accepted)
     /// applied; the queue afterwards.
     DecidedAfterRun(Result<crate::evolve::after::Decided, String>),
@@ -126,6 +129,8 @@ pub enum Cmd {
     Resume,
     Cancel,
     LoadEvents,
+    /// The latest completed run's recommendations (`Msg::QueueLoaded`).
+    LoadQueue,
     /// Validation checks; post-migration ones need the run they check.
     RunChecks {
         phase: Phase,
@@ -272,6 +277,10 @@ impl App {
         if self.autostart {
             cmds.extend(self.act(Action::StartRun));
         }
+        if !self.run.requested {
+            // A completed run's undecided recommendations, to decide now.
+            cmds.push(Cmd::LoadQueue);
+        }
         cmds
     }
 
@@ -334,6 +343,7 @@ impl App {
                 }
             }
             Msg::DecidedAfterRun(result) => return self.decided_after_run(result),
+            Msg::QueueLoaded(result) => self.queue_loaded(result),
             Msg::Signal(_) | Msg::InputClosed => return self.stop_and_quit(),
         }
         self.dirty = true;
@@ -385,6 +395,7 @@ impl App {
         if let RunEvent::Started { run_id, .. } = &event {
             self.last_run_id = Some(*run_id);
             self.recs.sent.clear();
+            self.recs.completed_run = None;
             if !self.stopping {
                 self.notice = None;
             }

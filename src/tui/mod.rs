@@ -91,6 +91,11 @@ pub trait CockpitBackend: Send + Sync + 'static {
         plan: RollbackPlan,
         stop: tokio::sync::watch::Receiver<bool>,
     ) -> mpsc::Receiver<RollbackUpdate>;
+    /// The latest completed run of the project and its recorded queue;
+    /// `None` when there is none. Reads only.
+    fn load_queue(
+        &self,
+    ) -> BoxFuture<'static, Result<crate::evolve::after::CompletedQueue, String>>;
     /// Records a decision on the completed run's recommendation `id` and
     /// applies it if accepted, under the target lock; the queue afterwards.
     fn decide_after_run(

@@ -18,6 +18,9 @@ pub struct RecsView {
     /// A decision taken after the run, on its way to the target: the
     /// recommendation and the state it had before.
     pub after_run: Option<(String, RecommendationState)>,
+    /// The completed run whose queue is shown, read when the cockpit opened
+    /// (no run started since): decisions go to it.
+    pub completed_run: Option<uuid::Uuid>,
 }
 
 /// The queue by score: confidence first, then the cheaper change (the benefit
@@ -148,10 +151,28 @@ impl App {
     /// Whether decisions go to the completed run (recorded and applied at
     /// once) rather than to a live one.
     pub fn decides_after_run(&self) -> bool {
-        !self.run.is_live()
-            && self.run.state == RunState::Completed
-            && self.last_run_id.is_some()
-            && !self.rolling_back()
+        let completed = (self.run.state == RunState::Completed && self.last_run_id.is_some())
+            || self.recs.completed_run.is_some();
+        completed && !self.run.is_live() && !self.rolling_back()
+    }
+
+    /// The latest completed run's queue, shown until a run starts here.
+    pub(super) fn queue_loaded(
+        &mut self,
+        result: Result<crate::evolve::after::CompletedQueue, String>,
+    ) {
+        match result {
+            Ok(Some((run_id, queue))) if !self.run.requested => {
+                self.run.recommendations = queue;
+                self.recs.completed_run = Some(run_id);
+            }
+            Ok(_) => {}
+            Err(e) => {
+                self.notice = Some(format!(
+                    "could not read the last run's recommendations: {e}"
+                ));
+            }
+        }
     }
 
     /// The completed run's queue after a decision: what was applied, or why not.

@@ -161,6 +161,13 @@ fn execute(
                     let _ = tx.send(Msg::RollbackClosed).await;
                 });
             }
+            Cmd::LoadQueue => {
+                let tx = tx.clone();
+                let load = backend.load_queue();
+                tasks.spawn(async move {
+                    let _ = tx.send(Msg::QueueLoaded(load.await)).await;
+                });
+            }
             Cmd::DecideAfterRun { id, decision } => {
                 let tx = tx.clone();
                 let decided = backend.decide_after_run(id, decision);
