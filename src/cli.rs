@@ -166,25 +166,8 @@ pub enum Cmd {
     #[command(alias = "recs")]
     Recommendations {
         project: PathBuf,
-        /// Accept this recommendation (its id, as listed; repeatable).
-        #[arg(long, value_name = "ID")]
-        accept: Vec<String>,
-        /// Reject this recommendation (repeatable).
-        #[arg(long, value_name = "ID")]
-        reject: Vec<String>,
-        /// Defer this recommendation (repeatable).
-        #[arg(long, value_name = "ID")]
-        defer: Vec<String>,
-        /// Accept every pending recommendation whose confidence is at least C
-        /// (0..1); `[evolution]` still decides what may be applied.
-        #[arg(long, value_name = "C", value_parser = parse_confidence)]
-        accept_above: Option<f64>,
-        /// Take over the target's lock when the process holding it is gone.
-        #[arg(long)]
-        take_over: bool,
-        /// One JSON object on stdout.
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        request: crate::decisions::Request,
     },
     /// Print the event log of the project's target, newest first.
     Log {
@@ -280,25 +263,7 @@ pub async fn dispatch(cli: Cli) -> i32 {
             json,
             limit,
         } => log(&project, json, limit).await,
-        Cmd::Recommendations {
-            project,
-            accept,
-            reject,
-            defer,
-            accept_above,
-            take_over,
-            json,
-        } => {
-            let request = crate::decisions::Request {
-                accept,
-                reject,
-                defer,
-                accept_above,
-                take_over,
-                json,
-            };
-            crate::decisions::run(&project, request).await
-        }
+        Cmd::Recommendations { project, request } => crate::decisions::run(&project, request).await,
         Cmd::Report {
             project,
             out,
@@ -479,7 +444,7 @@ async fn check(path: &Path) -> i32 {
     }
 }
 
-fn parse_confidence(s: &str) -> Result<f64, String> {
+pub(crate) fn parse_confidence(s: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
         Ok(c) if (0.0..=1.0).contains(&c) => Ok(c),
         _ => Err(format!("\"{s}\" is not a confidence between 0 and 1")),

@@ -8,13 +8,26 @@ use crate::evolve::after::{self, AfterRunError, Decided, Decisions};
 use crate::recommend::{Decision, Recommendation, RecommendationState, counted, thousands};
 
 /// What the command was asked to do.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, clap::Args)]
 pub struct Request {
+    /// Accept this recommendation (its id, as listed; repeatable).
+    #[arg(long, value_name = "ID")]
     pub accept: Vec<String>,
+    /// Reject this recommendation (repeatable).
+    #[arg(long, value_name = "ID")]
     pub reject: Vec<String>,
+    /// Defer this recommendation (repeatable).
+    #[arg(long, value_name = "ID")]
     pub defer: Vec<String>,
+    /// Accept every pending recommendation whose confidence is at least C
+    /// (0..1); `[evolution]` still decides what may be applied.
+    #[arg(long, value_name = "C", value_parser = crate::cli::parse_confidence)]
     pub accept_above: Option<f64>,
+    /// Take over the target's lock when the process holding it is gone.
+    #[arg(long)]
     pub take_over: bool,
+    /// One JSON object on stdout.
+    #[arg(long)]
     pub json: bool,
 }
 
@@ -203,4 +216,37 @@ fn print_decided(d: &Decided, json: bool) -> i32 {
         );
     }
     code
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_recommendation_is_decided_once_per_command() {
+        let r = Request {
+            accept: vec!["index:t.a".into()],
+            reject: vec!["check:t.b".into(), "index:t.a".into()],
+            ..Default::default()
+        };
+        assert_eq!(
+            r.decisions().unwrap_err(),
+            "index:t.a is given twice (accepted and rejected): decide it once"
+        );
+        let r = Request {
+            accept: vec!["index:t.a".into()],
+            defer: vec!["check:t.b".into()],
+            accept_above: Some(0.9),
+            ..Default::default()
+        };
+        let d = r.decisions().unwrap();
+        assert_eq!(
+            d.each,
+            vec![
+                ("index:t.a".to_string(), Decision::Accept),
+                ("check:t.b".to_string(), Decision::Defer)
+            ]
+        );
+        assert_eq!((d.accept_above, d.by.as_str()), (Some(0.9), "operator"));
+    }
 }

@@ -175,17 +175,7 @@ fn a_paced_run_stops_without_finishing_its_pause() {
     std::thread::sleep(Duration::from_secs(2));
     let signalled = Instant::now();
     common::send_signal(child.id(), "INT");
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if signalled.elapsed() > Duration::from_secs(8) {
-            child.kill().unwrap();
-            child.wait().unwrap();
-            panic!("still pausing 8 s after SIGINT");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let status = common::exit_within(&mut child, signalled, Duration::from_secs(8), "SIGINT");
     assert_eq!(status.code(), Some(3));
     run_to_end_without_take_over(dir.path());
 }
@@ -213,7 +203,7 @@ fn run_to_end_without_take_over(dir: &Path) {
 /// checks finished.
 #[test]
 fn a_signal_during_the_post_run_checks_stops_them_at_once() {
-    use std::io::{BufReader, Read};
+    use std::io::BufReader;
     let dir = tempfile::tempdir().unwrap();
     common::sample(dir.path(), ROWS);
     // A check that would run for minutes.
@@ -243,28 +233,14 @@ sql = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 
     common::send_signal(child.id(), "INT");
     // Read both pipes aside, so a full pipe cannot hold the child up; never
     // wait for the check itself: a child still busy after 10 s fails.
-    let mut out = child.stdout.take().unwrap();
-    let stdout = std::thread::spawn(move || {
-        let mut s = String::new();
-        out.read_to_string(&mut s).unwrap();
-        s
-    });
-    let rest = std::thread::spawn(move || {
-        let mut s = String::new();
-        stderr.read_to_string(&mut s).unwrap();
-        s
-    });
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if signalled.elapsed() > Duration::from_secs(10) {
-            child.kill().unwrap();
-            child.wait().unwrap();
-            panic!("still running 10 s after SIGINT: the signal was not heeded");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let stdout = common::read_aside(child.stdout.take().unwrap());
+    let rest = common::read_aside(stderr);
+    let status = common::exit_within(
+        &mut child,
+        signalled,
+        Duration::from_secs(10),
+        "SIGINT: the signal was not heeded",
+    );
     let (stdout, rest) = (stdout.join().unwrap(), rest.join().unwrap());
     assert_eq!(status.code(), Some(3), "{rest}");
     assert!(
@@ -286,7 +262,7 @@ sql = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_second_ctrl_c_leaves_at_once_and_the_run_resumes() {
     use sqlx::Connection;
-    use std::io::{BufReader, Read};
+    use std::io::BufReader;
     let dir = tempfile::tempdir().unwrap();
     common::sample(dir.path(), ROWS);
     let project = dir.path().join("project.toml");
@@ -315,22 +291,13 @@ async fn a_second_ctrl_c_leaves_at_once_and_the_run_resumes() {
     );
     let again = Instant::now();
     common::send_signal(child.id(), "INT");
-    let rest = std::thread::spawn(move || {
-        let mut s = String::new();
-        stderr.read_to_string(&mut s).unwrap();
-        s
-    });
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if again.elapsed() > Duration::from_secs(6) {
-            child.kill().unwrap();
-            child.wait().unwrap();
-            panic!("still running 6 s after the second SIGINT");
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
+    let rest = common::read_aside(stderr);
+    let status = common::exit_within(
+        &mut child,
+        again,
+        Duration::from_secs(6),
+        "the second SIGINT",
+    );
     let said = rest.join().unwrap();
     assert_eq!(status.code(), Some(3), "{said}");
     assert!(

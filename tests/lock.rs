@@ -7,7 +7,8 @@ mod common;
 use std::path::Path;
 use std::process::{Output, Stdio};
 
-async fn plant_lock(dir: &Path, holder: &str, host: &str, pid: i64) {
+/// `dir/platform.db`, created if need be, with flightdeck's tables.
+async fn target(dir: &Path) -> flightdeck::db::Db {
     let url = flightdeck::db::DbUrl::parse(
         &format!("sqlite://{}", dir.join("platform.db").display()),
         Path::new("/"),
@@ -17,6 +18,11 @@ async fn plant_lock(dir: &Path, holder: &str, host: &str, pid: i64) {
     flightdeck::eventlog::store::ensure_schema(db.as_ref())
         .await
         .unwrap();
+    db
+}
+
+async fn plant_lock(dir: &Path, holder: &str, host: &str, pid: i64) {
+    let db = target(dir).await;
     db.execute(
         "INSERT INTO flightdeck_locks (name, holder, host, pid, started_at) VALUES ('target', ?1, ?2, ?3, '2026-01-01T00:00:00Z')",
         &[holder.into(), host.into(), pid.into()],
@@ -161,15 +167,7 @@ async fn a_process_releases_its_own_lock_row_only() {
     use flightdeck::eventlog::lock;
     use std::time::Duration;
     let dir = tempfile::tempdir().unwrap();
-    let url = flightdeck::db::DbUrl::parse(
-        &format!("sqlite://{}", dir.path().join("platform.db").display()),
-        Path::new("/"),
-    )
-    .unwrap();
-    let db = flightdeck::db::connect(&url, true).await.unwrap();
-    flightdeck::eventlog::store::ensure_schema(db.as_ref())
-        .await
-        .unwrap();
+    let db = target(dir.path()).await;
     let _held = lock::acquire(db.as_ref(), "run", false).await.unwrap();
     assert!(lock::current(db.as_ref()).await.unwrap().is_some());
     assert!(lock::release_own(db.as_ref(), Duration::from_secs(2)).await);

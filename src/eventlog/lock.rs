@@ -104,28 +104,35 @@ impl TargetLock {
 }
 
 fn delete_holder(db: &dyn Database, h: &LockHolder) -> (String, Vec<Value>) {
-    let d = db.dialect();
-    let q = |c: &str| d.quote_ident(c);
-    (
-        format!(
-            "DELETE FROM {} WHERE {} = {} AND {} = {} AND {} = {} AND {} = {}",
-            q(LOCKS),
-            q("name"),
-            d.placeholder(1),
-            q("host"),
-            d.placeholder(2),
-            q("pid"),
-            d.placeholder(3),
-            q("started_at"),
-            d.placeholder(4)
-        ),
-        vec![
-            Value::Text(TARGET.into()),
-            Value::Text(h.host.clone()),
-            Value::Int(h.pid),
-            Value::Text(h.started_at.clone()),
+    delete_rows(
+        db,
+        &[
+            ("host", Value::Text(h.host.clone())),
+            ("pid", Value::Int(h.pid)),
+            ("started_at", Value::Text(h.started_at.clone())),
         ],
     )
+}
+
+/// `DELETE` of the target's lock rows whose columns equal `matching`.
+fn delete_rows(db: &dyn Database, matching: &[(&str, Value)]) -> (String, Vec<Value>) {
+    let d = db.dialect();
+    let mut sql = format!(
+        "DELETE FROM {} WHERE {} = {}",
+        d.quote_ident(LOCKS),
+        d.quote_ident("name"),
+        d.placeholder(1)
+    );
+    let mut params = vec![Value::Text(TARGET.into())];
+    for (column, value) in matching {
+        params.push(value.clone());
+        sql.push_str(&format!(
+            " AND {} = {}",
+            d.quote_ident(column),
+            d.placeholder(params.len())
+        ));
+    }
+    (sql, params)
 }
 
 fn insert_holder(db: &dyn Database, h: &LockHolder) -> Statement {
@@ -159,23 +166,13 @@ fn insert_holder(db: &dyn Database, h: &LockHolder) -> Statement {
 /// run then needs no `--take-over`. Waits at most `within` (a writer of the
 /// run may hold the database). True when a row was deleted.
 pub async fn release_own(db: &dyn Database, within: std::time::Duration) -> bool {
-    let d = db.dialect();
-    let q = |c: &str| d.quote_ident(c);
-    let sql = format!(
-        "DELETE FROM {} WHERE {} = {} AND {} = {} AND {} = {}",
-        q(LOCKS),
-        q("name"),
-        d.placeholder(1),
-        q("host"),
-        d.placeholder(2),
-        q("pid"),
-        d.placeholder(3),
+    let (sql, params) = delete_rows(
+        db,
+        &[
+            ("host", Value::Text(store::hostname())),
+            ("pid", Value::Int(std::process::id() as i64)),
+        ],
     );
-    let params = [
-        Value::Text(TARGET.into()),
-        Value::Text(store::hostname()),
-        Value::Int(std::process::id() as i64),
-    ];
     matches!(
         tokio::time::timeout(within, db.execute(&sql, &params)).await,
         Ok(Ok(n)) if n > 0

@@ -139,3 +139,36 @@ pub async fn events(dir: &Path) -> Vec<flightdeck::eventlog::EventRecord> {
     db.close().await;
     e
 }
+
+/// Reads `pipe` to its end on a thread of its own, so a full pipe cannot
+/// hold the child up while the test waits for it.
+pub fn read_aside(
+    mut pipe: impl std::io::Read + Send + 'static,
+) -> std::thread::JoinHandle<String> {
+    std::thread::spawn(move || {
+        let mut s = String::new();
+        pipe.read_to_string(&mut s).unwrap();
+        s
+    })
+}
+
+/// Waits for `child` to exit; kills it and fails, saying `what`, when it
+/// is still running `limit` after `since`.
+pub fn exit_within(
+    child: &mut std::process::Child,
+    since: std::time::Instant,
+    limit: std::time::Duration,
+    what: &str,
+) -> std::process::ExitStatus {
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if since.elapsed() > limit {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            panic!("still running {limit:?} after {what}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
