@@ -140,16 +140,13 @@ impl CockpitBackend for PipelineBackend {
         let target = self.prepared.target.clone();
         let project = self.prepared.project.clone();
         self.on_main(async move {
+            use crate::evolve::after::{self, AfterRunError};
             let db = target.as_ref();
             store::ensure_schema(db).await.map_err(|e| e.to_string())?;
-            match store::latest_run(db, project.name()).await {
-                Ok(Some(run)) if run.status == "completed" => {
-                    crate::evolve::after::recorded_queue(db, run.run_id)
-                        .await
-                        .map(|q| q.map(|q| (run.run_id, q)))
-                        .map_err(|e| e.to_string())
-                }
-                Ok(_) => Ok(None),
+            match after::completed_queue(db, project.name()).await {
+                Ok(queue) => Ok(Some(queue)),
+                // No completed run: nothing to decide on.
+                Err(AfterRunError::Refused(_)) => Ok(None),
                 Err(e) => Err(e.to_string()),
             }
         })

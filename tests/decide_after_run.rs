@@ -230,6 +230,9 @@ async fn pending_recommendations_of_a_completed_run_are_decided_applied_and_roll
             .unwrap();
         assert!(undone.contains(&applied.id), "{id} was not undone");
     }
+    let gone = recommendations(dir, &[]);
+    assert_eq!(gone.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&gone.stderr).contains("was rolled back"));
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -101,6 +101,12 @@ pub async fn completed_queue(
             "project \"{project}\" has no run in this target yet: `flightdeck run` it first"
         )));
     };
+    if run.status == "rolled_back" {
+        return Err(AfterRunError::Refused(format!(
+            "run {} was rolled back, and its recommendations with it: run the project again to get new ones",
+            run.run_id
+        )));
+    }
     if run.status != "completed" {
         return Err(AfterRunError::Refused(format!(
             "run {} is {}, not completed: resume it with `flightdeck run` (or `flightdeck open`) and decide while it loads",
