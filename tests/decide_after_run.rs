@@ -138,13 +138,12 @@ async fn pending_recommendations_of_a_completed_run_are_decided_applied_and_roll
     assert_eq!(common::events(dir).await.len(), logged);
     assert!(!indexed(dir, idx_table, idx_column).await);
 
-    let out = common::run_ok(&mut {
-        let mut c = common::flightdeck(dir);
-        c.arg("recommendations")
+    let out = common::run_ok(
+        common::flightdeck(dir)
+            .arg("recommendations")
             .arg(dir.join("project.toml"))
-            .args(["--accept", &nn, "--accept", &idx, "--reject", &chk]);
-        c
-    });
+            .args(["--accept", &nn, "--accept", &idx, "--reject", &chk]),
+    );
     let said = String::from_utf8_lossy(&out.stdout);
     assert!(
         said.contains("3 decisions recorded, 2 changes applied"),

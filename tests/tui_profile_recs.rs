@@ -297,6 +297,7 @@ fn a_decision_after_the_run_that_fails_leaves_the_queue_as_it_was() {
     let mut app = completed_on_recommendations();
     let id = "not_null:ml_models.model_name";
     assert_eq!(state_of(&app, id), S::Pending);
+    let queue = app.run.recommendations.clone();
     press(&mut app, Action::Accept);
     app.update(Msg::DecidedAfterRun(Err(
         "the target is locked by flightdeck rollback".into(),
@@ -307,6 +308,8 @@ fn a_decision_after_the_run_that_fails_leaves_the_queue_as_it_was() {
         Some("decision not recorded: the target is locked by flightdeck rollback")
     );
     assert!(app.recs.after_run.is_none());
+    // Not decided by anyone either.
+    assert_eq!(app.run.recommendations, queue);
 }
 
 #[test]

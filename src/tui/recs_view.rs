@@ -16,8 +16,8 @@ pub struct RecsView {
     /// override the (older) state a queue already in flight carries.
     pub sent: HashMap<String, RecommendationState>,
     /// A decision taken after the run, on its way to the target: the
-    /// recommendation and the state it had before.
-    pub after_run: Option<(String, RecommendationState)>,
+    /// recommendation as it was before, restored if the decision fails.
+    pub after_run: Option<Recommendation>,
     /// The completed run whose queue is shown, read when the cockpit opened
     /// (no run started since): decisions go to it.
     pub completed_run: Option<uuid::Uuid>,
@@ -112,6 +112,7 @@ impl App {
             self.notice = Some("no recommendation selected".into());
             return Vec::new();
         };
+        let before = r.clone();
         let (id, state) = (r.id.clone(), r.state);
         let refusal = match state {
             RecommendationState::Applied => {
@@ -136,7 +137,7 @@ impl App {
             r.decided_by = Some("operator".into());
         }
         if !self.run.is_live() {
-            self.recs.after_run = Some((id.clone(), state));
+            self.recs.after_run = Some(before);
             self.notice = Some(match decision {
                 Decision::Accept => format!("accepted {id}: applying it to the target…"),
                 _ => format!("{} {id}: recording it…", new_state.word()),
@@ -181,9 +182,10 @@ impl App {
         result: Result<crate::evolve::after::Decided, String>,
     ) -> Vec<Cmd> {
         self.dirty = true;
-        let Some((id, before)) = self.recs.after_run.take() else {
+        let Some(before) = self.recs.after_run.take() else {
             return Vec::new();
         };
+        let id = before.id.clone();
         match result {
             Ok(d) => {
                 self.run.recommendations = d.recommendations;
@@ -208,7 +210,7 @@ impl App {
             }
             Err(e) => {
                 if let Some(r) = self.run.recommendations.iter_mut().find(|r| r.id == id) {
-                    r.state = before;
+                    *r = before;
                 }
                 self.notice = Some(format!("decision not recorded: {e}"));
             }
