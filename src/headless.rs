@@ -95,6 +95,7 @@ pub async fn run(path: &Path, options: RunOptions) -> i32 {
             .map(|t| (t.target.clone(), t.written))
             .collect();
         crate::tell!("running the post-run checks…");
+        let checking = std::time::Instant::now();
         let run = post_checks(&project, &source, &target, &tables, &s.run_id, rows);
         // They only read: a stop request drops them where they are.
         tokio::select! {
@@ -103,7 +104,9 @@ pub async fn run(path: &Path, options: RunOptions) -> i32 {
                     code = exit::VALIDATION;
                 }
                 json["validation"] = serde_json::to_value(&results).unwrap_or_default();
-                checks = Some(results);
+                let seconds = checking.elapsed().as_secs_f64();
+                json["checks_s"] = serde_json::json!(seconds);
+                checks = Some((results, seconds));
             }
             _ = &mut stop => {
                 interrupted = true;
@@ -111,7 +114,8 @@ pub async fn run(path: &Path, options: RunOptions) -> i32 {
             }
         }
     }
-    crate::tell_raw!("{}", account(&s, checks.as_deref(), path));
+    let checked = checks.as_ref().map(|(r, secs)| (r.as_slice(), *secs));
+    crate::tell_raw!("{}", account(&s, checked, path));
     if interrupted {
         crate::tell!(
             "the post-run checks were stopped on request; the run itself completed. To check it, run it again (it reads only the source rows added since, then checks): flightdeck run {} --headless",
@@ -124,8 +128,9 @@ pub async fn run(path: &Path, options: RunOptions) -> i32 {
 
 /// What a person reads at the end of a headless run: the table of tables,
 /// the checks (each one that did not pass, in full), the recommendations
-/// left to decide, and what to run next.
-pub fn account(s: &RunSummary, checks: Option<&[CheckResult]>, project: &Path) -> String {
+/// left to decide, and what to run next. `checks` are the post-run checks'
+/// results with the seconds they took (after the run's own time).
+pub fn account(s: &RunSummary, checks: Option<(&[CheckResult], f64)>, project: &Path) -> String {
     let short = s.run_id.get(..8).unwrap_or(&s.run_id);
     let state = match s.status {
         RunState::Completed => "completed",
@@ -136,10 +141,10 @@ pub fn account(s: &RunSummary, checks: Option<&[CheckResult]>, project: &Path) -
     let mut out = format!("\nrun {short} {state} after {:.1} s\n", s.elapsed_s);
     out.push_str(&tables_table(s));
 
-    if let Some(checks) = checks {
+    if let Some((checks, seconds)) = checks {
         let n = |st: CheckStatus| checks.iter().filter(|c| c.status == st).count();
         out.push_str(&format!(
-            "post-run checks: {} passed, {} warnings, {} failed, {} skipped\n",
+            "post-run checks: {} passed, {} warnings, {} failed, {} skipped, in {seconds:.1} s\n",
             n(CheckStatus::Passed),
             n(CheckStatus::Warning),
             n(CheckStatus::Failed),
@@ -473,7 +478,7 @@ mod tests {
     fn the_account_tables_each_table_and_the_total() {
         let text = account(
             &summary(RunState::Completed),
-            Some(&[]),
+            Some((&[], 2.96)),
             Path::new("/tmp/my project/project.toml"),
         );
         let lines: Vec<&str> = text.lines().collect();
@@ -491,7 +496,7 @@ mod tests {
         assert_eq!(end(lines[2], "quarantined"), end(lines[4], "32,410"));
         assert_eq!(
             lines[6],
-            "post-run checks: 0 passed, 0 warnings, 0 failed, 0 skipped"
+            "post-run checks: 0 passed, 0 warnings, 0 failed, 0 skipped, in 3.0 s"
         );
         // A path with a space is quoted for the shell.
         assert!(text.contains("flightdeck report '/tmp/my project/project.toml' --out"));
@@ -525,7 +530,7 @@ mod tests {
             rec("b", RecommendationState::Applied),
             rec("c", RecommendationState::Deferred),
         ];
-        let text = account(&s, Some(&[]), Path::new("p.toml"));
+        let text = account(&s, Some((&[], 0.5)), Path::new("p.toml"));
         assert!(
             text.contains("recommendations: 1 applied, 2 waiting for a decision"),
             "{text}"
@@ -562,8 +567,14 @@ mod tests {
             check("counts agree", CheckStatus::Passed),
             check("keys resolve", CheckStatus::Failed),
         ];
-        let text = account(&summary(RunState::Completed), Some(&checks), Path::new("p"));
-        assert!(text.contains("post-run checks: 1 passed, 0 warnings, 1 failed, 0 skipped"));
+        let text = account(
+            &summary(RunState::Completed),
+            Some((&checks, 0.5)),
+            Path::new("p"),
+        );
+        assert!(
+            text.contains("post-run checks: 1 passed, 0 warnings, 1 failed, 0 skipped, in 0.5 s")
+        );
         assert!(text.contains("[FAIL] keys resolve: keys resolve said so"));
         assert!(!text.contains("counts agree said so"));
     }

@@ -149,6 +149,14 @@ async fn post_checks_pass_on_a_clean_run_and_catch_a_tampered_target() {
     let checks = json["validation"].as_array().unwrap();
     assert!(checks.len() > 20);
     assert!(checks.iter().all(|c| c["status"] == "passed"), "{checks:?}");
+    // The checks' own time is reported beside the run's, not hidden in it.
+    let checks_s = json["checks_s"].as_f64().expect("checks_s");
+    assert!(checks_s > 0.0 && checks_s < 60.0, "{checks_s}");
+    assert!(
+        text(&out).contains(&format!("0 skipped, in {checks_s:.1} s")),
+        "{}",
+        text(&out)
+    );
     assert!(
         checks
             .iter()

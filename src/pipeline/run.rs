@@ -182,14 +182,17 @@ pub const ESTIMATE_FROM_ROWS: u64 = 100_000;
 /// need them. A count is a full scan on most servers (1.8 s for the
 /// 1M-`models` sample's five tables on MariaDB), and the second table of the
 /// sample used to wait about a second for its own; a table the catalog
-/// estimates at `ESTIMATE_FROM_ROWS` rows or more gets the estimate first,
-/// so it starts at once, and the count replaces it when done (as gh-ost
-/// does with a concurrent row count). Two counts run side by side where the
+/// estimates at `ESTIMATE_FROM_ROWS` rows or more goes by the estimate, so
+/// it starts at once and the source is not scanned twice (the post-run
+/// reconciliation counts it anyway). With `exact` (`[pipeline]
+/// exact_row_counts`) the count replaces the estimate when done, as gh-ost
+/// does with `--exact-rowcount`. Two counts run side by side where the
 /// source serves large reads in parallel. Each figure is reported as
 /// `RunEvent::Counted` and published to its table's receiver.
 fn count_source_rows(
     source: Db,
     tables: &[Arc<CompiledTable>],
+    exact: bool,
     reporter: Reporter,
 ) -> (Vec<Counted>, AbortOnDrop) {
     use futures::stream::{self, StreamExt};
@@ -229,6 +232,7 @@ fn count_source_rows(
         // Boxed before the stream (rust-lang/rust#102211, as in `validate`).
         let counts: Vec<futures::future::BoxFuture<'_, ()>> = jobs
             .into_iter()
+            .filter(|(table, ..)| exact || !estimated[*table])
             .map(|(table, name, sql, tx)| {
                 let estimated = estimated[table];
                 async move {
@@ -518,6 +522,7 @@ async fn execute_locked(
     let (plans_rows, _counting) = count_source_rows(
         p.source.clone(),
         &p.tables,
+        p.project.file.pipeline.exact_row_counts,
         Reporter {
             tx: reporter.tx.clone(),
         },

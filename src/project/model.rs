@@ -70,6 +70,11 @@ pub struct PipelineSection {
     /// Upper bound on one batch's size in memory, in bytes; wide or long rows
     /// get smaller batches so memory stays flat.
     pub max_batch_bytes: usize,
+    /// Count every source table exactly at the start (a full scan of each on
+    /// the source, in the background). Off, a table the source's catalog
+    /// puts at 100,000 rows or more goes by that estimate, as gh-ost does
+    /// without `--exact-rowcount`.
+    pub exact_row_counts: bool,
 }
 
 impl Default for PipelineSection {
@@ -81,6 +86,7 @@ impl Default for PipelineSection {
             max_batch: 20_000,
             channel_capacity: 1,
             max_batch_bytes: 1 << 20,
+            exact_row_counts: false,
         }
     }
 }

@@ -207,6 +207,14 @@ impl RunModel {
                 }
             }
             RunEvent::TableFinished { table, progress } => {
+                // A table that went by the catalog's estimate is counted now:
+                // every row it had was read.
+                if let Some(plan) = self.tables.get_mut(table)
+                    && plan.estimated
+                {
+                    plan.source_rows = Some(progress.read);
+                    plan.estimated = false;
+                }
                 if let Some(slot) = self.progress.get_mut(table) {
                     *slot = progress;
                 }
