@@ -536,6 +536,9 @@ async fn rollback(
             return exit::RUNTIME;
         }
     };
+    // Set when a second stop request left at once: `leave_now` has dealt
+    // with the lock row, within its own bound.
+    let mut left_at_once = false;
     let code = async {
         let plan = match rollback::plan(db.as_ref(), to).await {
             Ok(p) => p,
@@ -604,6 +607,7 @@ async fn rollback(
                 }
                 _ = &mut again => {
                     let resume = format!("flightdeck rollback {}", crate::headless::shell_word(&path.display().to_string()));
+                    left_at_once = true;
                     return leave_now(db.as_ref(), "the step under way was not committed", &resume).await;
                 }
             }
@@ -621,7 +625,9 @@ async fn rollback(
         }
     }
     .await;
-    if let Err(e) = held.release(db.as_ref()).await {
+    // Releasing waits for the database, which may be what would not let the
+    // step end; a second request does not wait for it.
+    if !left_at_once && let Err(e) = held.release(db.as_ref()).await {
         tracing::warn!(error = %e, "could not release the target lock");
     }
     code

@@ -30,6 +30,7 @@ pub async fn run(path: &Path, options: RunOptions) -> i32 {
     let prepared = match pipeline::prepare(project.clone(), true).await {
         Ok(p) => p,
         Err(e) => {
+            // Nothing ran: stderr and the exit code say why, stdout stays empty.
             crate::tell!("{e}");
             return e.exit_code();
         }
@@ -43,6 +44,7 @@ pub async fn run(path: &Path, options: RunOptions) -> i32 {
     let progress = Progress::new(std::io::stderr().is_terminal());
     let mut summary: Option<RunSummary> = None;
     let mut failure: Option<String> = None;
+    let mut run_id: Option<String> = None;
     let stop = crate::cli::stop_signal();
     tokio::pin!(stop);
     // The signal future resolves once; polling it again would panic.
@@ -54,6 +56,7 @@ pub async fn run(path: &Path, options: RunOptions) -> i32 {
                 let Some(event) = event else { break };
                 progress.on(&event);
                 match event {
+                    RunEvent::Started { run_id: id, .. } => run_id = Some(id.to_string()),
                     RunEvent::Finished(s) => summary = Some(s),
                     RunEvent::Failed { error } => failure = Some(error),
                     _ => {}
@@ -68,16 +71,21 @@ pub async fn run(path: &Path, options: RunOptions) -> i32 {
             _ = &mut again => {
                 progress.finish();
                 let resume = format!("flightdeck run {} --headless", shell_word(&path.display().to_string()));
-                return crate::cli::leave_now(checked.1.as_ref(), "the batch under way was not committed", &resume).await;
+                let what = "the batch under way was not committed";
+                say_unfinished("interrupted", run_id.as_deref(), &format!("stopped at once on a second request: {what}"));
+                return crate::cli::leave_now(checked.1.as_ref(), what, &resume).await;
             }
         }
     }
     progress.finish();
     let Some(s) = summary else {
-        crate::tell!(
-            "flightdeck: {}",
-            failure.unwrap_or_else(|| "the run ended without a summary".into())
-        );
+        let error = failure.unwrap_or_else(|| "the run ended without a summary".into());
+        crate::tell!("flightdeck: {error}");
+        // A run refused before it started (the target is locked) leaves
+        // stdout empty, as a project that cannot start does.
+        if run_id.is_some() {
+            say_unfinished("failed", run_id.as_deref(), &error);
+        }
         return exit::RUNTIME;
     };
     let mut json = serde_json::to_value(&s).unwrap_or_default();
@@ -124,6 +132,16 @@ pub async fn run(path: &Path, options: RunOptions) -> i32 {
     }
     crate::say!("{json}");
     code
+}
+
+/// The JSON object on stdout of a run that ended without its summary (it
+/// failed, or a second stop request left at once), so a script reads one
+/// object for every run that started: `{"status": …, "run_id": … or null, "error": …}`.
+fn say_unfinished(status: &str, run_id: Option<&str>, error: &str) {
+    crate::say!(
+        "{}",
+        serde_json::json!({ "status": status, "run_id": run_id, "error": error })
+    );
 }
 
 /// What a person reads at the end of a headless run: the table of tables,

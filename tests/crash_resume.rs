@@ -269,10 +269,11 @@ async fn a_second_ctrl_c_leaves_at_once_and_the_run_resumes() {
     let mut child = common::flightdeck(dir.path())
         .args(["run", "--headless", "--pace", "1500"])
         .arg(&project)
-        .stdout(Stdio::null())
+        .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    let stdout = common::read_aside(child.stdout.take().unwrap());
     let mut stderr = BufReader::new(child.stderr.take().unwrap());
     // The first table is in: the run is writing.
     common::read_until_line(&mut stderr, "data_sources");
@@ -308,6 +309,14 @@ async fn a_second_ctrl_c_leaves_at_once_and_the_run_resumes() {
         said.contains("--headless --take-over (the target's lock could not be released)"),
         "{said}"
     );
+    // Scripts still read one JSON object, with the run it left.
+    let json: serde_json::Value = serde_json::from_str(&stdout.join().unwrap()).unwrap();
+    assert_eq!(json["status"], "interrupted", "{json}");
+    assert_eq!(json["run_id"].as_str().map(str::len), Some(36), "{json}");
+    assert!(
+        json["error"].as_str().unwrap().contains("not committed"),
+        "{json}"
+    );
     sqlx::query("ROLLBACK").execute(&mut holder).await.unwrap();
     holder.close().await.unwrap();
 
@@ -328,4 +337,51 @@ async fn a_second_ctrl_c_leaves_at_once_and_the_run_resumes() {
     assert_eq!(summary["status"], "completed");
     let said = String::from_utf8_lossy(&resumed.stderr);
     assert!(said.contains("resuming run"), "{said}");
+}
+
+/// A run that fails on the way still leaves scripts one JSON object on
+/// stdout: its status, its run id and the error (here the table being
+/// loaded is renamed away beneath the run).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_run_that_fails_on_the_way_says_so_in_json() {
+    use std::io::BufReader;
+    let dir = tempfile::tempdir().unwrap();
+    common::sample(dir.path(), ROWS);
+    let mut child = common::flightdeck(dir.path())
+        .args(["run", "--headless", "--pace", "1500"])
+        .arg(dir.path().join("project.toml"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = common::read_aside(child.stdout.take().unwrap());
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    common::read_until_line(&mut stderr, "data_sources");
+    let db = common::open_sqlite(&dir.path().join("platform.db")).await;
+    let since = Instant::now();
+    let exists = "SELECT COUNT(*) FROM sqlite_master WHERE name = 'ml_models'";
+    while common::query(&db, exists).await[0][0].as_i64() != Some(1) {
+        assert!(since.elapsed() < Duration::from_secs(30), "no ml_models");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    db.execute("ALTER TABLE ml_models RENAME TO ml_models_elsewhere", &[])
+        .await
+        .unwrap();
+    db.close().await;
+    let rest = common::read_aside(stderr);
+    let status = common::exit_within(
+        &mut child,
+        Instant::now(),
+        Duration::from_secs(30),
+        "the failing run",
+    );
+    let said = rest.join().unwrap();
+    assert_eq!(status.code(), Some(3), "{said}");
+    let json: serde_json::Value = serde_json::from_str(&stdout.join().unwrap()).unwrap();
+    assert_eq!(json["status"], "failed", "{json}");
+    assert_eq!(json["run_id"].as_str().map(str::len), Some(36), "{json}");
+    assert!(
+        json["error"].as_str().unwrap().contains("ml_models"),
+        "{json}\n{said}"
+    );
 }

@@ -679,3 +679,85 @@ async fn a_signal_stops_a_rollback_between_steps_and_the_next_one_finishes_it() 
         assert_each_event_undone_once(dir.path(), &format!("SIG{signal}")).await;
     }
 }
+
+/// A second Ctrl-C while a rollback is stopping leaves at once, when the
+/// step under way cannot end (here: another connection holds the target's
+/// write lock). That step is not committed; the lock row could not be
+/// deleted either, so the command to go on says `--take-over`, and with it
+/// the rollback finishes: the target equals its state before the run.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_second_ctrl_c_leaves_a_rollback_at_once_and_take_over_finishes_it() {
+    use sqlx::Connection;
+    let dir = tempfile::tempdir().unwrap();
+    common::sample(dir.path(), ROWS);
+    let before = state(dir.path()).await;
+    run_json(dir.path());
+    let undone = || async {
+        let db = common::open_sqlite(&dir.path().join("platform.db")).await;
+        let n = common::query(
+            &db,
+            "SELECT COUNT(*) FROM flightdeck_events WHERE kind = 'rollback'",
+        )
+        .await[0][0]
+            .as_i64()
+            .unwrap();
+        db.close().await;
+        n
+    };
+    let mut child = rollback_command(dir.path(), &["--yes", "--pace", "2"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while undone().await < 2 {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "no step undone"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let url = format!("sqlite://{}", dir.path().join("platform.db").display());
+    let mut holder = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    sqlx::query("BEGIN IMMEDIATE")
+        .execute(&mut holder)
+        .await
+        .unwrap();
+    let stderr = common::read_aside(child.stderr.take().unwrap());
+    common::send_signal(child.id(), "INT");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "stopped while the target was held"
+    );
+    let again = Instant::now();
+    common::send_signal(child.id(), "INT");
+    let status = common::exit_within(
+        &mut child,
+        again,
+        Duration::from_secs(6),
+        "the second SIGINT",
+    );
+    let said = stderr.join().unwrap();
+    assert_eq!(status.code(), Some(3), "{said}");
+    assert!(!said.contains("panicked"), "{said}");
+    assert!(
+        said.contains("stopped at once on a second request: the step under way was not committed"),
+        "{said}"
+    );
+    assert!(
+        said.contains("--take-over (the target's lock could not be released)"),
+        "{said}"
+    );
+    sqlx::query("ROLLBACK").execute(&mut holder).await.unwrap();
+    holder.close().await.unwrap();
+
+    let refused = rollback(dir.path(), &["--yes"]);
+    assert_eq!(refused.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("--take-over"));
+    let finished = rollback_ok(dir.path(), &["--yes", "--take-over"]);
+    assert!(finished.contains("rolled back"), "{finished}");
+    assert_eq!(state(dir.path()).await, before);
+    assert_eq!(run_status(dir.path()).await, vec!["rolled_back"]);
+    assert_each_event_undone_once(dir.path(), "after the take-over").await;
+}
