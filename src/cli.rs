@@ -181,8 +181,21 @@ pub enum Cmd {
     },
 }
 
-/// Runs a parsed command; returns the process exit code.
+/// Set by `leave_now`: the process leaves without waiting for anything.
+static LEAVING_AT_ONCE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Runs a parsed command; returns the process exit code. Every SQLite
+/// database it wrote is closed first, so the file is whole on its own.
 pub async fn dispatch(cli: Cli) -> i32 {
+    crate::db::hold_written();
+    let code = command(cli).await;
+    if !LEAVING_AT_ONCE.load(std::sync::atomic::Ordering::Relaxed) {
+        crate::db::close_written(std::time::Duration::from_secs(5)).await;
+    }
+    code
+}
+
+async fn command(cli: Cli) -> i32 {
     match cli.command {
         Cmd::Sample {
             name,
@@ -662,6 +675,7 @@ pub async fn stop_signal() {
 /// target's lock row goes with us when the database lets us delete it in a
 /// moment; otherwise the command to go on (`resume`) needs `--take-over`.
 pub async fn leave_now(target: &dyn crate::db::Database, what: &str, resume: &str) -> i32 {
+    LEAVING_AT_ONCE.store(true, std::sync::atomic::Ordering::Relaxed);
     let released =
         crate::eventlog::lock::release_own(target, std::time::Duration::from_secs(2)).await;
     crate::tell!("flightdeck: stopped at once on a second request: {what}");

@@ -411,3 +411,35 @@ async fn a_reference_resolves_in_a_parent_table_that_held_rows_before_the_run() 
     );
     target.close().await;
 }
+
+/// When a run ends, the target's file holds everything on its own: its
+/// write-ahead log was checkpointed back and emptied, so a copy of
+/// `platform.db` alone (what an operator hands over) has every row, event
+/// and schema change of the run.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_target_file_is_whole_when_the_run_ends() {
+    let dir = tempfile::tempdir().unwrap();
+    run_sample(dir.path(), 1_500);
+    let wal = dir.path().join("platform.db-wal");
+    let wal_len = std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
+    assert_eq!(wal_len, 0, "{} still holds commits", wal.display());
+    let copy = dir.path().join("copy.db");
+    std::fs::copy(dir.path().join("platform.db"), &copy).unwrap();
+    let original = common::open_sqlite(&dir.path().join("platform.db")).await;
+    let copied = common::open_sqlite(&copy).await;
+    assert_eq!(
+        common::content_fingerprint(&copied).await,
+        common::content_fingerprint(&original).await
+    );
+    assert!(common::count(&copied, "flightdeck_events").await > 0);
+    original.close().await;
+    copied.close().await;
+    // A rollback writes the target too, without creating it.
+    common::run_ok(
+        common::flightdeck(dir.path())
+            .args(["rollback", "--yes"])
+            .arg(dir.path().join("project.toml")),
+    );
+    let wal_len = std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
+    assert_eq!(wal_len, 0, "after the rollback");
+}

@@ -568,11 +568,51 @@ pub trait Database: Send + Sync {
 
 pub type Db = Arc<dyn Database>;
 
+/// SQLite databases this process opened (any may be written: a rollback
+/// opens its target without creating it), once a command asked for it
+/// (`hold_written`). A command ends in `std::process::exit`, which
+/// runs no destructors, and a database dropped just before would have no
+/// time to close: `close_written` closes each, and the last checkpoint
+/// leaves the database file whole. Without it the newest commits could be
+/// only in the `-wal` file beside it, and a copy of the database file alone
+/// missed them.
+static WRITTEN: std::sync::Mutex<Option<Vec<Arc<sqlite::SqliteDb>>>> = std::sync::Mutex::new(None);
+
+/// From now on, SQLite databases stay open until
+/// `close_written` (for a command; tests and other callers close their own).
+pub fn hold_written() {
+    if let Ok(mut held) = WRITTEN.lock() {
+        held.get_or_insert_with(Vec::new);
+    }
+}
+
+/// Closes every SQLite database opened since `hold_written`,
+/// waiting at most `limit` for connections still in use.
+pub async fn close_written(limit: Duration) {
+    let open = WRITTEN
+        .lock()
+        .ok()
+        .and_then(|mut held| held.take())
+        .unwrap_or_default();
+    let all = futures::future::join_all(open.iter().map(|db| db.close()));
+    if tokio::time::timeout(limit, all).await.is_err() {
+        tracing::warn!("a database was still in use when the command ended");
+    }
+}
+
 /// Opens a pool for `url`. A SQLite source must exist; a SQLite target is
 /// created. Server databases must exist already (`create` does not apply).
 pub async fn connect(url: &DbUrl, create: bool) -> Result<Db, DbError> {
     match url.backend() {
-        Backend::Sqlite => Ok(Arc::new(sqlite::SqliteDb::connect(url, create).await?)),
+        Backend::Sqlite => {
+            let db = Arc::new(sqlite::SqliteDb::connect(url, create).await?);
+            if let Ok(mut held) = WRITTEN.lock()
+                && let Some(written) = held.as_mut()
+            {
+                written.push(db.clone());
+            }
+            Ok(db)
+        }
         Backend::Postgres => Ok(Arc::new(postgres::PostgresDb::connect(url).await?)),
         Backend::MySql => Ok(Arc::new(mysql::MySqlDb::connect(url).await?)),
     }

@@ -175,8 +175,10 @@ struct Checkpointer {
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(200);
 
 /// Copies committed WAL frames into the database file (PASSIVE: never waits
-/// for, nor blocks, the writer or readers) until told to stop; then closes
-/// its connection, whose last checkpoint leaves the WAL empty.
+/// for, nor blocks, the writer or readers) until told to stop; then copies
+/// the rest and empties the WAL (TRUNCATE: other connections of the process
+/// may still be open, so closing this one need not be the last close that
+/// would), and closes its connection.
 async fn checkpoint_until_stopped(
     mut conn: sqlx::SqliteConnection,
     mut stop: tokio::sync::oneshot::Receiver<()>,
@@ -195,6 +197,12 @@ async fn checkpoint_until_stopped(
                 }
             }
         }
+    }
+    if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+        .execute(&mut conn)
+        .await
+    {
+        tracing::warn!(error = %e, "the last WAL checkpoint failed");
     }
     let _ = sqlx::Connection::close(conn).await;
 }
