@@ -131,13 +131,7 @@ fn a_signal_stops_a_headless_run_cleanly_and_the_rerun_completes() {
     for signal in ["HUP", "INT", "TERM"] {
         let dir = tempfile::tempdir().unwrap();
         common::sample(dir.path(), ROWS);
-        let mut child = common::flightdeck(dir.path())
-            .args(["run", "--headless", "--pace", "3000"])
-            .arg(dir.path().join("project.toml"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+        let mut child = common::paced_run(dir.path(), "3000");
         let mut stderr = BufReader::new(child.stderr.take().unwrap());
         // The first table's line: the run is past its start, mid-load.
         common::read_until_line(&mut stderr, " → ");
@@ -164,13 +158,7 @@ fn a_signal_stops_a_headless_run_cleanly_and_the_rerun_completes() {
 fn a_paced_run_stops_without_finishing_its_pause() {
     let dir = tempfile::tempdir().unwrap();
     common::sample(dir.path(), ROWS);
-    let mut child = common::flightdeck(dir.path())
-        .args(["run", "--headless", "--pace", "40"])
-        .arg(dir.path().join("project.toml"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = common::paced_run(dir.path(), "40");
     // Past the start and into the first pause.
     std::thread::sleep(Duration::from_secs(2));
     let signalled = Instant::now();
@@ -266,23 +254,12 @@ async fn a_second_ctrl_c_leaves_at_once_and_the_run_resumes() {
     let dir = tempfile::tempdir().unwrap();
     common::sample(dir.path(), ROWS);
     let project = dir.path().join("project.toml");
-    let mut child = common::flightdeck(dir.path())
-        .args(["run", "--headless", "--pace", "1500"])
-        .arg(&project)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = common::paced_run(dir.path(), "1500");
     let stdout = common::read_aside(child.stdout.take().unwrap());
     let mut stderr = BufReader::new(child.stderr.take().unwrap());
     // The first table is in: the run is writing.
     common::read_until_line(&mut stderr, "data_sources");
-    let url = format!("sqlite://{}", dir.path().join("platform.db").display());
-    let mut holder = sqlx::SqliteConnection::connect(&url).await.unwrap();
-    sqlx::query("BEGIN IMMEDIATE")
-        .execute(&mut holder)
-        .await
-        .unwrap();
+    let mut holder = common::hold_target(dir.path()).await;
     common::send_signal(child.id(), "INT");
     common::read_until_line(&mut stderr, "stopping at the next batch boundary");
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -347,13 +324,7 @@ async fn a_run_that_fails_on_the_way_says_so_in_json() {
     use std::io::BufReader;
     let dir = tempfile::tempdir().unwrap();
     common::sample(dir.path(), ROWS);
-    let mut child = common::flightdeck(dir.path())
-        .args(["run", "--headless", "--pace", "1500"])
-        .arg(dir.path().join("project.toml"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = common::paced_run(dir.path(), "1500");
     let stdout = common::read_aside(child.stdout.take().unwrap());
     let mut stderr = BufReader::new(child.stderr.take().unwrap());
     common::read_until_line(&mut stderr, "data_sources");

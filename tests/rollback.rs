@@ -62,6 +62,20 @@ fn rollback_command(dir: &Path, extra: &[&str]) -> std::process::Command {
     cmd
 }
 
+/// How many undo steps the target's event log holds.
+async fn undo_steps(dir: &Path) -> i64 {
+    let db = common::open_sqlite(&dir.join("platform.db")).await;
+    let n = common::query(
+        &db,
+        "SELECT COUNT(*) FROM flightdeck_events WHERE kind = 'rollback'",
+    )
+    .await[0][0]
+        .as_i64()
+        .unwrap();
+    db.close().await;
+    n
+}
+
 fn rollback(dir: &Path, extra: &[&str]) -> Output {
     rollback_command(dir, extra).output().unwrap()
 }
@@ -620,18 +634,6 @@ async fn a_signal_stops_a_rollback_between_steps_and_the_next_one_finishes_it() 
         common::sample(dir.path(), ROWS);
         let before = state(dir.path()).await;
         run_json(dir.path());
-        let undo_steps = || async {
-            let db = common::open_sqlite(&dir.path().join("platform.db")).await;
-            let n = common::query(
-                &db,
-                "SELECT COUNT(*) FROM flightdeck_events WHERE kind = 'rollback'",
-            )
-            .await[0][0]
-                .as_i64()
-                .unwrap();
-            db.close().await;
-            n
-        };
 
         // 15 steps at 2 per second: the signal lands between two of them.
         let child = rollback_command(dir.path(), &["--yes", "--pace", "2"])
@@ -640,7 +642,7 @@ async fn a_signal_stops_a_rollback_between_steps_and_the_next_one_finishes_it() 
             .spawn()
             .unwrap();
         let started = Instant::now();
-        while undo_steps().await < 2 {
+        while undo_steps(dir.path()).await < 2 {
             assert!(started.elapsed() < Duration::from_secs(60), "SIG{signal}");
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -655,7 +657,7 @@ async fn a_signal_stops_a_rollback_between_steps_and_the_next_one_finishes_it() 
                 && err.contains("roll back again to finish"),
             "SIG{signal}: {err}"
         );
-        let undone_before = undo_steps().await;
+        let undone_before = undo_steps(dir.path()).await;
         assert!(undone_before < 10, "SIG{signal}: stopped before the end");
         assert_ne!(state(dir.path()).await, before, "SIG{signal}: part-way");
         let log = events(dir.path()).await;
@@ -692,37 +694,20 @@ async fn a_second_ctrl_c_leaves_a_rollback_at_once_and_take_over_finishes_it() {
     common::sample(dir.path(), ROWS);
     let before = state(dir.path()).await;
     run_json(dir.path());
-    let undone = || async {
-        let db = common::open_sqlite(&dir.path().join("platform.db")).await;
-        let n = common::query(
-            &db,
-            "SELECT COUNT(*) FROM flightdeck_events WHERE kind = 'rollback'",
-        )
-        .await[0][0]
-            .as_i64()
-            .unwrap();
-        db.close().await;
-        n
-    };
     let mut child = rollback_command(dir.path(), &["--yes", "--pace", "2"])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     let started = Instant::now();
-    while undone().await < 2 {
+    while undo_steps(dir.path()).await < 2 {
         assert!(
             started.elapsed() < Duration::from_secs(60),
             "no step undone"
         );
         std::thread::sleep(Duration::from_millis(20));
     }
-    let url = format!("sqlite://{}", dir.path().join("platform.db").display());
-    let mut holder = sqlx::SqliteConnection::connect(&url).await.unwrap();
-    sqlx::query("BEGIN IMMEDIATE")
-        .execute(&mut holder)
-        .await
-        .unwrap();
+    let mut holder = common::hold_target(dir.path()).await;
     let stderr = common::read_aside(child.stderr.take().unwrap());
     common::send_signal(child.id(), "INT");
     tokio::time::sleep(Duration::from_millis(500)).await;

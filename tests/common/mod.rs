@@ -172,3 +172,28 @@ pub fn exit_within(
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
 }
+
+/// `flightdeck run PROJECT --headless --pace PACE` in `dir`, stdout and
+/// stderr piped: a run slow enough to signal while it loads.
+pub fn paced_run(dir: &Path, pace: &str) -> std::process::Child {
+    flightdeck(dir)
+        .args(["run", "--headless", "--pace", pace])
+        .arg(dir.join("project.toml"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// Holds the SQLite target's write lock (`BEGIN IMMEDIATE`) until the
+/// returned connection rolls back: the next write of a run or rollback waits.
+pub async fn hold_target(dir: &Path) -> sqlx::SqliteConnection {
+    use sqlx::Connection;
+    let url = format!("sqlite://{}", dir.join("platform.db").display());
+    let mut holder = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    sqlx::query("BEGIN IMMEDIATE")
+        .execute(&mut holder)
+        .await
+        .unwrap();
+    holder
+}
