@@ -187,10 +187,10 @@ static LEAVING_AT_ONCE: std::sync::atomic::AtomicBool = std::sync::atomic::Atomi
 /// Runs a parsed command; returns the process exit code. Every SQLite
 /// database it wrote is closed first, so the file is whole on its own.
 pub async fn dispatch(cli: Cli) -> i32 {
-    crate::db::hold_written();
+    crate::db::hold_sqlite_open();
     let code = command(cli).await;
     if !LEAVING_AT_ONCE.load(std::sync::atomic::Ordering::Relaxed) {
-        crate::db::close_written(std::time::Duration::from_secs(5)).await;
+        crate::db::close_sqlite(std::time::Duration::from_secs(5)).await;
     }
     code
 }

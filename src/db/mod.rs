@@ -570,26 +570,27 @@ pub type Db = Arc<dyn Database>;
 
 /// SQLite databases this process opened (any may be written: a rollback
 /// opens its target without creating it), once a command asked for it
-/// (`hold_written`). A command ends in `std::process::exit`, which
+/// (`hold_sqlite_open`). A command ends in `std::process::exit`, which
 /// runs no destructors, and a database dropped just before would have no
-/// time to close: `close_written` closes each, and the last checkpoint
+/// time to close: `close_sqlite` closes each, and the last checkpoint
 /// leaves the database file whole. Without it the newest commits could be
 /// only in the `-wal` file beside it, and a copy of the database file alone
 /// missed them.
-static WRITTEN: std::sync::Mutex<Option<Vec<Arc<sqlite::SqliteDb>>>> = std::sync::Mutex::new(None);
+static OPEN_SQLITE: std::sync::Mutex<Option<Vec<Arc<sqlite::SqliteDb>>>> =
+    std::sync::Mutex::new(None);
 
 /// From now on, SQLite databases stay open until
-/// `close_written` (for a command; tests and other callers close their own).
-pub fn hold_written() {
-    if let Ok(mut held) = WRITTEN.lock() {
+/// `close_sqlite` (for a command; tests and other callers close their own).
+pub fn hold_sqlite_open() {
+    if let Ok(mut held) = OPEN_SQLITE.lock() {
         held.get_or_insert_with(Vec::new);
     }
 }
 
-/// Closes every SQLite database opened since `hold_written`,
+/// Closes every SQLite database opened since `hold_sqlite_open`,
 /// waiting at most `limit` for connections still in use.
-pub async fn close_written(limit: Duration) {
-    let open = WRITTEN
+pub async fn close_sqlite(limit: Duration) {
+    let open = OPEN_SQLITE
         .lock()
         .ok()
         .and_then(|mut held| held.take())
@@ -606,10 +607,10 @@ pub async fn connect(url: &DbUrl, create: bool) -> Result<Db, DbError> {
     match url.backend() {
         Backend::Sqlite => {
             let db = Arc::new(sqlite::SqliteDb::connect(url, create).await?);
-            if let Ok(mut held) = WRITTEN.lock()
-                && let Some(written) = held.as_mut()
+            if let Ok(mut held) = OPEN_SQLITE.lock()
+                && let Some(open) = held.as_mut()
             {
-                written.push(db.clone());
+                open.push(db.clone());
             }
             Ok(db)
         }
