@@ -262,20 +262,8 @@ async fn a_second_ctrl_c_leaves_at_once_and_the_run_resumes() {
     let mut holder = common::hold_target(dir.path()).await;
     common::send_signal(child.id(), "INT");
     common::read_until_line(&mut stderr, "stopping at the next batch boundary");
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    assert!(
-        child.try_wait().unwrap().is_none(),
-        "stopped while the target was held"
-    );
-    let again = Instant::now();
-    common::send_signal(child.id(), "INT");
     let rest = common::read_aside(stderr);
-    let status = common::exit_within(
-        &mut child,
-        again,
-        Duration::from_secs(6),
-        "the second SIGINT",
-    );
+    let status = common::second_sigint(&mut child).await;
     let said = rest.join().unwrap();
     assert_eq!(status.code(), Some(3), "{said}");
     assert!(

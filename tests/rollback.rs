@@ -710,19 +710,7 @@ async fn a_second_ctrl_c_leaves_a_rollback_at_once_and_take_over_finishes_it() {
     let mut holder = common::hold_target(dir.path()).await;
     let stderr = common::read_aside(child.stderr.take().unwrap());
     common::send_signal(child.id(), "INT");
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    assert!(
-        child.try_wait().unwrap().is_none(),
-        "stopped while the target was held"
-    );
-    let again = Instant::now();
-    common::send_signal(child.id(), "INT");
-    let status = common::exit_within(
-        &mut child,
-        again,
-        Duration::from_secs(6),
-        "the second SIGINT",
-    );
+    let status = common::second_sigint(&mut child).await;
     let said = stderr.join().unwrap();
     assert_eq!(status.code(), Some(3), "{said}");
     assert!(!said.contains("panicked"), "{said}");

@@ -174,7 +174,7 @@ async fn ensure_unique_key(
 type Counted = watch::Receiver<Option<Result<u64, String>>>;
 
 /// Tables the source's catalog puts at this many rows or more load on the
-/// catalog's estimate until their count arrives.
+/// catalog's estimate, and are counted only with `exact_row_counts`.
 pub const ESTIMATE_FROM_ROWS: u64 = 100_000;
 
 /// Counts the rows of each source table in the background, in plan order,

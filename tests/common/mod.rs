@@ -197,3 +197,22 @@ pub async fn hold_target(dir: &Path) -> sqlx::SqliteConnection {
         .unwrap();
     holder
 }
+
+/// The second SIGINT of a stop that cannot finish (what it waits for is
+/// held): `child` must still be stopping half a second after the first,
+/// and gone within 6 s of the second. Returns how it exited.
+pub async fn second_sigint(child: &mut std::process::Child) -> std::process::ExitStatus {
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "stopped while the target was held"
+    );
+    let again = std::time::Instant::now();
+    send_signal(child.id(), "INT");
+    exit_within(
+        child,
+        again,
+        std::time::Duration::from_secs(6),
+        "the second SIGINT",
+    )
+}
